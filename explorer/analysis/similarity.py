@@ -1,0 +1,94 @@
+"""The 2N×2N similarity matrix, its quadrants and their summaries.
+
+S = [X; Y][X; Y]ᵀ: top-left XXᵀ (image in-modal), bottom-right YYᵀ (text in-modal), top-right
+XYᵀ and bottom-left YXᵀ (cross-modal, matched pairs on their diagonals).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+QUADRANTS = ("image-image", "image-text", "text-image", "text-text")
+
+
+class Quadrants(NamedTuple):
+    image_image: np.ndarray
+    image_text: np.ndarray
+    text_image: np.ndarray
+    text_text: np.ndarray
+
+
+def similarity_matrix(image, text, dtype=None) -> np.ndarray:
+    """[X; Y][X; Y]ᵀ in `dtype` (default: the embeddings' dtype; float32 keeps 10k×10k at 400 MB)."""
+    x, y = np.asarray(image), np.asarray(text)
+    dt = np.result_type(x.dtype, y.dtype) if dtype is None else np.dtype(dtype)
+    z = np.concatenate([x, y], axis=0).astype(dt, copy=False)
+    return z @ z.T
+
+
+def quadrants(s: np.ndarray) -> Quadrants:
+    """The four N×N views (no copies) of a 2N×2N similarity matrix."""
+    s = np.asarray(s)
+    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] % 2:
+        raise ValueError(f"expected a square matrix of even size, got {s.shape}")
+    n = s.shape[0] // 2
+    return Quadrants(s[:n, :n], s[:n, n:], s[n:, :n], s[n:, n:])
+
+
+def block(s: np.ndarray, name: str) -> np.ndarray:
+    """One quadrant by name: 'image-image', 'image-text', 'text-image' or 'text-text' (rows-columns)."""
+    if name not in QUADRANTS:
+        raise ValueError(f"block must be one of {QUADRANTS}, got {name!r}")
+    return quadrants(s)[QUADRANTS.index(name)]
+
+
+def block_from_embeddings(image, text, name: str) -> np.ndarray:
+    """One quadrant computed directly (N×N, without the 2N×2N matrix)."""
+    if name not in QUADRANTS:
+        raise ValueError(f"block must be one of {QUADRANTS}, got {name!r}")
+    rows, cols = name.split("-")
+    arrays = {"image": np.asarray(image), "text": np.asarray(text)}
+    return arrays[rows] @ arrays[cols].T
+
+
+def in_modal_difference(image, text) -> np.ndarray:
+    """D = XXᵀ − YYᵀ (CyCLIP's in-modal consistency; 0 where both modalities agree)."""
+    x = np.asarray(image, dtype=np.float64)
+    y = np.asarray(text, dtype=np.float64)
+    return x @ x.T - y @ y.T
+
+
+def mean_abs_in_modal_difference(image, text) -> float:
+    return float(np.abs(in_modal_difference(image, text)).mean())
+
+
+def cross_modal_asymmetry(image, text) -> float:
+    """mean|XYᵀ − YXᵀ| (CyCLIP's cross-modal consistency)."""
+    x = np.asarray(image, dtype=np.float64)
+    y = np.asarray(text, dtype=np.float64)
+    xy = x @ y.T
+    return float(np.abs(xy - xy.T).mean())
+
+
+def pair_similarities(image, text) -> np.ndarray:
+    """cos(x_i, y_i) for each pair: the diagonal of XYᵀ, without forming it."""
+    x = np.asarray(image, dtype=np.float64)
+    y = np.asarray(text, dtype=np.float64)
+    return np.einsum("ij,ij->i", x, y)
+
+
+def quadrant_statistics(image, text) -> dict[str, dict[str, float]]:
+    """Mean, std, min, max of each quadrant, plus the matched-pair diagonal (cross-modal)."""
+    x = np.asarray(image, dtype=np.float64)
+    y = np.asarray(text, dtype=np.float64)
+    n = x.shape[0]
+    off = ~np.eye(n, dtype=bool)
+    out: dict[str, dict[str, float]] = {}
+    for name, m in (("image-image", x @ x.T), ("text-text", y @ y.T), ("image-text", x @ y.T)):
+        vals = m[off] if n > 1 else m.ravel()
+        out[name] = {"mean": float(vals.mean()), "std": float(vals.std()), "min": float(vals.min()), "max": float(vals.max())}
+    diag = pair_similarities(x, y)
+    out["matched pairs"] = {"mean": float(diag.mean()), "std": float(diag.std()), "min": float(diag.min()), "max": float(diag.max())}
+    return out

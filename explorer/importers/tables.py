@@ -1,0 +1,111 @@
+"""Import embeddings stored as tables: ``npz:FILE`` and ``parquet:FILE``.
+
+npz: arrays ``image`` and ``text`` (N×D each; also accepted: ``images``/``texts``,
+``image_embeddings``/``text_embeddings``) or one ``embeddings`` array of shape (2, N, D); optional
+``captions`` (N strings), ``ids``, ``model`` (a string) and ``logit_scale`` (a number).
+
+parquet: one row per pair with list-valued columns ``image`` and ``text`` (also accepted:
+``image_embedding``/``text_embedding``); optional columns ``caption``, ``id``; the file's key/value
+metadata may hold ``model`` and ``logit_scale``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..embeddings import Embeddings
+from ..errors import DataError, MissingResourceError
+from ..pairs import PairSet
+
+IMAGE_KEYS = ("image", "images", "image_embeddings", "image_embedding")
+TEXT_KEYS = ("text", "texts", "text_embeddings", "text_embedding")
+DEFAULT_LOGIT_SCALE = 100.0
+
+
+def _first(mapping_keys, candidates):
+    for k in candidates:
+        if k in mapping_keys:
+            return k
+    return None
+
+
+def _build(path: Path, prefix: str, image, text, *, captions, ids, model, logit_scale, override):
+    source = str(path)
+    prov: dict[str, Any] = {"source": f"{prefix}:{path}", "file": source}
+    if override is not None:
+        scale, prov["logit_scale_source"] = float(override), "override"
+    elif logit_scale is not None:
+        scale, prov["logit_scale_source"] = float(logit_scale), "file"
+    else:
+        scale = DEFAULT_LOGIT_SCALE
+        prov["logit_scale_source"] = "assumed"
+        prov["note"] = f"logit scale {scale:g} assumed (none in the file); pass --logit-scale"
+    name = model or path.stem
+    emb = Embeddings.from_arrays(image, text, model=name, logit_scale=scale, provenance=prov, source=source)
+    pairs = None
+    if captions is not None:
+        captions = [str(c) for c in captions]
+        if len(captions) != emb.n:
+            raise DataError(f"{source}: {len(captions)} captions but {emb.n} embedding pairs")
+        pairs = PairSet.build(captions, None, ids=ids, name=path.stem, recipe=f"{prefix}:{path}")
+    return pairs, {name: emb}
+
+
+def import_npz(arg: str, *, logit_scale: float | None = None):
+    path = Path(arg).expanduser()
+    if not path.is_file():
+        raise MissingResourceError(f"file not found: {path}")
+    try:
+        z = np.load(path, allow_pickle=False)
+        keys = set(z.files)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({exc})") from exc
+    ik, tk = _first(keys, IMAGE_KEYS), _first(keys, TEXT_KEYS)
+    if ik and tk:
+        image, text = z[ik], z[tk]
+    elif "embeddings" in keys:
+        stacked = z["embeddings"]
+        if stacked.ndim != 3 or stacked.shape[0] != 2:
+            raise DataError(f"{path}: 'embeddings' must have shape (2, N, D), got {stacked.shape}")
+        image, text = stacked[0], stacked[1]
+    else:
+        raise DataError(f"{path}: needs arrays 'image' and 'text' (or one 'embeddings' of shape (2, N, D)); found {sorted(keys)}")
+    captions = z["captions"].tolist() if "captions" in keys else None
+    ids = z["ids"].tolist() if "ids" in keys else None
+    model = str(z["model"]) if "model" in keys else None
+    scale = float(z["logit_scale"]) if "logit_scale" in keys else None
+    return _build(path, "npz", image, text, captions=captions, ids=ids, model=model, logit_scale=scale, override=logit_scale)
+
+
+def import_parquet(arg: str, *, logit_scale: float | None = None):
+    import pyarrow.parquet as pq
+
+    path = Path(arg).expanduser()
+    if not path.is_file():
+        raise MissingResourceError(f"file not found: {path}")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+    cols = set(table.column_names)
+    ik, tk = _first(cols, IMAGE_KEYS), _first(cols, TEXT_KEYS)
+    if not (ik and tk):
+        raise DataError(f"{path}: needs list-valued columns 'image' and 'text'; found {sorted(cols)}")
+
+    def matrix(col: str) -> np.ndarray:
+        values = table.column(col).to_pylist()
+        lengths = {len(v) if v is not None else 0 for v in values}
+        if len(lengths) != 1 or 0 in lengths:
+            raise DataError(f"{path}: column {col!r} must hold one vector of the same length per row (lengths {sorted(lengths)[:5]})")
+        return np.asarray(values, dtype=np.float64)
+
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items() if not k.startswith(b"pandas")}
+    captions = table.column("caption").to_pylist() if "caption" in cols else None
+    ids = table.column("id").to_pylist() if "id" in cols else None
+    scale = float(meta["logit_scale"]) if "logit_scale" in meta else None
+    return _build(
+        path, "parquet", matrix(ik), matrix(tk), captions=captions, ids=ids, model=meta.get("model"), logit_scale=scale, override=logit_scale
+    )

@@ -1,0 +1,157 @@
+"""`PairSet`: the table of image–caption pairs that everything else indexes into.
+
+The row index is the pair id everywhere: row i of the PairSet, of both embedding arrays, of a
+projection, image row i and caption row N+i of the 2N x 2N similarity matrix. `ids` keeps the
+dataset's own identifiers (COCO image ids, DiffusionDB image names, file stems) for display and
+export only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import DataError
+from .images import ImageSource
+
+
+@dataclass(frozen=True, eq=False)
+class PairSet:
+    """N image–caption pairs.
+
+    captions: one string per pair.
+    images: an ImageSource with N images, or None when only embeddings are known (e.g. Liang
+        et al.'s feature files).
+    ids: the dataset's own identifier for each pair (strings).
+    name: a short human name ("MSCOCO-Val_size-100").
+    recipe: the spec that rebuilds this set (``amumo:/path``, ``coco:ROOT --limit 500``).
+    metadata: optional pandas DataFrame with one row per pair (any extra columns).
+    """
+
+    captions: tuple[str, ...]
+    images: ImageSource | None
+    ids: tuple[str, ...]
+    name: str
+    recipe: str
+    metadata: Any = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n = len(self.captions)
+        if self.images is not None and len(self.images) != n:
+            raise DataError(f"{self.recipe}: {len(self.images)} images but {n} captions")
+        if len(self.ids) != n:
+            raise DataError(f"{self.recipe}: {len(self.ids)} ids but {n} captions")
+        if self.metadata is not None and len(self.metadata) != n:
+            raise DataError(f"{self.recipe}: metadata has {len(self.metadata)} rows but there are {n} pairs")
+
+    @classmethod
+    def build(
+        cls,
+        captions: Iterable[str],
+        images: ImageSource | None,
+        *,
+        name: str,
+        recipe: str,
+        ids: Iterable[Any] | None = None,
+        metadata: Any = None,
+        notes: Iterable[str] = (),
+    ) -> "PairSet":
+        caps = tuple(str(c) for c in captions)
+        id_tuple = tuple(str(i) for i in ids) if ids is not None else tuple(str(i) for i in range(len(caps)))
+        if len(set(id_tuple)) != len(id_tuple):
+            seen: set[str] = set()
+            dups = [i for i in id_tuple if i in seen or seen.add(i)]
+            raise DataError(f"{recipe}: duplicate pair ids, e.g. {dups[:3]}")
+        return cls(caps, images, id_tuple, name, recipe, metadata, tuple(notes))
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    @property
+    def n(self) -> int:
+        return len(self.captions)
+
+    def fingerprint(self) -> str:
+        """Content hash: captions, ids and the image source's fingerprint (not the name)."""
+        h = hashlib.sha256(b"pairset-v1")
+        for pid, cap in zip(self.ids, self.captions):
+            h.update(pid.encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+            h.update(cap.encode("utf-8", "surrogatepass"))
+            h.update(b"\n")
+        h.update(b"images:" + (self.images.fingerprint().encode() if self.images is not None else b"none"))
+        return h.hexdigest()
+
+    def subset(self, indices: Sequence[int], recipe_suffix: str = "") -> "PairSet":
+        """The pairs `indices`, renumbered 0..len-1 in that order."""
+        idx = [int(i) for i in indices]
+        meta = None
+        if self.metadata is not None:
+            meta = self.metadata.iloc[idx].reset_index(drop=True)
+        return replace(
+            self,
+            captions=tuple(self.captions[i] for i in idx),
+            images=self.images.take(idx) if self.images is not None else None,
+            ids=tuple(self.ids[i] for i in idx),
+            recipe=self.recipe + recipe_suffix,
+            metadata=meta,
+        )
+
+    def table(self):
+        """A pandas DataFrame with columns pair_id, id, caption, image (+ metadata columns)."""
+        import pandas as pd
+
+        df = pd.DataFrame(
+            {
+                "pair_id": np.arange(self.n),
+                "id": list(self.ids),
+                "caption": list(self.captions),
+                "image": [self.images.ref(i) for i in range(self.n)] if self.images is not None else [None] * self.n,
+            }
+        )
+        if self.metadata is not None:
+            extra = self.metadata.reset_index(drop=True)
+            extra = extra[[c for c in extra.columns if c not in df.columns]]
+            df = pd.concat([df, extra], axis=1)
+        return df
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def caption_words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def filter_captions(captions: Sequence[str], query: str | Sequence[str], mode: str = "any") -> np.ndarray:
+    """Indices of captions matching the query words, case-insensitively on both sides.
+
+    mode="any": a caption matching at least one word; "all": every word. A query word matches a
+    whole word of the caption, or a run of consecutive words when it has several ("hot dog").
+    An empty query keeps everything.
+    """
+    if mode not in ("any", "all"):
+        raise ValueError(f"filter mode must be 'any' or 'all', got {mode!r}")
+    if isinstance(query, str):
+        terms = [t.strip() for t in re.split(r"[,;]", query) if t.strip()]
+        if len(terms) == 1:
+            terms = query.split()
+    else:
+        terms = [str(t) for t in query if str(t).strip()]
+    phrases = [tuple(caption_words(t)) for t in terms]
+    phrases = [p for p in phrases if p]
+    if not phrases:
+        return np.arange(len(captions))
+
+    def has(words: list[str], phrase: tuple[str, ...]) -> bool:
+        k = len(phrase)
+        return any(tuple(words[j : j + k]) == phrase for j in range(len(words) - k + 1))
+
+    combine = any if mode == "any" else all
+    keep = [i for i, c in enumerate(captions) if combine(has(caption_words(c), p) for p in phrases)]
+    return np.asarray(keep, dtype=np.int64)
