@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from explorer.analysis.labels import cluster_label, ranked_ngrams
+from explorer.analysis.ordering import cluster_order
+
+
+def two_blocks(n1=3, n2=4, seed=0):
+    rng = np.random.default_rng(seed)
+    a = np.array([1.0, 0.0, 0.0]) + 0.05 * rng.normal(size=(n1, 3))
+    b = np.array([0.0, 1.0, 0.0]) + 0.05 * rng.normal(size=(n2, 3))
+    z = np.vstack([a, b])
+    perm = rng.permutation(n1 + n2)
+    z = z[perm]
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    truth = (perm >= n1).astype(int)
+    return z @ z.T, truth
+
+
+@pytest.mark.parametrize("optimal", [False, True])
+def test_two_obvious_clusters_are_found_and_contiguous(optimal):
+    s, truth = two_blocks()
+    o = cluster_order(s, k=2, optimal=optimal)
+    assert sorted(o.sizes) == [3, 4]
+    for members in o.members:
+        assert len(set(truth[members])) == 1
+    assert sorted(o.order.tolist()) == list(range(7))
+    # contiguous: the display order lists each cluster as one run
+    runs = [o.assignment[i] for i in o.order]
+    assert runs == sorted(runs)
+    assert o.boundaries == [0, o.sizes[0], 7]
+    np.testing.assert_array_equal(o.full_permutation(), np.concatenate([o.order, o.order + 7]))
+
+
+def test_non_optimal_order_is_the_stable_argsort_of_cluster_ids():
+    from scipy.cluster import hierarchy as sch
+
+    s, _ = two_blocks(5, 6, seed=2)
+    o = cluster_order(s, k=3)
+    ids = sch.fcluster(sch.linkage(1 - s, method="complete"), 3, criterion="maxclust")
+    np.testing.assert_array_equal(o.order, np.argsort(ids, kind="stable"))
+
+
+def test_k_larger_than_n_and_bad_input():
+    s, _ = two_blocks(2, 2)
+    o = cluster_order(s, k=10)
+    assert sum(o.sizes) == 4 and len(o.sizes) <= 4
+    with pytest.raises(ValueError):
+        cluster_order(np.ones((2, 3)))
+    with pytest.raises(ValueError):
+        cluster_order(s, k=0)
+
+
+def test_labels_by_hand_follow_the_articles_rule():
+    caps = ["a red car", "the red car parked", "red car", "blue sky"]
+    ranked = dict(ranked_ngrams(caps))
+    # 'red' (3) and 'car' (3) are contained in 'red car' (3) and dropped; 'red car' stays
+    assert "red" not in ranked and "car" not in ranked
+    assert ranked["red car"] == 3
+    assert cluster_label(caps).split(" | ")[0] == "red car"
+
+
+def test_label_substring_rule_drops_man_inside_woman():
+    caps = ["a woman", "a woman", "a man"]
+    # 'man' appears once, 'woman' twice; 'man' is a substring of 'woman' with a count 1 <= 2,
+    # so the article's rule drops it
+    assert cluster_label(caps, top=2) == "woman"
+
+
+def test_labels_of_stop_words_only():
+    assert cluster_label(["the", "a of"]) == ""

@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+import numpy as np
+
+from explorer.cli import main
+
+
+def test_bad_sources_are_reported_without_traceback(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "explorer", "gap-table", str(tmp_path / "nope.npy")], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error:") and "Traceback" not in r.stderr and "nope.npy" in r.stderr
+
+
+def test_help_lists_commands(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert "gap-table" in out and "clusters" in out
+
+
+def test_gap_table_on_a_file_made_here(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    img = rng.normal(size=(60, 8)) + 1.0
+    txt = img + 0.3 * rng.normal(size=(60, 8)) - 1.0
+    np.savez(tmp_path / "mine.npz", image=img, text=txt, logit_scale=50.0)
+    assert main(["gap-table", str(tmp_path / "mine.npz"), "--batch", "20", "--consistency"]) == 0
+    out = capsys.readouterr().out
+    assert "mine" in out and "In-modal |D|" in out and "batches of 20" in out
+
+
+def test_unknown_model_in_clusters(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "m.npz", image=rng.normal(size=(5, 3)), text=rng.normal(size=(5, 3)))
+    assert main(["clusters", str(tmp_path / "m.npz"), "--model", "nope"]) == 2
+    assert "has no model 'nope'" in capsys.readouterr().err
