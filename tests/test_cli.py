@@ -33,3 +33,11 @@ def test_unknown_model_in_clusters(tmp_path, capsys):
     np.savez(tmp_path / "m.npz", image=rng.normal(size=(5, 3)), text=rng.normal(size=(5, 3)))
     assert main(["clusters", str(tmp_path / "m.npz"), "--model", "nope"]) == 2
     assert "has no model 'nope'" in capsys.readouterr().err
+
+
+def test_too_few_pairs_for_a_batch_is_a_clear_error(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    np.savez(tmp_path / "few.npz", image=rng.normal(size=(10, 3)), text=rng.normal(size=(10, 3)))
+    assert main(["gap-table", str(tmp_path / "few.npz")]) == 2
+    assert "fewer than one loss batch of 50; pass --batch 10" in capsys.readouterr().err
+    assert main(["gap-table", str(tmp_path / "few.npz"), "--batch", "10"]) == 0

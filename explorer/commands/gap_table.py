@@ -14,6 +14,7 @@ import argparse
 
 from ..analysis.loss import VARIANTS
 from ..analysis.summary import consistency_summary, gap_table_row
+from ..errors import DataError
 from .common import add_source_options, format_table, open_from_args, print_json, print_notes
 
 
@@ -40,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         print_notes(source.notes)
         for model, emb in source.embeddings.items():
             batch = args.batch if args.batch and args.batch > 0 else None
+            if batch is not None and emb.n < batch:
+                raise DataError(
+                    f"{spec} / {model}: {emb.n} pairs are fewer than one loss batch of {batch}; pass --batch {emb.n} or less"
+                )
             rows.append(
                 gap_table_row(
                     emb.image, emb.text, logit_scale=emb.logit_scale, source=spec, model=model, batch_size=batch, variant=args.loss
