@@ -1,0 +1,238 @@
+"""The 2N×2N similarity heatmap: all four quadrants, separators, labels, cluster boxes, selection.
+
+The matrix is an ``hv.Image`` over integer coordinates (column j at x = j, row i at y = i, the
+y axis inverted so row 0 is at the top) wrapped in ``rasterize``: the server aggregates it to
+the plot's pixel grid (mean or max per pixel, `state.aggregation`; zoomed out, mean hides the
+image–text diagonal, max keeps it) and re-aggregates on every zoom, so a 10,000×10,000 matrix
+never travels to the browser. Bokeh colour-maps the aggregated grid client-side.
+
+Tapping a cell publishes both items and the value in ``state.inspected`` (shown by
+:func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.
+Selected pairs are highlighted as bands over their rows and columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+from holoviews.operation.datashader import rasterize
+
+from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER, dynamic
+from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
+
+QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
+
+
+def matrix_image(matrix: np.ndarray, vdim: str = "similarity", label: str = "", clim: tuple[float, float] | None = None) -> hv.Image:
+    """``hv.Image`` of a square matrix over integer coordinates: value at (x=col, y=row) is matrix[row, col]."""
+    m = np.asarray(matrix)
+    n = m.shape[0]
+    if clim is None and m.size:
+        clim = (float(np.nanmin(m)), float(np.nanmax(m)))
+    dim = hv.Dimension(vdim, range=clim) if clim is not None else hv.Dimension(vdim)
+    return hv.Image((np.arange(m.shape[1]), np.arange(n), m), kdims=["column", "row"], vdims=[dim], label=label)
+
+
+def empty_image(vdim: str = "similarity") -> hv.Image:
+    return matrix_image(np.full((2, 2), np.nan, dtype=np.float32), vdim, clim=(0.0, 1.0))
+
+
+def quadrant_ticks(n: int) -> list[tuple[float, str]]:
+    """Axis ticks naming the two halves (images 0..N−1, captions N..2N−1)."""
+    return [((n - 1) / 2.0, f"images (0–{n - 1})"), (n + (n - 1) / 2.0, f"captions ({n}–{2 * n - 1})")]
+
+
+def separators(n: int, color: str = SEPARATOR_COLOR) -> hv.Overlay:
+    """The lines between the quadrants (between row/column N−1 and N)."""
+    return hv.HLine(n - 0.5).opts(color=color, line_width=1.5) * hv.VLine(n - 0.5).opts(color=color, line_width=1.5)
+
+
+def quadrant_labels(n: int) -> hv.Labels:
+    """A label near the top-left corner of each quadrant (rows–columns)."""
+    pad = max(n * 0.03, 0.6)
+    rows = [(qc * n - 0.5 + pad, qr * n - 0.5 + pad, QUADRANT_NAMES[qr][qc]) for qr in (0, 1) for qc in (0, 1)]
+    return hv.Labels(rows, kdims=["column", "row"], vdims=["quadrant"]).opts(
+        text_color="white", text_font_size="10pt", text_align="left", text_baseline="top"
+    )
+
+
+def cluster_rectangles(boundaries: list[int], n: int) -> hv.Rectangles:
+    """One box per cluster in each of the four quadrants (4k boxes), in matrix coordinates."""
+    rects = []
+    for qr in (0, 1):
+        for qc in (0, 1):
+            for a, b in zip(boundaries[:-1], boundaries[1:]):
+                rects.append((qc * n + a - 0.5, qr * n + a - 0.5, qc * n + b - 0.5, qr * n + b - 0.5))
+    return hv.Rectangles(rects, kdims=["x0", "y0", "x1", "y1"]).opts(
+        fill_alpha=0.0, line_color=CLUSTER_BOX_COLOR, line_width=1.2
+    )
+
+
+def cluster_label_points(boundaries: list[int], labels: list[str], n: int, block: str) -> hv.Labels:
+    """Each cluster's n-gram label, beside its box in the clustered quadrant."""
+    qr = 0 if block.startswith("image") else 1
+    qc = 0 if block.endswith("image") else 1
+    rows = [
+        (qc * n + b - 0.5 + max(n * 0.005, 0.3), qr * n + (a + b) / 2.0 - 0.5, f"{c + 1}. {label}")
+        for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels))
+    ]
+    return hv.Labels(rows, kdims=["column", "row"], vdims=["cluster"]).opts(
+        text_color=CLUSTER_BOX_COLOR, text_font_size="9pt", text_align="left", text_baseline="middle"
+    )
+
+
+def selection_bands(positions: np.ndarray, n: int) -> tuple[hv.HSpans, hv.VSpans]:
+    """Bands over the rows and columns of the given display positions (image and caption each)."""
+    q = np.asarray(positions, dtype=np.float64)
+    starts = np.concatenate([q, q + n]) - 0.5
+    h = hv.HSpans((starts, starts + 1.0), kdims=["y0", "y1"]).opts(color=SELECTION_COLOR, alpha=0.35)
+    v = hv.VSpans((starts, starts + 1.0), kdims=["x0", "x1"]).opts(color=SELECTION_COLOR, alpha=0.35)
+    return h, v
+
+
+def _annotations(state: Any, model: str | None, shared: bool) -> hv.Overlay:
+    m = state.resolve_model(model)
+    n = int(state.active_indices().size)
+    o = state.ordering(state.order_model(m, shared))
+    if o is not None:
+        boxes = cluster_rectangles(o.boundaries, n)
+        labels = cluster_label_points(o.boundaries, state.cluster_labels(state.order_model(m, shared)), n, state.cluster_block)
+    else:
+        boxes = cluster_rectangles([], n)
+        labels = cluster_label_points([], [], n, state.cluster_block)
+    return separators(n) * quadrant_labels(n) * boxes * labels
+
+
+def _empty_annotations(_: str = "") -> hv.Overlay:
+    return separators(1) * quadrant_labels(1) * cluster_rectangles([], 1) * cluster_label_points([], [], 1, "text-image")
+
+
+def _bands(state: Any, model: str | None, shared: bool) -> hv.Overlay:
+    m = state.resolve_model(model)
+    pairs = state.display_pairs(m, shared)
+    pos = np.flatnonzero(np.isin(pairs, np.asarray(state.selected_pairs, dtype=np.int64)))
+    h, v = selection_bands(pos, pairs.size)
+    return h * v
+
+
+def _empty_bands(_: str = "") -> hv.Overlay:
+    h, v = selection_bands(np.zeros(0), 1)
+    return h * v
+
+
+def similarity_heatmap(
+    state: Any,
+    model: str | None = None,
+    *,
+    shared: bool = False,
+    size: int = HEATMAP_SIZE,
+    interactive: bool = True,
+) -> hv.DynamicMap:
+    """The full 2N×2N similarity heatmap of `model` (None: follow `state.active_model`).
+
+    shared=True uses the Compare page's shared ordering. Returns an overlay of DynamicMaps:
+    the rasterized matrix, separators/quadrant labels/cluster boxes and selection bands.
+    """
+    deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
+
+    def build_image() -> hv.Image:
+        m = state.resolve_model(model)
+        return matrix_image(state.similarity(m, shared), label=m)
+
+    image = dynamic(state, deps, build_image, lambda _msg: empty_image())
+    raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.cmap)
+    raster = raster.opts(
+        colorbar=True,
+        invert_yaxis=True,
+        frame_width=size,
+        frame_height=size,
+        tools=["hover", "tap", "doubletap"] if interactive else ["hover"],
+        xlabel="column",
+        ylabel="row",
+        colorbar_opts={"title": "cosine similarity"},
+    )
+    annotations = dynamic(state, ACTIVE + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ()),
+                          lambda: _annotations(state, model, shared), _empty_annotations)
+    bands = dynamic(state, ACTIVE + ORDER + ("selected_pairs",) + (MODEL if model is None else ()) + (COMPARE if shared else ()),
+                    lambda: _bands(state, model, shared), _empty_bands)
+    plot = raster * annotations * bands
+    plot = plot.apply.opts(title=_title_ref(state, model, shared, deps))
+    if interactive:
+        attach_cell_streams(state, raster, model, shared)
+    return plot
+
+
+def _title_ref(state: Any, model: str | None, shared: bool, deps) -> Any:
+    import param
+
+    def title(*_: Any) -> str:
+        try:
+            m = state.resolve_model(model)
+            return f"Similarity · {state.provenance_line(m)} · {state.aggregation} per pixel"
+        except Exception as exc:  # title must never break the plot
+            return f"Similarity · {exc}"
+
+    return param.bind(title, *[state.param[p] for p in dict.fromkeys(deps + ("aggregation",))])
+
+
+def cell_from_xy(x: float, y: float, n2: int) -> tuple[int, int] | None:
+    """(row, col) of the cell under data coordinates (x, y), or None outside the matrix."""
+    if x is None or y is None:
+        return None
+    r, c = int(np.floor(y + 0.5)), int(np.floor(x + 0.5))
+    if 0 <= r < n2 and 0 <= c < n2:
+        return r, c
+    return None
+
+
+def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool = False) -> tuple[hv.streams.Tap, hv.streams.DoubleTap]:
+    """Tap → state.inspect_cell (both items + value); double tap → select the row's pair."""
+    tap = hv.streams.Tap(source=source, x=None, y=None)
+    dtap = hv.streams.DoubleTap(source=source, x=None, y=None)
+
+    def on_tap(x=None, y=None):
+        try:
+            n2 = 2 * int(state.active_indices().size)
+            cell = cell_from_xy(x, y, n2)
+            if cell is not None:
+                state.inspect_cell(model, cell[0], cell[1], shared)
+        except Exception as exc:
+            state.status = f"could not inspect that cell: {exc}"
+
+    def on_double_tap(x=None, y=None):
+        try:
+            pairs = state.display_pairs(model, shared)
+            cell = cell_from_xy(x, y, 2 * pairs.size)
+            if cell is not None:
+                state.select_pairs([int(pairs[cell[0] % pairs.size])])
+        except Exception as exc:
+            state.status = f"could not select that row: {exc}"
+
+    tap.add_subscriber(on_tap)
+    dtap.add_subscriber(on_double_tap)
+    return tap, dtap
+
+
+def cluster_gallery(state: Any, model: str | None = None, per_cluster: int = 3):
+    """Panel pane: each cluster's n-gram label, size and a few example images (escaped HTML)."""
+    import panel as pn
+
+    from .cards import cluster_gallery_html
+
+    def render(*_: Any) -> str:
+        try:
+            m = state.resolve_model(model)
+            o = state.ordering(m)
+            if o is None:
+                return cluster_gallery_html([], [], [])
+            examples = [[state.item("image", pid) for pid in ids] for ids in state.cluster_examples(m, per_cluster)]
+            return cluster_gallery_html(state.cluster_labels(m), o.sizes, examples)
+        except Exception as exc:
+            from .cards import esc
+
+            return f'<div class="bx-clusters">{esc(exc)}</div>'
+
+    deps = [state.param[p] for p in ACTIVE + ORDER + MODEL]
+    return pn.pane.HTML(pn.bind(render, *deps), sizing_mode="stretch_width")

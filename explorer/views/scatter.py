@@ -1,0 +1,229 @@
+"""The projection scatter: points by modality and one edge per image–caption pair.
+
+Each edge is coloured by the pair's cosine similarity *in the full space* (of the displayed,
+gap-adjusted embeddings), which separates projection artefacts (long edges of well-matched
+pairs) from pairs the model itself does not match. Edges follow the displayed components.
+
+Up to `state.datashade_above` pairs, points and edges are plain Bokeh glyphs: hovering a point
+shows an HTML tooltip (thumbnail, escaped caption) and box/lasso selection sets
+`state.selected_pairs`. Above it, edges are ``rasterize(segments, aggregator=ds.mean('sim'))``
+and points ``rasterize(points, aggregator=ds.by('modality', ds.count()))``; a box selection
+(``BoundsXY``) selects pairs and a tap inspects the nearest pair (thumbnails in the side panel,
+since server-side hover cannot show HTML).
+
+Selected pairs are drawn on top with a black outline whichever way they were selected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datashader as ds
+import holoviews as hv
+import numpy as np
+import pandas as pd
+from holoviews.operation.datashader import dynspread, rasterize
+
+from .cards import esc
+from .dynamic import ACTIVE, GAP, MODEL, PROJ, dynamic
+from .style import MODALITY_COLORS, SCATTER_SIZE
+
+POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
+EDGE_VDIMS = ["sim", "pair_id"]
+COLOR_COLUMN = {"modality": "modality", "kNN overlap": "knn_overlap", "trustworthiness": "trustworthiness"}
+
+TOOLTIP = """
+<div style="max-width:260px">
+  <div style="font-size:11px"><b>@modality</b> · pair @pair_id · sim @sim{0.000}</div>
+  <img src="@thumb{safe}" style="max-width:96px;max-height:96px" alt="">
+  <div style="font-size:12px;overflow-wrap:anywhere">@caption_html{safe}</div>
+</div>
+"""
+
+
+def points_frame(state: Any, model: str | None) -> pd.DataFrame:
+    """The projection frame with display columns: escaped caption HTML and thumbnail URLs."""
+    df = state.projection_coords(model).copy()
+    df["modality"] = pd.Categorical(df["modality"], categories=[m for m in MODALITY_COLORS if m in set(df["modality"])])
+    df["caption_html"] = [esc(c) for c in df["caption"]]
+    token = state.thumb_token()
+    if token is None:
+        df["thumb"] = ""
+    else:
+        from ..thumbnails import thumb_url
+
+        df["thumb"] = [esc(thumb_url(token, int(i)), 200) for i in df["pair_id"]]
+    return df
+
+
+def edges_frame(coords: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: (x0, y0) image point, (x1, y1) caption point, sim, pair_id."""
+    img = coords[coords["modality"] == "image"].set_index("pair_id")
+    txt = coords[coords["modality"] == "text"].set_index("pair_id")
+    if img.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in ("x0", "y0", "x1", "y1", "sim", "pair_id")})
+    txt = txt.loc[img.index]
+    return pd.DataFrame(
+        {
+            "x0": img["x"].to_numpy(),
+            "y0": img["y"].to_numpy(),
+            "x1": txt["x"].to_numpy(),
+            "y1": txt["y"].to_numpy(),
+            "sim": img["sim"].to_numpy(),
+            "pair_id": img.index.to_numpy(),
+        }
+    )
+
+
+def _empty_points() -> pd.DataFrame:
+    return pd.DataFrame({"x": [0.0], "y": [0.0], "modality": ["image"], "pair_id": [0], "sim": [0.0],
+                         "knn_overlap": [0.0], "trustworthiness": [0.0], "caption_html": [""], "thumb": [""]}).iloc[:0]
+
+
+def make_points(df: pd.DataFrame, color: str = "modality") -> hv.Points:
+    pts = hv.Points(df, kdims=["x", "y"], vdims=POINT_VDIMS)
+    if color == "modality":
+        return pts.opts(color="modality", cmap=MODALITY_COLORS, show_legend=True)
+    return pts.opts(color=COLOR_COLUMN[color], cmap="RdYlGn", clim=(0.0, 1.0), colorbar=True)
+
+
+def make_edges(edges: pd.DataFrame, cmap: str) -> hv.Segments:
+    return hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=EDGE_VDIMS).opts(color="sim", cmap=cmap, line_width=1, alpha=0.7)
+
+
+def _large(state: Any) -> bool:
+    try:
+        return int(state.active_indices().size) > int(state.datashade_above)
+    except Exception:
+        return False
+
+
+def projection_scatter(state: Any, model: str | None = None, *, size: int = SCATTER_SIZE, interactive: bool = True) -> hv.Overlay:
+    """Scatter of the projection with similarity-coloured pair edges (see module docstring).
+
+    Chooses the plain or the rasterized form from the current number of active pairs; the app
+    rebuilds the view when the source or sample changes.
+    """
+    deps = ACTIVE + GAP + PROJ + ("k",) + (MODEL if model is None else ())
+    large = _large(state)
+
+    def build_edges() -> hv.Segments:
+        return make_edges(edges_frame(state.projection_coords(model)), state.edge_cmap)
+
+    def build_points() -> hv.Points:
+        return make_points(points_frame(state, model), state.point_color)
+
+    edges = dynamic(state, deps + ("edge_cmap",), build_edges, lambda _m: make_edges(edges_frame(_empty_points()), state.edge_cmap))
+    points = dynamic(state, deps + ("point_color",), build_points, lambda _m: make_points(_empty_points(), state.point_color))
+    selected = dynamic(state, deps + ("selected_pairs",), lambda: _selected_points(state, model), lambda _m: _selected_points_empty())
+
+    common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y")
+    if large:
+        edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply.opts(cmap=state.param.edge_cmap).opts(
+            colorbar=True, colorbar_opts={"title": "pair similarity"}, alpha=0.9, **common
+        )
+        edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
+        point_layer = dynspread(
+            rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
+        ).opts(cmap=MODALITY_COLORS)
+        plot = edge_layer * point_layer * selected
+        if interactive:
+            attach_large_streams(state, edge_layer, model)
+    else:
+        edge_layer = edges.opts(colorbar=True, colorbar_opts={"title": "pair similarity"}, **common)
+        point_layer = points.opts(
+            size=5, line_color=None, tools=["hover", "box_select", "lasso_select", "tap"] if interactive else ["hover"],
+            hover_tooltips=TOOLTIP, nonselection_alpha=0.3,
+        )
+        plot = edge_layer * point_layer * selected
+        if interactive:
+            attach_selection_stream(state, point_layer, model)
+    return plot.apply.opts(title=_title_ref(state, model, deps))
+
+
+def _selected_points(state: Any, model: str | None) -> hv.Points:
+    df = state.projection_coords(model)
+    sel = df[df["pair_id"].isin(np.asarray(state.selected_pairs, dtype=np.int64))]
+    return hv.Points(sel[["x", "y", "pair_id"]], kdims=["x", "y"], vdims=["pair_id"]).opts(
+        size=9, fill_alpha=0.0, line_color="black", line_width=2
+    )
+
+
+def _selected_points_empty() -> hv.Points:
+    return hv.Points(pd.DataFrame({"x": [], "y": [], "pair_id": []}), kdims=["x", "y"], vdims=["pair_id"]).opts(
+        size=9, fill_alpha=0.0, line_color="black", line_width=2
+    )
+
+
+def _title_ref(state: Any, model: str | None, deps) -> Any:
+    import param
+
+    def title(*_: Any) -> str:
+        try:
+            m = state.resolve_model(model)
+            f = state.faithfulness(m)
+            return f"Projection · {state.provenance_line(m, projection=True)} · trustworthiness {f.trustworthiness:.3f}"
+        except Exception as exc:
+            return f"Projection · {exc}"
+
+    return param.bind(title, *[state.param[p] for p in dict.fromkeys(deps)])
+
+
+def attach_selection_stream(state: Any, points: Any, model: str | None) -> hv.streams.Selection1D:
+    """Box/lasso/tap selection of points → state.selected_pairs (pairs of the selected points)."""
+    sel = hv.streams.Selection1D(source=points)
+
+    def on_select(index=None):
+        try:
+            df = state.projection_coords(model)
+            idx = [i for i in (index or []) if 0 <= i < len(df)]
+            state.select_pairs(df["pair_id"].to_numpy()[idx].tolist())
+            if len(idx) == 1:
+                state.inspect_pair(model, int(df["pair_id"].iloc[idx[0]]))
+        except Exception as exc:
+            state.status = f"selection failed: {exc}"
+
+    sel.add_subscriber(on_select)
+    return sel
+
+
+def pairs_in_bounds(coords: pd.DataFrame, bounds: tuple[float, float, float, float]) -> list[int]:
+    """Pair ids with an image or caption point inside (left, bottom, right, top)."""
+    l, b, r, t = bounds
+    inside = (coords["x"] >= l) & (coords["x"] <= r) & (coords["y"] >= b) & (coords["y"] <= t)
+    return list(dict.fromkeys(coords.loc[inside, "pair_id"].astype(int).tolist()))
+
+
+def nearest_pair(coords: pd.DataFrame, x: float, y: float) -> int | None:
+    if coords.empty:
+        return None
+    d = (coords["x"].to_numpy() - x) ** 2 + (coords["y"].to_numpy() - y) ** 2
+    return int(coords["pair_id"].iloc[int(np.argmin(d))])
+
+
+def attach_large_streams(state: Any, source: Any, model: str | None) -> tuple[hv.streams.BoundsXY, hv.streams.Tap]:
+    """Rasterized scatter: box select (BoundsXY) → selected_pairs; tap → inspect the nearest pair."""
+    bounds = hv.streams.BoundsXY(source=source, bounds=None)
+    tap = hv.streams.Tap(source=source, x=None, y=None)
+
+    def on_bounds(bounds=None):
+        if bounds is None:
+            return
+        try:
+            state.select_pairs(pairs_in_bounds(state.projection_coords(model), bounds))
+        except Exception as exc:
+            state.status = f"selection failed: {exc}"
+
+    def on_tap(x=None, y=None):
+        if x is None or y is None:
+            return
+        try:
+            pid = nearest_pair(state.projection_coords(model), x, y)
+            if pid is not None:
+                state.inspect_pair(model, pid)
+        except Exception as exc:
+            state.status = f"could not inspect: {exc}"
+
+    bounds.add_subscriber(on_bounds)
+    tap.add_subscriber(on_tap)
+    return bounds, tap
