@@ -697,7 +697,8 @@ class AugmentState(param.Parameterized):
     base_source = param.String("", doc="source the pair index refers to")
     kind = param.Selector(default="rotation", objects=["rotation", "noise", "blur", "hshift", "vshift"])
     steps = param.Integer(100, bounds=(2, 1000))
-    models = param.List([], item_type=str, doc="model specs ('' = DEFAULT_DATASET_MODELS)")
+    models = param.List([], item_type=str, doc="model specs ('' = DEFAULT_DATASET_MODELS); model names for a series_source")
+    series_source = param.String("", doc="a precomputed series instead (e.g. amumo:…/Blurred-0_size-100)")
     cmap = param.String("fire")
     aggregation = param.Selector(default="max", objects=["mean", "max"])
 
@@ -729,6 +730,8 @@ class AugmentState(param.Parameterized):
 
     def explorer_state(self, **params: Any) -> ExplorerState:
         """An ExplorerState over the augmentation series (heatmaps, numbers, ...)."""
+        if self.series_source:
+            return ExplorerState(source=self.series_source, models=list(self.models), cmap=self.cmap, aggregation=self.aggregation, **params)
         return ExplorerState(
             source=self.spec(), models=list(self.models), source_options={"steps": self.steps},
             cmap=self.cmap, aggregation=self.aggregation, **params,

@@ -1,0 +1,83 @@
+"""Compare: 2–4 models side by side on the same pairs with shared filter, ordering and gap setting.
+
+All models read the same state (source, caption filter, sample, α, clustering settings). With
+`state.shared_order` every heatmap uses the first compared model's cluster ordering, so a row
+is the same pair in every panel (the article's CLIP / CyCLIP / CLOOB / CLOOB-LAION view).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import pandas as pd
+import param
+
+from .cards import esc
+from .dynamic import ACTIVE, GAP
+from .heatmap import similarity_heatmap
+
+COMPARE_SIZE = 330
+
+
+def compare_frame(state: Any) -> pd.DataFrame:
+    """One row per compared model: gap distance and loss before/after, R@1 both ways, consistency."""
+    rows = []
+    for m in state.shown_compare_models():
+        d = state.numbers(m)
+        rows.append(
+            {
+                "model": m,
+                "n": d["n"],
+                "gap before": d["gap_distance_before"],
+                f"gap after (α={d['alpha']:g})": d["gap_distance_after"],
+                f"loss before ({d['loss_variant']}, b={d['batch_size']})": d["loss_before"],
+                "loss after": d["loss_after"],
+                "R@1 i→t": d["Ri2t@1_before"],
+                "R@1 t→i": d["Rt2i@1_before"],
+                "mean|XXᵀ−YYᵀ|": d["in_modal_difference"],
+                "mean|XYᵀ−YXᵀ|": d["cross_modal_asymmetry"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compare_heatmaps(state: Any, size: int = COMPARE_SIZE) -> hv.Layout:
+    """The heatmaps of the compared models (shared ordering), as one HoloViews layout."""
+    plots = [similarity_heatmap(state, m, shared=True, size=size) for m in state.shown_compare_models()]
+    return hv.Layout(plots).cols(min(len(plots), 2) if len(plots) == 4 else len(plots))
+
+
+def compare_numbers_table(state: Any):
+    """Panel pane: the compare table (escaped HTML), updated with the state."""
+    import panel as pn
+
+    deps = ACTIVE + GAP + ("loss_variant", "batch_size", "compare_models")
+
+    def render(*_: Any) -> str:
+        try:
+            df = compare_frame(state)
+        except Exception as exc:
+            return f'<div class="bx-compare">{esc(exc)}</div>'
+        head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{v:.4f}</td>" if isinstance(v, float) else f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+            for row in df.itertuples(index=False)
+        )
+        return f'<table class="bx-compare-table"><tr>{head}</tr>{body}</table>'
+
+    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+
+
+def compare_view(state: Any, size: int = COMPARE_SIZE):
+    """Panel column: heatmaps of the compared models (rebuilt when the model set changes) + table."""
+    import panel as pn
+
+    def layout(*_: Any):
+        try:
+            return pn.pane.HoloViews(compare_heatmaps(state, size), linked_axes=True)
+        except Exception as exc:
+            return pn.pane.HTML(f'<div class="bx-compare">{esc(exc)}</div>')
+
+    deps = [state.param[p] for p in ("source", "models", "source_options", "compare_models")]
+    return pn.Column(pn.panel(param.bind(layout, *deps)), compare_numbers_table(state), sizing_mode="stretch_width")

@@ -1,0 +1,59 @@
+"""The in-modal difference heatmap D = XXᵀ − YYᵀ (CyCLIP's in-modal consistency).
+
+Diverging colour map centred at 0 (symmetric colour limits ±max|D|), rasterized like the
+similarity heatmap, same display order; the title carries mean|D|
+(:func:`explorer.analysis.similarity.mean_abs_in_modal_difference`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import param
+from holoviews.operation.datashader import rasterize
+
+from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER, dynamic
+from .heatmap import matrix_image
+from .style import HEATMAP_SIZE
+
+
+def symmetric_clim(d: np.ndarray) -> tuple[float, float]:
+    """(−m, m) with m = max|D| (never 0), so the diverging map is centred at 0."""
+    m = float(np.nanmax(np.abs(d))) if np.size(d) else 1.0
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = False, size: int = HEATMAP_SIZE) -> hv.DynamicMap:
+    """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`)."""
+    deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
+
+    def build() -> hv.Image:
+        m = state.resolve_model(model)
+        d = state.difference(m, shared)
+        return matrix_image(d, vdim="difference", label=m, clim=symmetric_clim(d))
+
+    def empty(_msg: str) -> hv.Image:
+        return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0))
+
+    image = dynamic(state, deps, build, empty)
+    raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.diverging_cmap)
+    raster = raster.opts(
+        colorbar=True, invert_yaxis=True, frame_width=size, frame_height=size, tools=["hover"],
+        xlabel="pair (display order)", ylabel="pair (display order)", symmetric=True,
+        colorbar_opts={"title": "XXᵀ − YYᵀ"},
+    )
+
+    def title(*_: Any) -> str:
+        try:
+            m = state.resolve_model(model)
+            mad = state.numbers(m)["in_modal_difference"]  # analysis.summary.consistency_summary
+            return f"In-modal difference · mean|D| = {mad:.4f} · {state.provenance_line(m)}"
+        except Exception as exc:
+            return f"In-modal difference · {exc}"
+
+    return raster.apply.opts(title=param.bind(title, *[state.param[p] for p in dict.fromkeys(deps)]))
+
+

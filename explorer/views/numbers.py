@@ -1,0 +1,105 @@
+"""The numbers of one model: gap distance, loss before/after closing, R@k, consistency, faithfulness.
+
+All values come from :meth:`ExplorerState.numbers` / :meth:`ExplorerState.faithfulness`, i.e.
+from explorer.analysis (gap, loss, retrieval, summary, faithfulness). The loss variant and
+batch size are part of the row label, the gap setting of the column label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import pandas as pd
+import param
+
+from .cards import esc
+from .dynamic import ACTIVE, GAP, MODEL, PROJ, dynamic
+
+_NUMBER_DEPS = ACTIVE + GAP + ("loss_variant", "batch_size")
+
+
+def numbers_table(state: Any, model: str | None = None) -> hv.DynamicMap:
+    """hv.Table: quantity | before | after (α=…)."""
+    deps = _NUMBER_DEPS + (MODEL if model is None else ())
+
+    def build() -> hv.Table:
+        m = state.resolve_model(model)
+        df = state.numbers_frame(m)
+        df.columns = ["quantity", "before", "after"]
+        return hv.Table(df, kdims=["quantity"], vdims=["before", "after"], label=state.provenance_line(m))
+
+    def empty(msg: str) -> hv.Table:
+        return hv.Table(pd.DataFrame({"quantity": [msg[:200]], "before": [float("nan")], "after": [float("nan")]}),
+                        kdims=["quantity"], vdims=["before", "after"])
+
+    return dynamic(state, deps, build, empty).opts(width=520, height=260)
+
+
+def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, str]]:
+    m = state.resolve_model(model)
+    f = state.faithfulness(m)
+    p = state.projection_result(m)
+    rows = [
+        ("projection", p.describe()),
+        (f"trustworthiness (k={f.k})", f"{f.trustworthiness:.4f}"),
+        (f"kNN overlap (k={f.k})", f"{f.knn_overlap:.4f}"),
+    ]
+    if f.edges_within_cluster_2d is not None:
+        rows.append((f"pair edges within a 2-D cluster (k-means, {f.n_clusters})", f"{f.edges_within_cluster_2d:.3f}"))
+        rows.append((f"pair edges within a full-space cluster ({f.n_clusters})", f"{f.edges_within_cluster_full:.3f}"))
+    return rows
+
+
+def faithfulness_table(state: Any, model: str | None = None) -> hv.DynamicMap:
+    """hv.Table of the projection's faithfulness numbers."""
+    deps = ACTIVE + GAP + PROJ + ("k",) + (MODEL if model is None else ())
+
+    def build() -> hv.Table:
+        return hv.Table(pd.DataFrame(faithfulness_rows(state, model), columns=["measure", "value"]), kdims=["measure"], vdims=["value"])
+
+    def empty(msg: str) -> hv.Table:
+        return hv.Table(pd.DataFrame({"measure": [msg[:200]], "value": [""]}), kdims=["measure"], vdims=["value"])
+
+    return dynamic(state, deps, build, empty).opts(width=520, height=160)
+
+
+def numbers_html(state: Any, model: str | None = None, faithfulness: bool = True) -> str:
+    """The numbers as an escaped HTML table (model names and recipes are untrusted text)."""
+    m = state.resolve_model(model)
+    d = state.numbers(m)
+    df = state.numbers_frame(m)
+    head = f"<tr><th>{esc(df.columns[0])}</th><th>{esc(df.columns[1])}</th><th>{esc(df.columns[2])}</th></tr>"
+    body = "".join(
+        f"<tr><td>{esc(q)}</td><td>{b:.4f}</td><td>{a:.4f}</td></tr>" for q, b, a in df.itertuples(index=False)
+    )
+    extra = [
+        ("mean |XXᵀ − YYᵀ| (in-modal difference)", f"{d['in_modal_difference']:.4f}"),
+        ("mean |XYᵀ − YXᵀ| (cross-modal asymmetry)", f"{d['cross_modal_asymmetry']:.4f}"),
+        ("logit scale", f"{d['logit_scale']:.4g}"),
+    ]
+    if faithfulness:
+        try:
+            extra += faithfulness_rows(state, m)
+        except Exception as exc:  # a projection that cannot run must not hide the numbers
+            extra.append(("projection", f"unavailable: {exc}"))
+    body += "".join(f"<tr><td>{esc(k)}</td><td colspan=2>{esc(v, 200)}</td></tr>" for k, v in extra)
+    return (
+        f'<div class="bx-numbers"><div style="font-size:11px;color:#555">{esc(state.provenance_line(m), 400)}</div>'
+        f'<table class="bx-numbers-table">{head}{body}</table></div>'
+    )
+
+
+def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True):
+    """Panel HTML pane with the numbers (and the projection's faithfulness), updated with the state."""
+    import panel as pn
+
+    deps = _NUMBER_DEPS + (PROJ + ("k",) if faithfulness else ()) + (MODEL if model is None else ())
+
+    def render(*_: Any) -> str:
+        try:
+            return numbers_html(state, model, faithfulness)
+        except Exception as exc:
+            return f'<div class="bx-numbers">{esc(exc)}</div>'
+
+    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
