@@ -1,0 +1,649 @@
+"""Batched, cached, resumable embedding of a PairSet with one model.
+
+``embed_pairs(pairs, model)`` returns the :class:`~explorer.embeddings.Embeddings` of `pairs`
+under `model` (a model spec such as ``cyclip:/path/cyclip-3M.pt`` or a loaded
+:class:`~explorer.models.base.BimodalModel`), computing them only once: results live in the
+embedding store under ``entry_key(pairs.fingerprint(), model.id, model.preprocessing)``, and a
+second call is a cache hit that memory-maps the stored arrays (for a model given by a file spec,
+the model's id is remembered per file size and modification time, so a cache hit does not even
+load the weights).
+
+How the work is done
+- Images are decoded and preprocessed in parallel by a torch ``DataLoader`` (``num_workers``
+  processes) while the model runs; captions are tokenized and encoded per shard. Every pair is
+  embedded: batches are never dropped, the last one is simply shorter.
+- ``torch.inference_mode``; on a CUDA GPU the forward passes run under fp16 autocast
+  (``precision="auto"``; ``"bf16"`` and ``"fp32"`` can be asked for). On CPU and MPS everything is
+  float32. Outputs are stored as float32 unit rows.
+- The pairs are cut into shards (about 1,024 pairs, a multiple of the batch size). Each finished
+  shard is written atomically to ``<store>/tmp/<key>.partial/``; only when all shards are there
+  are they assembled and saved to the store with its atomic save, and the partial folder is
+  removed. An interrupted run therefore leaves no store entry, and the next run computes only the
+  missing shards.
+- ``dask="local"`` (``"local:N"`` for N workers) or ``scheduler="tcp://HOST:PORT"`` (or a
+  ``distributed.Client`` as ``dask``) sends the shards to a dask.distributed cluster instead
+  (:mod:`explorer.distributed`): each worker loads the model once and embeds whole shards; the
+  client writes the shards and the store. Workers must be able to read the images at the same
+  paths.
+
+Bad items
+- Images that cannot be opened or decoded (missing, corrupt, truncated) and pairs whose model
+  output is NaN, infinite or zero are skipped with a per-item report rather than failing the run
+  or storing wrong numbers. The stored entry then holds only the usable pairs; its provenance
+  lists ``skipped`` (index, id, image, reason) and ``kept_indices`` (the rows of `pairs` the
+  embeddings belong to). :func:`align_skipped` subsets the PairSet to match. If no pair is usable
+  the run ends with one clear :class:`~explorer.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .embeddings import Embeddings
+from .errors import DataError, SpecError, StoreError
+from .pairs import PairSet
+from .store import EmbeddingStore, entry_key
+
+#: target number of pairs per shard (the unit of resumption and of work on a dask cluster)
+SHARD_TARGET = 1024
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+MEMO_FILE = "model-ids.json"
+MEMO_VERSION = 1
+
+
+# -- models ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the store key and the provenance need to know about a model."""
+
+    spec: str | None
+    name: str
+    id: str
+    preprocessing: str
+    logit_scale: float
+
+    @classmethod
+    def of(cls, model: Any, spec: str | None = None) -> "ModelInfo":
+        return cls(spec, str(getattr(model, "name", spec) or spec), str(model.id), str(getattr(model, "preprocessing", "") or ""), float(model.logit_scale))
+
+
+def spec_file(spec: str) -> Path | None:
+    """The local weights file a model spec names (``cyclip:PATH``, ``open_clip:ARCH@PATH``, ...), if any."""
+    prefix, sep, rest = spec.partition(":")
+    if not sep or prefix == "own":
+        return None
+    if prefix == "open_clip":
+        if "@" not in rest:
+            return None
+        rest = rest.split("@", 1)[1]
+    p = Path(rest).expanduser()
+    return p if p.is_file() else None
+
+
+def _memo_stamp(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"file": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "version": MEMO_VERSION}
+
+
+def remembered_model(store: EmbeddingStore, spec: str) -> ModelInfo | None:
+    """The ModelInfo of a file-backed spec seen before, if its file is unchanged since."""
+    path = spec_file(spec)
+    if path is None:
+        return None
+    try:
+        memo = json.loads((store.root / MEMO_FILE).read_text(encoding="utf-8"))
+        entry = memo[spec]
+        if {k: entry.get(k) for k in ("file", "size", "mtime_ns", "version")} != _memo_stamp(path):
+            return None
+        return ModelInfo(spec, entry["name"], entry["id"], entry["preprocessing"], float(entry["logit_scale"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_model(store: EmbeddingStore, info: ModelInfo) -> None:
+    """Remember a file-backed model's id (atomically; a failure only costs a later model load)."""
+    if info.spec is None:
+        return
+    path = spec_file(info.spec)
+    if path is None:
+        return
+    target = store.root / MEMO_FILE
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        try:
+            memo = json.loads(target.read_text(encoding="utf-8"))
+            if not isinstance(memo, dict):
+                memo = {}
+        except (OSError, ValueError):
+            memo = {}
+        memo[info.spec] = {**_memo_stamp(path), "name": info.name, "id": info.id, "preprocessing": info.preprocessing, "logit_scale": info.logit_scale}
+        tmp = target.with_name(f".{MEMO_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
+def default_batch_size(device: str) -> int:
+    return 256 if device.startswith("cuda") else 64 if device == "mps" else 32
+
+
+def default_num_workers(n: int, batch_size: int) -> int:
+    """DataLoader workers: one fewer than the CPUs (at most 8); none for a single batch."""
+    if n <= batch_size:
+        return 0
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def shard_size_for(n: int, batch_size: int, parts: int = 1) -> int:
+    """A shard size that is a multiple of `batch_size`: about SHARD_TARGET, or n/parts if smaller."""
+    target = min(SHARD_TARGET, max(1, math.ceil(n / max(1, parts))))
+    return max(batch_size, math.ceil(target / batch_size) * batch_size)
+
+
+def shard_bounds(n: int, shard_size: int) -> list[tuple[int, int]]:
+    return [(s, min(s + shard_size, n)) for s in range(0, n, shard_size)]
+
+
+def autocast_context(device: str, precision: str):
+    """fp16/bf16 autocast on a CUDA GPU; nothing (float32) elsewhere."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise SpecError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    on_gpu = str(device).startswith("cuda")
+    if precision in ("fp16", "bf16") and not on_gpu:
+        raise SpecError(f"{precision} autocast is only used on a CUDA GPU; this run is on {device}")
+    if on_gpu and precision != "fp32":
+        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return contextlib.nullcontext()
+
+
+def precision_label(device: str, precision: str) -> str:
+    if str(device).startswith("cuda") and precision != "fp32":
+        return "bf16 autocast" if precision == "bf16" else "fp16 autocast"
+    return "fp32"
+
+
+# -- shards ------------------------------------------------------------------------------------
+@dataclass
+class ShardResult:
+    """Embeddings of pairs start..stop-1; rows of `failed` (global index -> reason) are zeros."""
+
+    start: int
+    stop: int
+    image: np.ndarray
+    text: np.ndarray
+    failed: dict[int, str]
+
+
+class _ImageDataset:
+    """Index -> (index, preprocessed tensor or None, reason or None); errors never escape a worker."""
+
+    def __init__(self, images, preprocess: Callable):
+        self.images = images
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        try:
+            return i, self.preprocess(self.images.open(i)), None
+        except Exception as exc:  # per-item report, not a crash halfway
+            msg = str(exc)
+            return i, None, msg if type(exc).__module__.startswith("explorer") else f"{type(exc).__name__}: {msg}"
+
+
+def _collate(items):
+    import torch
+
+    good = [(i, x) for i, x, _ in items if x is not None]
+    bad = [(i, why) for i, x, why in items if x is None]
+    batch = torch.stack([x for _, x in good]) if good else None
+    return [i for i, _ in good], batch, bad, [i for i, _, _ in items]
+
+
+class _ShardBatches:
+    """Batches of consecutive indices that never cross a shard boundary (the last ones are short)."""
+
+    def __init__(self, shards: Sequence[tuple[int, int]], batch_size: int):
+        self.batches = [list(range(b, min(b + batch_size, e))) for s, e in shards for b in range(s, e, batch_size)]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def _to_numpy(t) -> np.ndarray:
+    return t.detach().float().cpu().numpy().astype(np.float32, copy=False)
+
+
+def iter_shards(
+    model,
+    images,
+    captions: Sequence[str],
+    shards: Sequence[tuple[int, int]],
+    *,
+    batch_size: int,
+    num_workers: int = 0,
+    device: str = "cpu",
+    precision: str = "auto",
+    image_bar=None,
+    text_bar=None,
+) -> Iterator[ShardResult]:
+    """Embed the pairs of `shards` (index ranges into `images`/`captions`), yielding each finished shard."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    if not shards:
+        return
+    loader = DataLoader(
+        _ImageDataset(images, model.preprocess),
+        batch_sampler=_ShardBatches(shards, batch_size),
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=str(device).startswith("cuda"),
+    )
+    bounds = list(shards)
+    current = 0
+    filled = 0
+    img_rows: np.ndarray | None = None
+    failed: dict[int, str] = {}
+    with torch.inference_mode():
+        for good_idx, batch, bad, all_idx in loader:
+            s, e = bounds[current]
+            if batch is not None:
+                with autocast_context(device, precision):
+                    out = model.encode_image_tensors(batch.to(device, non_blocking=True))
+                feats = _to_numpy(out)
+                if img_rows is None:
+                    img_rows = np.zeros((e - s, feats.shape[1]), np.float32)
+                img_rows[np.asarray(good_idx) - s] = feats
+            for i, why in bad:
+                failed[i] = why
+            filled += len(all_idx)
+            if image_bar is not None:
+                image_bar.update(len(all_idx))
+            if filled < e - s:
+                continue
+            texts = _encode_texts(model, captions, s, e, batch_size, device, precision, text_bar)
+            if img_rows is None:  # every image of the shard failed
+                img_rows = np.zeros_like(texts)
+            yield ShardResult(s, e, img_rows, texts, failed)
+            current += 1
+            filled, img_rows, failed = 0, None, {}
+
+
+def _encode_texts(model, captions, s, e, batch_size, device, precision, bar) -> np.ndarray:
+    parts = []
+    for b in range(s, e, batch_size):
+        chunk = [str(c) for c in captions[b : min(b + batch_size, e)]]
+        tokens = model.tokenize(chunk)
+        if hasattr(tokens, "to"):
+            tokens = tokens.to(device, non_blocking=True)
+        with autocast_context(device, precision):
+            parts.append(_to_numpy(model.encode_token_tensors(tokens)))
+        if bar is not None:
+            bar.update(len(chunk))
+    return np.concatenate(parts)
+
+
+class PartialShards:
+    """Finished shards of one interrupted or running computation, under ``<store>/tmp/<key>.partial``.
+
+    ``meta.json`` records what the shards belong to (number of pairs, dataset fingerprint, model id,
+    shard size); a folder left by a different computation under the same key is discarded. Each
+    shard is one ``.npz`` written to a temporary name, flushed and renamed, so a shard file is
+    either complete or absent; an unreadable one is recomputed.
+    """
+
+    def __init__(self, store: EmbeddingStore, key: str):
+        self.dir = store.tmp_dir / f"{key}.partial"
+
+    def prepare(self, meta: Mapping[str, Any], shard_size: int) -> int:
+        """Create or validate the folder; returns the shard size to use (a resumed run keeps the old one)."""
+        mf = self.dir / "meta.json"
+        if mf.is_file():
+            try:
+                old = json.loads(mf.read_text(encoding="utf-8"))
+                if all(old.get(k) == v for k, v in meta.items()) and int(old["shard_size"]) > 0:
+                    return int(old["shard_size"])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f".meta.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({**meta, "shard_size": shard_size}, indent=1), encoding="utf-8")
+        os.replace(tmp, mf)
+        return shard_size
+
+    def _file(self, start: int, stop: int) -> Path:
+        return self.dir / f"shard-{start:010d}-{stop:010d}.npz"
+
+    def read(self, start: int, stop: int) -> ShardResult | None:
+        f = self._file(start, stop)
+        if not f.is_file():
+            return None
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                image, text = z["image"], z["text"]
+                failed = dict(zip(z["failed_index"].tolist(), z["failed_reason"].tolist()))
+            if image.shape[0] != stop - start or text.shape != image.shape:
+                raise ValueError("wrong shape")
+            return ShardResult(start, stop, image, text, {int(k): str(v) for k, v in failed.items()})
+        except Exception:
+            f.unlink(missing_ok=True)
+            return None
+
+    def write(self, shard: ShardResult) -> None:
+        target = self._file(shard.start, shard.stop)
+        tmp = self.dir / f".{target.name}.{os.getpid()}.tmp"
+        idx = np.asarray(sorted(shard.failed), dtype=np.int64)
+        reasons = np.asarray([shard.failed[i] for i in idx.tolist()], dtype=str) if idx.size else np.zeros(0, dtype="<U1")
+        with open(tmp, "wb") as f:
+            np.savez(f, image=shard.image, text=shard.text, failed_index=idx, failed_reason=reasons)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+@dataclass
+class EmbedResult:
+    """The embeddings and where they came from (for the CLI's --json and for notebooks)."""
+
+    embeddings: Embeddings
+    pairs: PairSet  # the pairs the embedding rows belong to (usable pairs only)
+    key: str
+    path: Path
+    cache_hit: bool
+    skipped: list[dict]
+
+
+def _progress_bars(progress: bool, total: int, done: int, label: str):
+    from tqdm.auto import tqdm
+
+    kw = dict(total=total, initial=done, disable=not progress, leave=False, dynamic_ncols=True, file=sys.stderr)
+    return tqdm(desc=f"images {label}", unit="img", position=0, **kw), tqdm(desc=f"texts {label}", unit="txt", position=1, **kw)
+
+
+def embed_pairs(
+    pairs: PairSet,
+    model: Any,
+    *,
+    store: EmbeddingStore | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    progress: bool = True,
+    num_workers: int | None = None,
+    dask: Any = None,
+    scheduler: str | None = None,
+    precision: str = "auto",
+) -> Embeddings:
+    """The embeddings of `pairs` under `model` (spec or BimodalModel), from the store or computed.
+
+    See the module docstring. Pairs whose image cannot be used are left out; the provenance then
+    holds ``kept_indices`` and ``skipped`` (use :func:`align_skipped` or :func:`embed_to_store`,
+    whose result carries the matching PairSet).
+    """
+    return embed_to_store(
+        pairs, model, store=store, device=device, batch_size=batch_size, progress=progress,
+        num_workers=num_workers, dask=dask, scheduler=scheduler, precision=precision,
+    ).embeddings
+
+
+def embed_to_store(
+    pairs: PairSet,
+    model: Any,
+    *,
+    store: EmbeddingStore | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    progress: bool = True,
+    num_workers: int | None = None,
+    dask: Any = None,
+    scheduler: str | None = None,
+    precision: str = "auto",
+) -> EmbedResult:
+    """:func:`embed_pairs` with the details: store key and path, cache hit, skipped items, usable pairs."""
+    from .models import load_model, resolve_device
+
+    store = store if store is not None else EmbeddingStore()
+    if not isinstance(pairs, PairSet):
+        raise TypeError(f"embed_pairs needs a PairSet, got {type(pairs).__name__}")
+    if len(pairs) == 0:
+        raise DataError(f"{pairs.recipe}: no pairs to embed")
+    if pairs.images is None:
+        raise DataError(f"{pairs.recipe}: has captions but no images, so it cannot be embedded (it holds precomputed embeddings only)")
+    if precision not in PRECISIONS:
+        raise SpecError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    distributed = dask is not None or scheduler is not None
+    fingerprint = pairs.fingerprint()
+
+    spec = model if isinstance(model, str) else None
+    obj = None if spec is not None else model
+    if obj is not None and not all(hasattr(obj, a) for a in ("id", "preprocess", "encode_image_tensors", "tokenize", "encode_token_tensors")):
+        raise TypeError(f"model must be a model spec string or a BimodalModel, got {type(model).__name__}")
+    info = ModelInfo.of(obj) if obj is not None else remembered_model(store, spec)
+
+    client = None
+    owns_client = False
+    try:
+        if info is None and distributed:
+            from . import distributed as dist
+
+            client, owns_client = dist.open_client(dask, scheduler)
+            info = dist.remote_model_info(client, spec, device)
+            remember_model(store, info)
+        if info is None:
+            obj = load_model(spec, device=device)
+            info = ModelInfo.of(obj, spec)
+            remember_model(store, info)
+        key = entry_key(fingerprint, info.id, info.preprocessing)
+        if store.contains(key):
+            try:
+                return _result_from_store(store, key, pairs, cache_hit=True)
+            except StoreError:
+                store.remove(key)  # corrupt: recompute below
+
+        if not distributed and obj is None:  # the remembered id let us skip loading; now we need the weights
+            obj = load_model(spec, device=device)
+            real = ModelInfo.of(obj, spec)
+            if real.id != info.id or real.preprocessing != info.preprocessing:
+                info = real
+                remember_model(store, info)
+                key = entry_key(fingerprint, info.id, info.preprocessing)
+                if store.contains(key):
+                    return _result_from_store(store, key, pairs, cache_hit=True)
+
+        if obj is not None and not distributed:
+            dev = resolve_device(device) if device != "auto" else str(getattr(obj, "device", None) or resolve_device("auto"))
+            if str(getattr(obj, "device", "cpu")) != dev:
+                obj.to(dev)
+        else:
+            dev = device
+        bs = int(batch_size) if batch_size else default_batch_size(resolve_device(dev) if not distributed else "cpu")
+        if bs < 1:
+            raise SpecError(f"batch size must be at least 1, got {batch_size}")
+
+        n = len(pairs)
+        partial = PartialShards(store, key)
+        if distributed:
+            from . import distributed as dist
+
+            if client is None:
+                client, owns_client = dist.open_client(dask, scheduler)
+            wanted = shard_size_for(n, bs, parts=4 * max(1, dist.worker_count(client)))
+        else:
+            wanted = shard_size_for(n, bs)
+        meta = {"n": n, "fingerprint": fingerprint, "model_id": info.id, "preprocessing": info.preprocessing}
+        size = partial.prepare(meta, wanted)
+        bounds = shard_bounds(n, size)
+        done: dict[tuple[int, int], ShardResult] = {}
+        for s, e in bounds:
+            r = partial.read(s, e)
+            if r is not None:
+                done[(s, e)] = r
+        pending = [b for b in bounds if b not in done]
+        n_done = sum(e - s for s, e in done)
+        label = f"({info.name})"
+        image_bar, text_bar = _progress_bars(progress, n, n_done, label)
+        try:
+            if pending and distributed:
+                from . import distributed as dist
+
+                for r in dist.embed_shards(
+                    client, spec if spec is not None else obj, pairs, pending, device=device, batch_size=bs, precision=precision
+                ):
+                    partial.write(r)
+                    done[(r.start, r.stop)] = r
+                    image_bar.update(r.stop - r.start)
+                    text_bar.update(r.stop - r.start)
+                dev_label = f"dask ({dist.describe(client)})"
+            elif pending:
+                workers = default_num_workers(sum(e - s for s, e in pending), bs) if num_workers is None else int(num_workers)
+                for r in iter_shards(
+                    obj, pairs.images, pairs.captions, pending, batch_size=bs, num_workers=workers,
+                    device=dev, precision=precision, image_bar=image_bar, text_bar=text_bar,
+                ):
+                    partial.write(r)
+                    done[(r.start, r.stop)] = r
+                dev_label = dev
+            else:
+                dev_label = "resumed from finished shards"
+        finally:
+            image_bar.close()
+            text_bar.close()
+
+        label = precision_label(str(dev), precision) if not distributed else f"{precision} (fp16 autocast on CUDA workers, else fp32)"
+        result = _assemble(pairs, info, [done[b] for b in bounds], fingerprint=fingerprint, device=dev_label, precision=label, batch_size=bs)
+        entry = store.save(
+            key,
+            result,
+            dataset={"recipe": pairs.recipe, "name": pairs.name, "fingerprint": fingerprint, "n_pairs": n, "notes": list(pairs.notes)},
+        )
+        partial.remove()
+        return _finish(result, entry.path, key, pairs, cache_hit=False)
+    finally:
+        if owns_client and client is not None:
+            from . import distributed as dist
+
+            dist.close_client(client)
+
+
+def _assemble(pairs: PairSet, info: ModelInfo, shards: list[ShardResult], *, fingerprint: str, device: str, precision: str, batch_size: int) -> Embeddings:
+    image = np.concatenate([s.image for s in shards])
+    text = np.concatenate([s.text for s in shards])
+    failed: dict[int, str] = {}
+    for s in shards:
+        failed.update(s.failed)
+    for name, a in (("image", image), ("text", text)):
+        bad = ~np.isfinite(a).all(axis=1) | (np.linalg.norm(np.nan_to_num(a), axis=1) == 0)
+        for i in np.flatnonzero(bad).tolist():
+            failed.setdefault(i, f"the model's {name} embedding is NaN, infinite or zero")
+    n = len(pairs)
+    kept = np.asarray([i for i in range(n) if i not in failed], dtype=np.int64)
+    skipped = [
+        {"index": i, "id": pairs.ids[i], "image": pairs.images.ref(i), "reason": failed[i]} for i in sorted(failed)
+    ]
+    if kept.size == 0:
+        shown = "; ".join(f"{s['image']}: {s['reason']}" for s in skipped[:5])
+        raise DataError(f"{pairs.recipe}: none of the {n} pairs could be embedded: {shown}" + (f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""))
+    prov: dict[str, Any] = {
+        "model_spec": info.spec,
+        "model_id": info.id,
+        "preprocessing": info.preprocessing,
+        "dataset": pairs.recipe,
+        "dataset_name": pairs.name,
+        "dataset_fingerprint": fingerprint,
+        "n_pairs": n,
+        "device": device,
+        "precision": precision,
+        "batch_size": batch_size,
+        "method": "explorer.embed",
+    }
+    if pairs.notes:
+        prov["dataset_notes"] = list(pairs.notes)
+    if skipped:
+        prov["skipped"] = skipped
+        prov["kept_indices"] = kept.tolist()
+        prov["note"] = f"{len(skipped)} of {n} pairs skipped (image unusable), e.g. {skipped[0]['image']}: {skipped[0]['reason']}"
+    return Embeddings.from_arrays(
+        image[kept], text[kept], model=info.name, logit_scale=info.logit_scale, provenance=prov, source=f"{info.name} on {pairs.recipe}"
+    )
+
+
+def _finish(emb: Embeddings, path: Path, key: str, pairs: PairSet, *, cache_hit: bool) -> EmbedResult:
+    prov = dict(emb.provenance)
+    prov["store_entry"] = str(path)
+    prov["cache_hit"] = cache_hit
+    emb = replace(emb, provenance=prov)
+    kept = prov.get("kept_indices")
+    usable = pairs.subset(kept) if kept is not None else pairs
+    return EmbedResult(emb, usable, key, Path(path), cache_hit, list(prov.get("skipped") or []))
+
+
+def _result_from_store(store: EmbeddingStore, key: str, pairs: PairSet, *, cache_hit: bool) -> EmbedResult:
+    emb = store.load(key)
+    kept = emb.provenance.get("kept_indices")
+    expected = len(kept) if kept is not None else len(pairs)
+    if emb.n != expected:
+        raise StoreError(f"store entry {store.path(key)} has {emb.n} rows, expected {expected}")
+    return _finish(emb, store.path(key), key, pairs, cache_hit=cache_hit)
+
+
+def align_skipped(pairs: PairSet, embeddings: Mapping[str, Embeddings]) -> tuple[PairSet, dict[str, Embeddings], list[str]]:
+    """Make `pairs` and every model's embeddings cover the same pairs when some were skipped.
+
+    Embeddings that left pairs out carry ``kept_indices`` (rows of `pairs`). The result keeps the
+    pairs usable for every model, in order, with notes naming what was left out and why.
+    """
+    kept_by_model = {m: e.provenance.get("kept_indices") for m, e in embeddings.items()}
+    if all(k is None for k in kept_by_model.values()):
+        return pairs, dict(embeddings), []
+    common = set(range(len(pairs)))
+    for k in kept_by_model.values():
+        if k is not None:
+            common &= set(int(i) for i in k)
+    if not common:
+        raise DataError(f"{pairs.recipe}: no pair is usable for every model")
+    order = sorted(common)
+    out: dict[str, Embeddings] = {}
+    notes: list[str] = []
+    for m, e in embeddings.items():
+        k = kept_by_model[m]
+        if k is None:
+            out[m] = e.subset(order)
+            continue
+        pos = {int(i): j for j, i in enumerate(k)}
+        out[m] = e.subset([pos[i] for i in order]) if len(order) != len(k) else e
+        skipped = list(e.provenance.get("skipped") or [])
+        if skipped:
+            first = skipped[0]
+            notes.append(
+                f"{m}: {len(skipped)} of {len(pairs)} pairs skipped because their image could not be used, "
+                f"e.g. pair {first['index']} ({first['image']}): {first['reason']} (all listed in the store entry's provenance)"
+            )
+    aligned = pairs.subset(order)
+    item_notes = [
+        f"{m}: skipped pair {s['index']} ({s['image']}): {s['reason']}"
+        for m, e in embeddings.items()
+        for s in (e.provenance.get("skipped") or [])
+    ]
+    return replace(aligned, notes=tuple(aligned.notes) + tuple(item_notes)), out, notes
