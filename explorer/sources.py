@@ -194,7 +194,7 @@ def open_source(
     notes: list[str] = []
     if models:
         pairs = load_pairs(spec, **dataset_options)
-        from .embed import embed_pairs  # the embedding pipeline (models issue)
+        from .embed import align_skipped, embed_pairs  # the embedding pipeline (models issue)
 
         embeddings: dict[str, Embeddings] = {}
         for m in models:
@@ -202,6 +202,9 @@ def open_source(
             if logit_scale is not None:
                 emb = emb.with_logit_scale(logit_scale)
             embeddings[m] = emb
+        # pairs whose image could not be decoded are left out by the pipeline: keep the rest aligned
+        pairs, embeddings, skip_notes = align_skipped(pairs, embeddings)
+        notes.extend(skip_notes)
         return Source(spec, pairs.name, pairs, embeddings, notes)
     if prefix not in IMPORTERS:
         raise SpecError(
