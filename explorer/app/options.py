@@ -1,0 +1,79 @@
+"""What the served app opens: the sources (chosen by whoever starts the server), the models, and
+the initial sample. Parsed from ``panel serve apps/explorer.py --args ...`` and from
+``python -m explorer serve ...`` with the same options, so both start the same app.
+
+Sources are fixed when the server starts: the page lets a visitor switch between them, never type
+a path or spec, so a served explorer cannot be pointed at other files of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..commands.common import model_list
+
+#: the embedded default: the procedural shapes world and the project's three own models
+DEFAULT_SOURCE = "shapes:1000"
+DEFAULT_MODELS = ("own:clip", "own:cyclip", "own:cloob")
+#: optional: more sources offered in the app's source menu, separated by os.pathsep
+ENV_SOURCES = "BIMODAL_EXPLORER_SOURCES"
+
+
+@dataclass
+class AppOptions:
+    sources: list[str] = field(default_factory=lambda: [DEFAULT_SOURCE])
+    models: list[str] = field(default_factory=list)
+    sample_size: int | None = None
+    seed: int = 0
+    title: str = "bimodal-explorer"
+
+    @property
+    def source(self) -> str:
+        return self.sources[0]
+
+
+def add_app_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        metavar="SPEC",
+        help=f"source to open (repeat to offer several in the app's menu; default {DEFAULT_SOURCE} with "
+        f"{','.join(DEFAULT_MODELS)}): amumo:DIR, store:KEY or a store entry folder, liang:FILE.npy, "
+        "npz:FILE, parquet:FILE, or a dataset (shapes:N, coco:ROOT, ...) with --models",
+    )
+    p.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated model specs to embed a dataset source with (default "
+        f"{','.join(DEFAULT_MODELS)}), or the model names of a precomputed source to show (default all)",
+    )
+    p.add_argument("--sample-size", type=int, default=None, help="start with a random subset of this many pairs")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample, UMAP and t-SNE (default 0)")
+    p.add_argument("--title", default="bimodal-explorer", help="page title")
+
+
+def options_from_args(args: argparse.Namespace) -> AppOptions:
+    sources = list(args.source or [])
+    extra = os.environ.get(ENV_SOURCES, "")
+    sources += [s for s in extra.split(os.pathsep) if s.strip() and s not in sources]
+    return AppOptions(
+        sources=sources or [DEFAULT_SOURCE],
+        models=model_list(args.models) or [],
+        sample_size=args.sample_size,
+        seed=args.seed,
+        title=args.title,
+    )
+
+
+def parse_app_args(argv: Sequence[str]) -> AppOptions:
+    """Options from ``panel serve apps/explorer.py --args ...`` (argv without the program name)."""
+    p = argparse.ArgumentParser(prog="panel serve apps/explorer.py --args", add_help=True)
+    add_app_arguments(p)
+    args, unknown = p.parse_known_args(list(argv))
+    if unknown:
+        raise SystemExit(f"unknown arguments for apps/explorer.py: {' '.join(unknown)}")
+    return options_from_args(args)
