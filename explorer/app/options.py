@@ -29,6 +29,7 @@ class AppOptions:
     sample_size: int | None = None
     seed: int = 0
     title: str = "bimodal-explorer"
+    series: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -54,6 +55,9 @@ def add_app_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-size", type=int, default=None, help="start with a random subset of this many pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, UMAP and t-SNE (default 0)")
     p.add_argument("--title", default="bimodal-explorer", help="page title")
+    p.add_argument("--series", action="append", default=None, metavar="SPEC",
+                   help="a precomputed augmentation series offered on the Augment page (repeatable), "
+                   "e.g. amumo:../shared/data/amumo/Blurred-0_size-100")
 
 
 def options_from_args(args: argparse.Namespace) -> AppOptions:
@@ -66,6 +70,7 @@ def options_from_args(args: argparse.Namespace) -> AppOptions:
         sample_size=args.sample_size,
         seed=args.seed,
         title=args.title,
+        series=list(args.series or []),
     )
 
 

@@ -1,0 +1,23 @@
+"""`panel serve apps/explorer.py` — the explorer app (same page as `python -m explorer serve`).
+
+    panel serve apps/explorer.py                                   # embedded default: shapes:1000, own models
+    panel serve apps/explorer.py --args --source amumo:../shared/data/amumo/MSCOCO-Val_size-100
+    panel serve apps/explorer.py --args --source store:KEY --models own:clip,own:cloob
+    panel serve apps/explorer.py --args --help                     # all options
+
+Image thumbnails are served by the route /thumb/<token>/<index>.png, mounted by the app itself
+(or explicitly with `--plugins explorer.app.routes`). Run from the project root (or with the
+package installed) so `explorer` is importable.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+from explorer.app.options import parse_app_args  # noqa: E402
+from explorer.app.server import create_page  # noqa: E402
+
+create_page(parse_app_args(sys.argv[1:])).servable()

@@ -1,0 +1,129 @@
+"""The Augment page: one image of the current source, a series of growing augmentations
+(rotation, noise, blur, horizontal or vertical shift), and the heatmap of every chosen model.
+
+The image is picked by its pair index in the opened source (a visitor never types a path). Images
+that are not files (the procedural shapes world renders them on demand) are written once as PNG
+into the embedding store's ``augment-images/`` folder, named by the source's thumbnail token and
+the index, so the series' cached embeddings are reused across sessions. Precomputed series given
+when the server started (e.g. the Amumo export's ``Blurred-0_size-100``) can be shown instead.
+
+Embedding a series takes seconds to minutes, so it runs in the background when the button is
+pressed, with its progress in the status line.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import holoviews as hv
+import panel as pn
+
+from ..errors import SpecError
+from ..state import DEFAULT_DATASET_MODELS, AugmentState, ExplorerState
+from .background import run_in_background
+
+OWN_SERIES = "augment a pair of this source"
+
+
+def augment_image_file(pairs: Any, index: int, root: Path | None = None) -> str:
+    """A file holding pair `index`'s image: the dataset's own file, or a PNG rendered once."""
+    from .. import thumbnails
+    from ..store import default_root
+
+    i = int(index)
+    if pairs is None or pairs.images is None:
+        raise SpecError("this source has no images to augment")
+    if not 0 <= i < len(pairs):
+        raise SpecError(f"no pair {i}: the source has {len(pairs)} pairs")
+    images = pairs.images
+    if hasattr(images, "path"):
+        p = Path(images.path(i))
+        if p.is_file():
+            return str(p)
+    folder = Path(root or default_root()) / "augment-images"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{thumbnails.token_for(pairs)}-{i}.png"
+    if not target.is_file():
+        fd, tmp = tempfile.mkstemp(prefix=".img-", suffix=".png", dir=folder)
+        os.close(fd)
+        try:
+            images.open(i).save(tmp, format="PNG")
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    return str(target)
+
+
+def augment_models(explorer_models: Sequence[str]) -> list[str]:
+    """Model specs that can embed a new series: the given specs (with a ':'), else the defaults."""
+    specs = [m for m in explorer_models if ":" in m]
+    return specs or list(DEFAULT_DATASET_MODELS)
+
+
+class AugmentPage:
+    """Controls + heatmaps of an augmentation series (see module docstring)."""
+
+    def __init__(self, state: ExplorerState, *, models: Sequence[str], series_sources: Sequence[str] = (),
+                 set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330):
+        self.state = state
+        self.size = heatmap_size
+        self.say = set_message or (lambda msg, error=False: None)
+        self.aug = AugmentState(models=list(models)[:4], steps=40, cmap=state.cmap, aggregation=state.aggregation)
+        n = state.source_data().n
+        self.series = pn.widgets.Select(name="series", options=[OWN_SERIES, *series_sources], value=OWN_SERIES, width=320)
+        self.index = pn.widgets.IntInput(name=f"pair index (0–{n - 1})", value=0, start=0, end=max(n - 1, 0), width=150)
+        self.kind = pn.widgets.Select.from_param(self.aug.param.kind, width=150)
+        self.steps = pn.widgets.IntSlider.from_param(self.aug.param.steps, start=5, end=200, step=5, width=200, throttled=True)
+        self.models = pn.widgets.MultiChoice(name="models", options=augment_models(models), value=list(self.aug.models), max_items=4, width=420)
+        self.button = pn.widgets.Button(name="Show heatmaps", button_type="primary", width=160)
+        self.button.on_click(self._show)
+        self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width")
+        self.caption = pn.pane.HTML("", sizing_mode="stretch_width")
+
+    def panel(self) -> pn.Column:
+        intro = pn.pane.Markdown(
+            "Every image of the series is paired with the same caption; the heatmap shows how image–image and "
+            "image–caption similarities drift as the augmentation grows (row i = step i).",
+            sizing_mode="stretch_width",
+        )
+        controls = pn.FlexBox(self.series, self.index, self.kind, self.steps, self.models, self.button, flex_wrap="wrap")
+        return pn.Column(intro, controls, self.caption, self.plots, sizing_mode="stretch_width", name="Augment")
+
+    def series_state(self) -> ExplorerState:
+        """The ExplorerState of the chosen series (opened, with the similarity of every model computed)."""
+        if self.series.value != OWN_SERIES:
+            st = ExplorerState(source=self.series.value, cmap=self.state.cmap, aggregation=self.state.aggregation)
+        else:
+            self.aug.models = list(self.models.value) or augment_models([])
+            pairs = self.state.source_data().pairs
+            self.aug.image = augment_image_file(pairs, int(self.index.value))
+            self.aug.caption = pairs.captions[int(self.index.value)]
+            st = self.aug.explorer_state()
+        for m in st.model_names():
+            st.similarity(m)
+        return st
+
+    def _show(self, *_: Any) -> None:
+        self.button.disabled = True
+        self.say("Embedding the augmentation series…", False)
+
+        def done(st: ExplorerState) -> None:
+            from .. import views as V
+            from ..views.cards import esc
+
+            self.button.disabled = False
+            self.say("", False)
+            plots = [V.similarity_heatmap(st, m, size=self.size) for m in st.model_names()]
+            layout = hv.Layout(plots).cols(2 if len(plots) == 4 else max(len(plots), 1))
+            caption = st.pairs.captions[0] if st.pairs is not None and len(st.pairs) else ""
+            self.caption.object = f'<div style="font-size:13px">caption of every step: <b>{esc(caption)}</b> · {esc(st.source, 300)}</div>'
+            self.plots[:] = [pn.pane.HoloViews(layout, name="augment-heatmaps")]
+
+        def failed(exc: BaseException) -> None:
+            self.button.disabled = False
+            self.say(f"augmentation failed: {exc}", True)
+
+        run_in_background(self.series_state, done, failed, name="augment")

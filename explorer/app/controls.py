@@ -1,0 +1,109 @@
+"""The sidebar: widgets generated from the ExplorerState's parameters, in labelled groups.
+
+Widgets come from the parameters (``pn.Param``), so a notebook user who sets ``state.alpha``
+sees the slider move and vice versa. Sliders are throttled (the views recompute when the mouse
+is released, not on every pixel). The model menu is filled from the opened source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import panel as pn
+
+#: colour maps offered for the similarity heatmap (colorcet / Bokeh names)
+SEQUENTIAL_CMAPS = ["fire", "kbc", "bmy", "kgy", "gray", "blues", "viridis", "inferno", "magma", "cividis"]
+DIVERGING_CMAPS = ["coolwarm", "bwy", "bkr", "gwv", "cwr"]
+EDGE_CMAPS = ["viridis", "fire", "bmy", "kbc", "coolwarm", "inferno", "cividis"]
+
+#: (group title, parameters, widget overrides)
+GROUPS: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("Pairs", ["caption_filter", "filter_mode", "seed"], {
+        "caption_filter": {"type": pn.widgets.TextInput, "placeholder": "words, e.g. dog frisbee (Enter)", "name": "caption filter"},
+        "filter_mode": {"type": pn.widgets.RadioButtonGroup, "name": "match"},
+        "seed": {"type": pn.widgets.IntInput},
+    }),
+    ("Modality gap", ["alpha", "renormalize", "loss_variant", "batch_size"], {
+        "alpha": {"type": pn.widgets.FloatSlider, "step": 0.01, "throttled": True, "name": "close the gap (α)"},
+        "renormalize": {"type": pn.widgets.Checkbox, "name": "re-normalise after closing"},
+        "loss_variant": {"type": pn.widgets.RadioButtonGroup, "name": "loss"},
+        "batch_size": {"type": pn.widgets.IntInput, "name": "loss batch size"},
+    }),
+    ("Clusters", ["cluster", "cluster_block", "k", "optimal_order"], {
+        "cluster": {"type": pn.widgets.Checkbox, "name": "cluster matrix by similarity"},
+        "cluster_block": {"type": pn.widgets.Select, "name": "cluster the block"},
+        "k": {"type": pn.widgets.IntSlider, "throttled": True, "name": "clusters (k)"},
+        "optimal_order": {"type": pn.widgets.Checkbox, "name": "optimal leaf order"},
+    }),
+    ("Projection", ["projection", "projection_mode", "x_component", "y_component", "point_color", "faithfulness_k"], {
+        "projection": {"type": pn.widgets.RadioButtonGroup},
+        "projection_mode": {"type": pn.widgets.Select, "name": "mode"},
+        "x_component": {"type": pn.widgets.IntInput, "name": "x component"},
+        "y_component": {"type": pn.widgets.IntInput, "name": "y component"},
+        "point_color": {"type": pn.widgets.Select, "name": "colour points by"},
+        "faithfulness_k": {"type": pn.widgets.IntInput, "name": "neighbours (faithfulness)"},
+    }),
+    ("Appearance", ["aggregation", "cmap", "diverging_cmap", "edge_cmap", "datashade_above"], {
+        "aggregation": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap pixels show"},
+        "cmap": {"type": pn.widgets.Select, "options": SEQUENTIAL_CMAPS, "name": "similarity colours"},
+        "diverging_cmap": {"type": pn.widgets.Select, "options": DIVERGING_CMAPS, "name": "difference colours"},
+        "edge_cmap": {"type": pn.widgets.Select, "options": EDGE_CMAPS, "name": "pair edge colours"},
+        "datashade_above": {"type": pn.widgets.IntInput, "name": "rasterize scatter above (pairs)"},
+    }),
+]
+
+
+def _with_current(options: list[str], value: str) -> list[str]:
+    return options if value in options else [value, *options]
+
+
+def param_group(state: Any, parameters: list[str], widgets: dict[str, Any]) -> pn.Param:
+    """Widgets for `parameters` of `state` (only those the state has)."""
+    present = [p for p in parameters if p in state.param]
+    specs = {}
+    for p in present:
+        spec = dict(widgets.get(p, {}))
+        if "options" in spec:  # keep a value set elsewhere (notebook, CLI) selectable
+            spec["options"] = _with_current(list(spec["options"]), str(getattr(state, p)))
+        if spec:
+            specs[p] = spec
+    for p in present:  # every widget as wide as the card, never wider
+        specs.setdefault(p, {}).update(sizing_mode="stretch_width", margin=(5, 5))
+    return pn.Param(state, parameters=present, widgets=specs, show_name=False, sizing_mode="stretch_width", margin=0)
+
+
+def sample_widget(state: Any) -> pn.widgets.IntInput:
+    """Sample size (0 = all pairs), linked both ways to ``state.sample_size`` (None = all)."""
+    w = pn.widgets.IntInput(name="sample size (0 = all pairs)", value=int(state.sample_size or 0), start=0, step=100,
+                            sizing_mode="stretch_width")
+
+    def to_state(event: Any) -> None:
+        v = int(event.new or 0)
+        state.sample_size = v if v > 0 else None
+
+    def to_widget(event: Any) -> None:
+        w.value = int(event.new or 0)
+
+    w.param.watch(to_state, "value")
+    state.param.watch(to_widget, "sample_size")
+    return w
+
+
+def model_widget(state: Any, names: list[str]) -> pn.widgets.Select:
+    """The model shown on the Explore page, linked to ``state.active_model``."""
+    value = state.active_model if state.active_model in names else (names[0] if names else None)
+    w = pn.widgets.Select(name="model", options=list(names), value=value, sizing_mode="stretch_width")
+    if value is not None and state.active_model != value:
+        state.active_model = value
+    w.link(state, value="active_model", bidirectional=True)
+    return w
+
+
+def sidebar_groups(state: Any) -> list[Any]:
+    """Sample widget + one card per parameter group."""
+    out: list[Any] = []
+    for title, params, widgets in GROUPS:
+        group = param_group(state, params, widgets)
+        body = [sample_widget(state), group] if title == "Pairs" else [group]
+        out.append(pn.Card(*body, title=title, collapsed=title in ("Appearance",), sizing_mode="stretch_width"))
+    return out

@@ -1,0 +1,89 @@
+"""Serving the explorer: one page per browser session, the thumbnail route, offline resources.
+
+Both entry points build the same page from :class:`~explorer.app.options.AppOptions`:
+``panel serve apps/explorer.py --args ...`` (via :func:`create_page`) and
+``python -m explorer serve ...`` (via :func:`serve`, which mounts the thumbnail route with
+``extra_patterns`` and serves the page at ``/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .options import DEFAULT_MODELS, AppOptions
+
+
+def models_for(spec: str, options: AppOptions) -> list[str]:
+    """The models of a source in the menu: the given --models for the first source and for
+    datasets; a precomputed source's own models (all) otherwise."""
+    from ..sources import IMPORTERS, normalized_spec
+
+    try:
+        prefix, _ = normalized_spec(spec)
+    except Exception:
+        prefix = None
+    dataset_only = prefix is not None and prefix not in IMPORTERS
+    if spec == options.source or dataset_only:
+        return list(options.models) or (list(DEFAULT_MODELS) if dataset_only else [])
+    return []
+
+
+def create_explorer(options: AppOptions):
+    """An Explorer for one session (the source opens in the background)."""
+    from .explorer import Explorer
+
+    by_source = {s: models_for(s, options) for s in options.sources}
+    kwargs: dict[str, Any] = {"seed": options.seed}
+    if options.sample_size:
+        kwargs["sample_size"] = options.sample_size
+    return Explorer(
+        source=options.source,
+        models=by_source[options.source],
+        sources=options.sources,
+        models_by_source=by_source,
+        series_sources=options.series,
+        title=options.title,
+        **kwargs,
+    )
+
+
+def create_page(options: AppOptions):
+    """The served page of one session: the template, with loading started once the page is shown."""
+    import panel as pn
+
+    from .routes import ensure_route
+    from .template import configure_panel
+
+    configure_panel()
+    ensure_route()
+    ex = create_explorer(options)
+    page = ex.template()
+    pn.state.onload(lambda: ex.load())
+    page.explorer = ex  # handy for debugging sessions
+    return page
+
+
+def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, show: bool = False,
+          allow_websocket_origin: list[str] | None = None, num_threads: int | None = None) -> None:
+    """Start a Panel server with the explorer at ``/`` and the thumbnail route; blocks."""
+    import panel as pn
+
+    from .routes import thumbnail_patterns
+    from .template import configure_panel
+
+    configure_panel()
+    if num_threads:
+        pn.config.nthreads = num_threads
+    origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
+    pn.serve(
+        lambda: create_page(options),
+        port=port,
+        address=address,
+        show=show,
+        title=options.title,
+        websocket_origin=origins,
+        extra_patterns=thumbnail_patterns(),
+        start=True,
+        threaded=False,
+        print_url=True,
+    )

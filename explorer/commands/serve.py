@@ -1,0 +1,46 @@
+"""Serve the interactive explorer (Panel) on http://localhost:PORT/.
+
+Pages: Explore (one model's full similarity heatmap, projection with pair edges, numbers, tapped
+items, selection, clusters, difference heatmap, loss landscape, histograms), Compare (2-4 models
+side by side) and Augment (augmentation series of one image). The default source is the
+project's embedded shapes world with its own three models; nothing is downloaded. The page loads
+no resource from the internet.
+
+Examples:
+  python -m explorer serve                                   # = make serve
+  python -m explorer serve --source amumo:../shared/data/amumo/MSCOCO-Val_size-100
+  python -m explorer serve --source shapes:5000 --models own:clip,own:cloob --port 8080
+  python -m explorer serve --source store:KEY --source amumo:DIR     # a menu of two sources
+Same app without this command:  panel serve apps/explorer.py --args --source amumo:DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..app.options import add_app_arguments, options_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_app_arguments(p)
+    p.add_argument("--port", type=int, default=5006, help="port (default 5006)")
+    p.add_argument("--address", default=None, help="address to listen on (default: all interfaces, as Bokeh)")
+    p.add_argument("--show", action="store_true", help="open the page in a browser")
+    p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
+                   help="hosts allowed to connect (default localhost:PORT and 127.0.0.1:PORT)")
+    p.add_argument("--num-threads", type=int, default=4,
+                   help="threads for callbacks, so long work in one session does not stall others (default 4; 0 = none)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..app.server import serve
+
+    options = options_from_args(args)
+    # check the source specs before starting the server (a typo is a one-line error, not a broken page)
+    from ..sources import normalized_spec
+
+    for spec in options.sources + options.series:
+        normalized_spec(spec)
+    serve(options, port=args.port, address=args.address, show=args.show,
+          allow_websocket_origin=args.allow_websocket_origin, num_threads=args.num_threads or None)
+    return 0
