@@ -33,7 +33,7 @@ def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = F
     def build() -> hv.Image:
         m = state.resolve_model(model)
         d = state.difference(m, shared)
-        return matrix_image(d, vdim="difference", label=m, clim=symmetric_clim(d))
+        return matrix_image(d, vdim="difference", clim=symmetric_clim(d))
 
     def empty(_msg: str) -> hv.Image:
         return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0))

@@ -134,12 +134,13 @@ def similarity_heatmap(
 
     shared=True uses the Compare page's shared ordering. Returns an overlay of DynamicMaps:
     the rasterized matrix, separators/quadrant labels/cluster boxes and selection bands.
+    ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive`.
     """
     deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
 
     def build_image() -> hv.Image:
         m = state.resolve_model(model)
-        return matrix_image(state.similarity(m, shared), label=m)
+        return matrix_image(state.similarity(m, shared))  # constant label: DynamicMap updates match by label
 
     image = dynamic(state, deps, build_image, lambda _msg: empty_image())
     raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.cmap)
@@ -159,8 +160,8 @@ def similarity_heatmap(
                     lambda: _bands(state, model, shared), _empty_bands)
     plot = raster * annotations * bands
     plot = plot.apply.opts(title=_title_ref(state, model, shared, deps))
-    if interactive:
-        attach_cell_streams(state, raster, model, shared)
+    # the streams, for callers that drive the plot programmatically (tests, notebooks)
+    plot.cell_streams = attach_cell_streams(state, raster, model, shared) if interactive else ()
     return plot
 
 

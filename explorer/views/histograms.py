@@ -33,19 +33,22 @@ def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, 
         dist = state.distributions(m, bins)
         layers = [
             hv.Histogram((dist.edges, density(dist.counts[g], dist.edges)), kdims=["cosine similarity"], vdims=["density"],
-                         label=f"{g} (mean {dist.means[g]:.3f})").opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0)
+                         label=g).opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0)
             for g in GROUP_COLORS
         ]
         return hv.Overlay(layers)
 
     def empty(msg: str) -> hv.Overlay:
         edges = np.linspace(0, 1, bins + 1)
-        return hv.Overlay([hv.Histogram((edges, np.zeros(bins)), kdims=["cosine similarity"], vdims=["density"], label=f"{g} (mean nan)")
+        return hv.Overlay([hv.Histogram((edges, np.zeros(bins)), kdims=["cosine similarity"], vdims=["density"], label=g)
                            .opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0) for g in GROUP_COLORS])
 
     def title(*_: Any) -> str:
         try:
-            return f"Similarity distributions · {state.provenance_line(state.resolve_model(model))}"
+            m = state.resolve_model(model)
+            means = state.distributions(m, bins).means
+            mean_s = ", ".join(f"{g} {v:.3f}" for g, v in means.items())
+            return f"Similarity distributions (means: {mean_s}) · {state.provenance_line(m)}"
         except Exception as exc:
             return f"Similarity distributions · {exc}"
 

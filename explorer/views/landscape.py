@@ -25,19 +25,21 @@ def loss_landscape_plot(state: Any, model: str | None = None, width: int = 520, 
         d = state.numbers(m)
         curve = hv.Curve((ls.distances, ls.losses), "signed gap distance", "loss", label="landscape")
         marks = hv.Scatter(
-            [(d["gap_distance_before"], d["loss_before"], "original"), (d["gap_distance_after"], d["loss_after"], f"α={d['alpha']:g}")],
-            "signed gap distance", ["loss", "state"],
-        ).opts(color="state", cmap={"original": "black", f"α={d['alpha']:g}": "red"}, size=9, show_legend=True)
-        return (curve * marks).relabel(f"{m} · {ls.variant} loss, batch {ls.batch_size}, s={ls.logit_scale:.4g}")
+            [(d["gap_distance_before"], d["loss_before"], "original"), (d["gap_distance_after"], d["loss_after"], "gap setting")],
+            "signed gap distance", ["loss", "state"], label="marks",
+        ).opts(color="state", cmap={"original": "black", "gap setting": "red"}, size=9, show_legend=True)
+        return curve * marks
 
     def empty(msg: str) -> hv.Overlay:
         return (hv.Curve(([], []), "signed gap distance", "loss", label="landscape")
-                * hv.Scatter(np.zeros((0, 3)), "signed gap distance", ["loss", "state"]).opts(color="state", size=9)).relabel(msg[:100])
+                * hv.Scatter(np.zeros((0, 3)), "signed gap distance", ["loss", "state"], label="marks").opts(color="state", size=9))
 
     def title(*_: Any) -> str:
         try:
             m = state.resolve_model(model)
-            return f"Loss along the gap · {state.provenance_line(m)} · {state.loss_variant}"
+            ls = state.landscape(m)
+            return (f"Loss along the gap · {state.provenance_line(m)} · {ls.variant} loss, "
+                    f"batch {ls.batch_size}, s={ls.logit_scale:.4g}")
         except Exception as exc:
             return f"Loss along the gap · {exc}"
 

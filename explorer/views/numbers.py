@@ -27,7 +27,7 @@ def numbers_table(state: Any, model: str | None = None) -> hv.DynamicMap:
         m = state.resolve_model(model)
         df = state.numbers_frame(m)
         df.columns = ["quantity", "before", "after"]
-        return hv.Table(df, kdims=["quantity"], vdims=["before", "after"], label=state.provenance_line(m))
+        return hv.Table(df, kdims=["quantity"], vdims=["before", "after"])
 
     def empty(msg: str) -> hv.Table:
         return hv.Table(pd.DataFrame({"quantity": [msg[:200]], "before": [float("nan")], "after": [float("nan")]}),

@@ -127,8 +127,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
             rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
         ).opts(cmap=MODALITY_COLORS)
         plot = edge_layer * point_layer * selected
-        if interactive:
-            attach_large_streams(state, edge_layer, model)
+        streams = attach_large_streams(state, edge_layer, model) if interactive else ()
     else:
         edge_layer = edges.opts(colorbar=True, colorbar_opts={"title": "pair similarity"}, **common)
         point_layer = points.opts(
@@ -136,9 +135,11 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
             hover_tooltips=TOOLTIP, nonselection_alpha=0.3,
         )
         plot = edge_layer * point_layer * selected
-        if interactive:
-            attach_selection_stream(state, point_layer, model)
-    return plot.apply.opts(title=_title_ref(state, model, deps))
+        streams = (attach_selection_stream(state, point_layer, model),) if interactive else ()
+    plot = plot.apply.opts(title=_title_ref(state, model, deps))
+    plot.selection_streams = streams  # Selection1D, or (BoundsXY, Tap) when rasterized
+    plot.rasterized = large
+    return plot
 
 
 def _selected_points(state: Any, model: str | None) -> hv.Points:

@@ -1,0 +1,160 @@
+"""The similarity and difference heatmaps rendered with Bokeh: values, quadrants, aggregation,
+cluster boxes, selection bands, taps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from holoviews.operation.datashader import rasterize
+
+from explorer.state import ExplorerState
+from explorer.views.difference import difference_heatmap, symmetric_clim
+from explorer.views.heatmap import cell_from_xy, cluster_gallery, matrix_image, similarity_heatmap
+from render_helpers import data, glyphs, render
+from synthetic_source import make_source
+
+
+@pytest.fixture
+def state(tmp_path):
+    return ExplorerState(make_source(n=10, image_dir=tmp_path / "imgs", hostile=True))
+
+
+def test_rendered_matrix_holds_every_quadrant_at_full_resolution(state):
+    plot = render(similarity_heatmap(state, "A"))
+    d = data(plot, "Image")
+    img = d["image"][0]
+    e = state.source_data().embeddings["A"]
+    x, y = np.asarray(e.image), np.asarray(e.text)
+    assert img.shape == (20, 20)
+    # row r, column c of the rendered grid is cell (r, c): image i = row i, caption i = row 10 + i
+    assert img[1, 4] == pytest.approx(x[1] @ x[4], abs=1e-6)
+    assert img[1, 14] == pytest.approx(x[1] @ y[4], abs=1e-6)
+    assert img[11, 4] == pytest.approx(y[1] @ x[4], abs=1e-6)
+    assert img[11, 14] == pytest.approx(y[1] @ y[4], abs=1e-6)
+    assert (d["x"][0], d["y"][0], d["dw"][0]) == (-0.5, -0.5, 20.0)
+    assert plot.state.y_range.start > plot.state.y_range.end  # row 0 at the top
+
+
+def test_separators_quadrant_labels_and_title(state):
+    plot = render(similarity_heatmap(state, "A"))
+    spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]
+    assert sorted((s.dimension, s.location) for s in spans) == [("height", 9.5), ("width", 9.5)]
+    labels = data(plot, "Text", 0)
+    assert sorted(labels["quadrant"]) == ["image–image", "image–text", "text–image", "text–text"]
+    title = plot.state.title.text
+    assert "A on synthetic:test (n=10)" in title and "α=0" in title and "max per pixel" in title
+    state.alpha = 0.5
+    assert "α=0.5" in plot.state.title.text
+
+
+def test_mean_hides_the_diagonal_that_max_keeps():
+    n = 1000
+    m = np.zeros((n, n), np.float32)
+    np.fill_diagonal(m, 1.0)
+    img = matrix_image(m)
+    mx = rasterize(img, aggregator="max", width=100, height=100, dynamic=False)
+    mean = rasterize(img, aggregator="mean", width=100, height=100, dynamic=False)
+    assert np.nanmax(mx.dimension_values("similarity")) == 1.0
+    assert np.nanmax(mean.dimension_values("similarity")) == pytest.approx(0.1)
+
+
+def test_aggregation_param_drives_the_rendered_plot():
+    n = 300
+    src = make_source(n=n, d=4, gap=0.0)
+    st = ExplorerState(src, aggregation="max")
+    plot = render(similarity_heatmap(st, "A", size=100))
+    img = data(plot, "Image")["image"][0]
+    assert img.shape[0] < 600  # aggregated to the plot, not 600×600
+    top_max = np.nanmax(img)
+    st.aggregation = "mean"
+    img_mean = data(plot, "Image")["image"][0]
+    assert np.nanmax(img_mean) < top_max
+
+
+def test_cluster_boxes_and_labels(state):
+    state.cluster = True
+    state.k = 4
+    plot = render(similarity_heatmap(state, "A"))
+    o = state.ordering("A")
+    quads = data(plot, "Quad")
+    assert len(quads["left"]) == 4 * len(o.members)  # one box per cluster in each quadrant
+    b = o.boundaries
+    # the image–image quadrant's boxes span each cluster's display positions on both axes
+    top_left = sorted((lo, r, bo, t) for lo, r, bo, t in zip(quads["left"], quads["right"], quads["bottom"], quads["top"]) if r <= 9.5 and t <= 9.5)
+    assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:])]
+    cl = data(plot, "Text", 1)
+    assert [t.split(". ", 1)[1] for t in cl["cluster"]] == state.cluster_labels("A")
+    state.cluster = False
+    assert len(data(plot, "Quad")["left"]) == 0
+
+
+def test_selected_pairs_highlight_rows_and_columns(state):
+    state.cluster = True
+    state.k = 3
+    plot = render(similarity_heatmap(state, "A"))
+    assert len(data(plot, "HStrip")["y0"]) == 0
+    state.selected_pairs = [4]
+    q = int(np.flatnonzero(state.display_pairs("A") == 4)[0])
+    h = data(plot, "HStrip")
+    v = data(plot, "VStrip")
+    assert sorted(h["y0"]) == [q - 0.5, 10 + q - 0.5]  # the image row and the caption row
+    assert sorted(v["x0"]) == [q - 0.5, 10 + q - 0.5]
+    assert sorted(h["y1"]) == [q + 0.5, 10 + q + 0.5]
+
+
+def test_tap_inspects_both_items_and_double_tap_selects_the_row(state):
+    import holoviews as hv
+
+    hm = similarity_heatmap(state, "A")
+    render(hm)
+    tap, dtap = hm.cell_streams
+    assert isinstance(tap, hv.streams.Tap) and isinstance(dtap, hv.streams.DoubleTap)
+    tap.event(x=13.2, y=2.9)  # column 13 = caption 3, row 3 = image 3
+    info = state.inspected
+    assert (info["row"], info["col"]) == (3, 13)
+    assert info["row_item"]["modality"] == "image" and info["col_item"]["modality"] == "text"
+    assert info["row_item"]["pair_id"] == 3 and info["col_item"]["pair_id"] == 3
+    assert info["value"] == pytest.approx(float(state.similarity("A")[3, 13]))
+    dtap.event(x=1.0, y=16.0)  # caption row of pair 6
+    assert state.selected_pairs == [6]
+    tap.event(x=50.0, y=2.0)  # outside: nothing changes
+    assert state.inspected is info
+
+
+def test_cell_from_xy():
+    assert cell_from_xy(0.49, -0.49, 4) == (0, 0)
+    assert cell_from_xy(3.4, 3.4, 4) == (3, 3)
+    assert cell_from_xy(3.6, 0, 4) is None
+    assert cell_from_xy(None, 0, 4) is None
+
+
+def test_a_filter_matching_nothing_shows_an_empty_plot_and_a_status(state):
+    plot = render(similarity_heatmap(state, "A"))
+    state.caption_filter = "nothing-matches-this"
+    assert "no caption matches" in state.status
+    assert np.isnan(data(plot, "Image")["image"][0]).all()
+
+
+def test_difference_heatmap_is_centred_and_titled(state):
+    plot = render(difference_heatmap(state, "A"))
+    d = data(plot, "Image")["image"][0]
+    e = state.embeddings("A")
+    x, y = np.asarray(e.image), np.asarray(e.text)
+    assert d.shape == (10, 10)
+    assert d[2, 7] == pytest.approx(x[2] @ x[7] - y[2] @ y[7], abs=1e-6)
+    mapper = glyphs(plot, "Image")[0].glyph.color_mapper
+    assert mapper.low == pytest.approx(-mapper.high)
+    assert mapper.high == pytest.approx(np.abs(x @ x.T - y @ y.T).max(), rel=1e-5)
+    mad = np.abs(x @ x.T - y @ y.T).mean()
+    assert f"mean|D| = {mad:.4f}" in plot.state.title.text
+    assert symmetric_clim(np.zeros((2, 2))) == (-1.0, 1.0)
+
+
+def test_cluster_gallery_escapes_labels_and_shows_examples(state):
+    state.cluster = True
+    state.k = 3
+    pane = cluster_gallery(state, "A", per_cluster=2)
+    html = pane.object
+    assert html.count('class="bx-cluster"') == len(state.ordering("A").members)
+    assert "<script" not in html and "onerror=" not in html.replace("onerror=&quot;", "")
+    assert html.count("/thumb/") == sum(min(2, s) for s in state.ordering("A").sizes)

@@ -1,0 +1,148 @@
+"""The projection scatter rendered with Bokeh: edges coloured by pair similarity, escaped
+tooltips, selection streams → state, the rasterized form for many pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.analysis.similarity import pair_similarities
+from explorer.state import ExplorerState
+from explorer.views.scatter import TOOLTIP, edges_frame, nearest_pair, pairs_in_bounds, points_frame, projection_scatter
+from render_helpers import data, glyphs, render
+from synthetic_source import make_source
+
+
+@pytest.fixture
+def state(tmp_path):
+    return ExplorerState(make_source(n=12, image_dir=tmp_path / "imgs", hostile=True))
+
+
+def test_one_edge_per_pair_coloured_by_full_space_similarity(state):
+    plot = render(projection_scatter(state, "A"))
+    seg = glyphs(plot, "Segment")
+    assert len(seg) == 1
+    d = seg[0].data_source.data
+    e = state.embeddings("A")
+    assert len(d["x0"]) == 12
+    # the glyph's colour is mapped from the pair similarities through a colour mapper
+    color = seg[0].glyph.line_color
+    np.testing.assert_allclose(d[color["field"]], pair_similarities(e.image, e.text))
+    assert color["transform"].palette
+    # endpoints: image point and caption point of the same pair
+    p = state.projection_result("A")
+    np.testing.assert_allclose(d["x0"], p.coords[:12, 0])
+    np.testing.assert_allclose(d["y1"], p.coords[12:, 1])
+
+
+def test_edges_follow_the_displayed_components(state):
+    plot = render(projection_scatter(state, "A"))
+    state.x_component, state.y_component = 3, 2
+    d = data(plot, "Segment")
+    p = state.projection_result("A")
+    np.testing.assert_allclose(d["x0"], p.coords[:12, 2])
+    np.testing.assert_allclose(d["y0"], p.coords[:12, 1])
+    np.testing.assert_allclose(d["x1"], p.coords[12:, 2])
+    assert "PCA joint" in plot.state.title.text and "trustworthiness" in plot.state.title.text
+
+
+def test_points_by_modality_with_escaped_html_tooltips(state):
+    plot = render(projection_scatter(state, "A"))
+    pts = glyphs(plot, "Scatter")
+    d = pts[0].data_source.data
+    assert sorted(set(d["modality"])) == ["image", "text"]
+    html = " ".join(d["caption_html"])
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&quot;" in html and "&#x27;" in html
+    assert max(len(c) for c in d["caption_html"]) < 400  # 2,000-character caption truncated
+    assert all(t.startswith("/thumb/") and t.endswith(".png") for t in d["thumb"])
+    # the tooltip template only marks escaped columns as {safe}
+    hover = [t for t in plot.state.tools if type(t).__name__ == "HoverTool"]
+    import re
+
+    safe = re.findall(r"@\{?(\w+)\}?\{safe\}", str(hover[0].tooltips))
+    assert "caption_html" in safe and set(safe) <= {"caption_html", "thumb"}
+    assert "@caption " not in TOOLTIP and "@{caption}" not in TOOLTIP
+
+
+def test_box_or_lasso_selection_sets_selected_pairs(state):
+    sc = projection_scatter(state, "A")
+    render(sc)
+    (sel,) = sc.selection_streams
+    df = state.projection_coords("A")
+    sel.event(index=[0, 12 + 3, 5])  # image 0, caption 3, image 5
+    assert state.selected_pairs == [int(df.pair_id[0]), int(df.pair_id[15]), int(df.pair_id[5])] == [0, 3, 5]
+    sel.event(index=[7])  # a single point also shows its pair in the inspect panel
+    assert state.inspected["kind"] == "pair" and state.inspected["row_item"]["pair_id"] == 7
+
+
+def test_selected_pairs_are_outlined(state):
+    plot = render(projection_scatter(state, "A"))
+    state.selected_pairs = [2]
+    outlined = glyphs(plot, "Scatter")[-1].data_source.data
+    p = state.projection_result("A")
+    np.testing.assert_allclose(outlined["x"], p.coords[[2, 12 + 2], 0])  # its image and its caption
+    np.testing.assert_allclose(outlined["y"], p.coords[[2, 12 + 2], 1])
+
+
+def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
+    state.datashade_above = 5
+    sc = projection_scatter(state, "A")
+    assert sc.rasterized
+    plot = render(sc)
+    kinds = {type(getattr(r, "glyph", None)).__name__ for r in plot.state.renderers}
+    assert {"Image", "ImageStack"} <= kinds and "Segment" not in kinds
+    bounds, tap = sc.selection_streams
+    df = state.projection_coords("A")
+    l, r = df.x.min() - 1, df.x.median()
+    b, t = df.y.min() - 1, df.y.max() + 1
+    bounds.event(bounds=(l, b, r, t))
+    assert state.selected_pairs == pairs_in_bounds(df, (l, b, r, t))
+    assert state.selected_pairs  # at least the leftmost points
+    x0, y0 = df.x.iloc[4], df.y.iloc[4]
+    tap.event(x=x0, y=y0)
+    assert state.inspected["row_item"]["pair_id"] == int(df.pair_id.iloc[4])
+
+
+def test_rasterized_edges_average_similarity():
+    import datashader as ds
+    import holoviews as hv
+    from holoviews.operation.datashader import rasterize
+
+    # two crossing edges with sims 0.2 and 0.8: where they cross the mean is 0.5
+    seg = hv.Segments([(0, 0, 1, 1, 0.2, 0), (0, 1, 1, 0, 0.8, 1)], kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
+    img = rasterize(seg, aggregator=ds.mean("sim"), dynamic=False, width=21, height=21, x_range=(0, 1), y_range=(0, 1))
+    vals = img.dimension_values(2, flat=False)
+    assert np.nanmin(vals) == pytest.approx(0.2) and np.nanmax(vals) == pytest.approx(0.8)
+    assert vals[10, 10] == pytest.approx(0.5)
+
+
+def test_helpers():
+    import pandas as pd
+
+    coords = pd.DataFrame({"pair_id": [0, 1, 0, 1], "modality": ["image", "image", "text", "text"],
+                           "x": [0.0, 5.0, 1.0, 6.0], "y": [0.0, 0.0, 1.0, 1.0], "sim": [0.5, 0.1, 0.5, 0.1]})
+    e = edges_frame(coords)
+    assert e[["x0", "y0", "x1", "y1"]].values.tolist() == [[0, 0, 1, 1], [5, 0, 6, 1]]
+    assert e.sim.tolist() == [0.5, 0.1]
+    assert pairs_in_bounds(coords, (0.5, 0.5, 1.5, 1.5)) == [0]
+    assert pairs_in_bounds(coords, (-1, -1, 10, 10)) == [0, 1]
+    assert nearest_pair(coords, 5.9, 0.8) == 1
+
+
+def test_concatenated_mode_has_no_edges(state):
+    state.projection_mode = "concatenated"
+    df = points_frame(state, "A")
+    assert len(df) == 12 and len(edges_frame(df)) == 0
+    plot = render(projection_scatter(state, "A"))
+    assert len(data(plot, "Segment")["x0"]) == 0
+
+
+def test_point_colour_by_faithfulness(state):
+    state.point_color = "kNN overlap"
+    plot = render(projection_scatter(state, "A"))
+    pts = glyphs(plot, "Scatter")[0]
+    field = pts.glyph.fill_color["field"]
+    f = state.faithfulness("A")
+    np.testing.assert_allclose(pts.data_source.data[field], f.knn_overlap_per_point)
+    assert not np.allclose(f.knn_overlap_per_point, f.trustworthiness_per_point)
