@@ -1,0 +1,183 @@
+"""Panels and small plots: inspect and selection panels, numbers, histograms, loss landscape,
+compare, augment; hostile captions are escaped everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from explorer.analysis.gap import gap_distance
+from explorer.state import AugmentState, ExplorerState
+from explorer.views import (
+    compare_view,
+    faithfulness_table,
+    inspect_panel,
+    loss_landscape_plot,
+    numbers_pane,
+    numbers_table,
+    selection_panel,
+    similarity_histograms,
+)
+from explorer.views.cards import esc, inspected_html, item_card, selection_html
+from explorer.views.compare import compare_frame, compare_heatmaps
+from explorer.views.histograms import density
+from render_helpers import glyphs, render
+from synthetic_source import HOSTILE, make_source
+
+HOSTILE_ITEMS = [
+    {"modality": "text", "pair_id": i, "id": f'id"{i}<b>', "caption": c, "thumb": None} for i, c in enumerate(HOSTILE)
+]
+
+
+def test_esc_escapes_quotes_and_truncates():
+    assert esc("<a href='x'>\"") == "&lt;a href=&#x27;x&#x27;&gt;&quot;"
+    long = esc("x" * 5000)
+    assert len(long) == 300 and long.endswith("…")
+    assert esc(None) == ""
+
+
+@pytest.mark.parametrize("item", HOSTILE_ITEMS)
+def test_item_cards_escape_hostile_captions_and_ids(item):
+    html = item_card(item)
+    assert "<script" not in html and "<img src=x" not in html and 'id"' not in html
+    assert esc(item["caption"]) in html
+    assert len(html) < 2000  # the 2,000-character caption is cut
+
+
+def test_inspected_html_shows_both_items_and_value():
+    info = {"kind": "cell", "model": "<i>m</i>", "row": 1, "col": 12, "value": 0.25,
+            "row_item": HOSTILE_ITEMS[0] | {"modality": "image", "thumb": "/thumb/0123456789abcdef/0.png"}, "col_item": HOSTILE_ITEMS[1]}
+    html = inspected_html(info)
+    assert "0.2500" in html and "row 1, column 12" in html
+    assert html.count('class="bx-item"') == 2
+    assert 'src="/thumb/0123456789abcdef/0.png"' in html
+    assert "<i>m</i>" not in html and "&lt;i&gt;m&lt;/i&gt;" in html
+    assert "<script" not in html and "<img src=x" not in html
+    assert "Tap a heatmap cell" in inspected_html(None)
+
+
+def test_selection_html_lists_rows_up_to_a_limit():
+    rows = [{"pair_id": i, "id": str(i), "caption": HOSTILE[i % 4], "thumb": None, "cluster": "<u>c</u>", "sim": 0.5} for i in range(10)]
+    html = selection_html(rows, limit=3, total=10)
+    assert html.count('class="bx-row"') == 3 and "<b>10</b> selected pairs (first 3 shown)" in html
+    assert "<u>c</u>" not in html and "<script" not in html and "<img src=x" not in html
+    assert "No pairs selected" in selection_html([])
+
+
+@pytest.fixture
+def state(tmp_path):
+    return ExplorerState(make_source(n=12, image_dir=tmp_path / "imgs", hostile=True))
+
+
+def test_inspect_panel_follows_taps(state):
+    pane = inspect_panel(state)
+    assert "Tap a heatmap cell" in pane.object
+    state.inspect_cell("A", 0, 12 + 1)  # image 0 (a <script> caption) × caption 1 (<img onerror>)
+    html = pane.object
+    assert "&lt;script&gt;" in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "<script" not in html and "<img src=x" not in html
+    assert f"/thumb/{state.thumb_token()}/0.png" in html
+
+
+def test_selection_panel_follows_selected_pairs(state):
+    state.cluster = True
+    state.k = 3
+    pane = selection_panel(state, "A")
+    assert "No pairs selected" in pane.object
+    state.selected_pairs = [0, 1, 3]
+    html = pane.object
+    assert html.count('class="bx-row"') == 3
+    assert "<script" not in html and "<img src=x" not in html
+    labels = state.cluster_labels("A")
+    o = state.ordering("A")
+    assert esc(labels[o.assignment[3]], 80) in html
+    df = state.selected_table("A")
+    assert df.pair_id.tolist() == [0, 1, 3] and df.caption.tolist()[0] == HOSTILE[0]  # the table keeps raw text
+
+
+def test_numbers_table_and_pane(state):
+    e = state.source_data().embeddings["A"]
+    table = numbers_table(state, "A")[()]
+    df = table.dframe()
+    assert df.quantity.iloc[0] == "gap distance"
+    assert df.before.iloc[0] == pytest.approx(gap_distance(e.image, e.text))
+    state.alpha = 1.0
+    state.renormalize = False
+    df = numbers_table(state, "A")[()].dframe()
+    assert df.after.iloc[0] == pytest.approx(0.0, abs=1e-9)
+    pane = numbers_pane(state, "A")
+    html = pane.object
+    assert "loss (symmetric, batch 12)" in html and "trustworthiness" in html and "in-modal difference" in html
+    state.loss_variant = "article"
+    assert "loss (article, batch 12)" in pane.object
+
+
+def test_faithfulness_table_matches_state(state):
+    t = faithfulness_table(state, "A")[()].dframe()
+    f = state.faithfulness("A")
+    row = t.set_index("measure")["value"]
+    assert row[f"trustworthiness (k={f.k})"] == f"{f.trustworthiness:.4f}"
+    assert row["projection"].startswith("PCA joint")
+
+
+def test_histograms_are_densities_of_the_four_groups(state):
+    plot = render(similarity_histograms(state, "A", bins=10))
+    quads = glyphs(plot, "Quad")
+    assert len(quads) == 4
+    dist = state.distributions("A", 10)
+    for q, g in zip(quads, ["image-image", "text-text", "matched", "unmatched"]):
+        d = q.data_source.data
+        np.testing.assert_allclose(d["top"], density(dist.counts[g], dist.edges))
+        area = np.sum(np.asarray(d["top"]) * (np.asarray(d["right"]) - np.asarray(d["left"])))
+        assert area == pytest.approx(1.0)
+    assert "matched" in plot.state.title.text
+    assert density(np.zeros(3), np.arange(4.0)).tolist() == [0, 0, 0]
+
+
+def test_loss_landscape_plot_marks_original_and_closed(state):
+    plot = render(loss_landscape_plot(state, "A"))
+    ls = state.landscape("A")
+    line = glyphs(plot, "Line")[0].data_source.data
+    np.testing.assert_allclose(line["signed gap distance"] if "signed gap distance" in line else line["x"], ls.distances)
+    marks = glyphs(plot, "Scatter")[0].data_source.data
+    d = state.numbers("A")
+    xs = marks.get("signed gap distance", marks.get("x"))
+    np.testing.assert_allclose(sorted(xs), sorted([d["gap_distance_before"], d["gap_distance_after"]]))
+    assert "symmetric loss, batch 12" in plot.state.title.text
+
+
+def test_compare_two_models_with_a_shared_ordering(state):
+    state.cluster = True
+    state.k = 3
+    df = compare_frame(state)
+    assert df.model.tolist() == ["A", "B"]
+    assert df["gap before"].iloc[1] == pytest.approx(state.numbers("B")["gap_distance_before"])
+    layout = compare_heatmaps(state, size=200)
+    plot = render(layout)
+    images = [p.handles["source"].data["image"][0] for p in plot.traverse(lambda p: p, [lambda p: "source" in getattr(p, "handles", {}) and "image" in p.handles["source"].data])]
+    assert len(images) == 2
+    # shared ordering: model B's matrix uses model A's order
+    order = state.ordering("A").order
+    eb = state.embeddings("B")
+    xb = np.asarray(eb.image)
+    np.testing.assert_allclose(images[1][:12, :12], xb[order] @ xb[order].T, atol=1e-5)
+    state.shared_order = False
+    assert state.display_order("B", shared=True).tolist() == state.ordering("B").order.tolist()
+    view = compare_view(state)
+    view.get_root()
+    assert "mean|XXᵀ−YYᵀ|" in view[1].object
+
+
+def test_augment_view_over_a_precomputed_series(amumo_dir):
+    from explorer.views import augment_view
+    from explorer.views.augment import augment_heatmaps
+
+    aug = AugmentState(series_source=f"amumo:{amumo_dir('Noisy-0_size-100')}", models=["CLIP", "CyCLIP"])
+    layout = augment_heatmaps(aug, size=200)
+    assert len(layout) == 2
+    view = augment_view(aug)
+    view.get_root()
+    assert type(view[0]._pane).__name__ == "HoloViews"
+    aug.series_source = "amumo:/nonexistent/<b>folder"
+    html = view[0]._pane.object  # a clear message instead of a broken page, escaped
+    assert "not found" in html and "&lt;b&gt;folder" in html
