@@ -59,10 +59,20 @@ def open_client(dask: Any = None, scheduler: str | None = None):
 
 
 def close_client(client) -> None:
+    """Close a client this module opened, and its LocalCluster (quietly: workers holding torch
+    threads can take a few seconds to exit, which the nanny reports as a warning)."""
+    import logging
+
     cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    nanny.setLevel(logging.ERROR)
+    try:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    finally:
+        nanny.setLevel(level)
 
 
 def worker_count(client) -> int:
