@@ -142,7 +142,11 @@ def default_num_workers(n: int, batch_size: int) -> int:
     """DataLoader workers: one fewer than the CPUs (at most 8); none for a single batch."""
     if n <= batch_size:
         return 0
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use (containers, taskset)
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(0, min(8, cpus - 1))
 
 
 def shard_size_for(n: int, batch_size: int, parts: int = 1) -> int:

@@ -110,6 +110,17 @@ def test_user_errors_are_one_line(capsys, csv_file):
     assert code == 2 and "--export writes a .npy file" in err
 
 
+def test_open_source_keeps_pairs_and_embeddings_aligned(csv_file):
+    from explorer.sources import open_source
+
+    source = open_source(f"pairs:{csv_file}", models=["tiny:0", "tiny:1"], progress=False)
+    assert source.n == 5 and source.pairs.ids == ("0", "1", "2", "4", "5")
+    assert all(e.n == 5 for e in source.embeddings.values())
+    assert any("tiny:0: 1 of 6 pairs skipped" in n and "3.png" in n for n in source.notes)
+    x = tiny_model.TinyModel(seed=1).encode_images([source.pairs.images.open(i) for i in range(5)])
+    np.testing.assert_allclose(source.embeddings["tiny:1"].image, x, atol=2e-6)
+
+
 def test_parse_options():
     assert parse_options(["steps=12", "noise-seed=3", "split=train2017", "x=0.5", "flag=true"]) == {
         "steps": 12, "noise_seed": 3, "split": "train2017", "x": 0.5, "flag": True
@@ -119,15 +130,24 @@ def test_parse_options():
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_from_the_command_line(capsys, tmp_path, csv_file, monkeypatch):
-    # the command line names models by spec, and the worker processes of a fresh cluster only know
-    # the registered prefixes: this uses the project's own small model
-    pytest.importorskip("explorer.models.own")
+def test_dask_local_cluster_from_the_command_line(capsys, tmp_path, csv_file):
+    import dask
+
+    # the workers of the cluster the command starts learn the tiny model's spec prefix from a
+    # preload script (dask runs it in every worker process before any task)
+    preload = tmp_path / "register_tiny.py"
+    preload.write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(tiny_model.__file__).parent)!r})\n"
+        "import tiny_model\ntiny_model.register()\n"
+    )
     a, b = tmp_path / "local.npy", tmp_path / "dask.npy"
-    code, _, err = run(capsys, "--dataset", f"pairs:{csv_file}", "--model", "own:clip", "--export", str(a), "--store", str(tmp_path / "s1"), "--no-progress", "--device", "cpu")
-    if code != 0 and "is missing from" in err:  # the shipped weights are not built in this checkout
-        pytest.skip(f"own:clip not usable here: {err.strip()}")
+    code, _, err = run(capsys, "--dataset", f"pairs:{csv_file}", "--model", "tiny:0", "--export", str(a), "--store", str(tmp_path / "s1"), "--no-progress")
     assert code == 0, err
-    code, _, err = run(capsys, "--dataset", f"pairs:{csv_file}", "--model", "own:clip", "--export", str(b), "--store", str(tmp_path / "s2"), "--no-progress", "--dask", "local:1")
+    with dask.config.set({"distributed.worker.preload": [str(preload)]}):
+        code, out, err = run(
+            capsys, "--dataset", f"pairs:{csv_file}", "--model", "tiny:0", "--export", str(b), "--store", str(tmp_path / "s2"),
+            "--no-progress", "--dask", "local:1", "--json",
+        )
     assert code == 0, err
+    assert json.loads(out)["cache_hit"] is False and "skipped pair 3 (3.png)" in err
     np.testing.assert_allclose(np.load(a), np.load(b), atol=1e-6)
