@@ -53,7 +53,8 @@ def _open_clip_shapes(arch: str) -> tuple[tuple[str, tuple[int, ...], str], ...]
 
     logging.disable(logging.WARNING)
     try:
-        model = open_clip.create_model(arch, pretrained=None, load_weights=False)
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            model = open_clip.create_model(arch, pretrained=None, load_weights=False, device="meta")
     finally:
         logging.disable(logging.NOTSET)
     return tuple((k, tuple(v.shape), str(v.dtype)) for k, v in model.state_dict().items())

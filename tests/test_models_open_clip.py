@@ -197,3 +197,16 @@ def test_torchscript_archives_yield_their_state_dict(tmp_path):
     sd = read_torch_container(path, what="test weights")
     assert set(sd) == {"proj.weight", "proj.bias"}
     assert torch.equal(sd["proj.weight"], m.proj.weight.detach())
+
+
+def test_tokenizer_that_needs_the_network_is_a_missing_resource(monkeypatch):
+    import open_clip
+
+    from explorer.models.open_clip_backbone import tokenizer_for
+
+    def hub_only(name):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load this file")
+
+    monkeypatch.setattr(open_clip, "get_tokenizer", hub_only)
+    with pytest.raises(MissingResourceError, match="tokenizer of open_clip ViT-B-16-SigLIP .*offline"):
+        tokenizer_for("ViT-B-16-SigLIP")

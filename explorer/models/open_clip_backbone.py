@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import DataError, SpecError
+from ..errors import DataError, MissingResourceError, SpecError
 from .torch_model import TorchBimodalModel
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -186,7 +186,15 @@ def tokenizer_for(arch: str):
     import open_clip
 
     with offline_hub():
-        return open_clip.get_tokenizer(arch)
+        try:
+            return open_clip.get_tokenizer(arch)
+        except Exception as exc:  # HF tokenizers: missing package or not in the offline cache
+            raise MissingResourceError(
+                f"the tokenizer of open_clip {arch} is not available offline "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                "install what it needs and run open_clip.get_tokenizer once on a machine with "
+                "network, then copy the Hugging Face cache (~/.cache/huggingface) here"
+            ) from exc
 
 
 def model_id(family: str, arch: str, digest: str, preprocessing: str, *extra: str) -> str:
