@@ -241,6 +241,7 @@ def test_missing_file(tmp_path):
         load_model(f"cloob-laion:{tmp_path / 'x.pkl'}")
     msg = str(err.value)
     assert str(tmp_path / "x.pkl") in msg and "the-eye.eu" in msg and "sha256sum" in msg
+    assert "pickle, which can execute code" in msg
     assert "\n" not in msg
 
 

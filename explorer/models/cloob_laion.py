@@ -38,7 +38,9 @@ GET_IT = (
     "05f0405b6037a329da062739a06441.pkl from https://the-eye.eu/public/AI/models/cloob/ (listed in "
     "https://github.com/crowsonkb/cloob-training, cloob_training/pretrained_configs), check that "
     "sha256sum matches the hex in its name, and pass its path, e.g. "
-    "--model cloob-laion:~/models/cloob_laion_400m_vit_b_16_32_epochs-646f6162...pkl"
+    "--model cloob-laion:~/models/cloob_laion_400m_vit_b_16_32_epochs-646f6162...pkl (the file is "
+    "a Python pickle, which can execute code when loaded, so it is read only from a path you "
+    "name, with a restricted unpickler)"
 )
 
 
