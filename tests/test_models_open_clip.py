@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 
 import numpy as np
@@ -210,3 +211,15 @@ def test_tokenizer_that_needs_the_network_is_a_missing_resource(monkeypatch):
     monkeypatch.setattr(open_clip, "get_tokenizer", hub_only)
     with pytest.raises(MissingResourceError, match="tokenizer of open_clip ViT-B-16-SigLIP .*offline"):
         tokenizer_for("ViT-B-16-SigLIP")
+
+
+def test_offline_hub_is_on_inside_and_restored_after(monkeypatch):
+    from huggingface_hub import constants
+
+    from explorer.models.open_clip_backbone import offline_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with offline_hub():
+        assert constants.is_offline_mode() and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert not constants.is_offline_mode() and "HF_HUB_OFFLINE" not in os.environ

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -26,42 +27,54 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+_offline_lock = threading.RLock()
+
+
 @contextlib.contextmanager
 def offline_hub() -> Iterator[None]:
-    """Hugging Face hub offline for the duration: any HTTP request raises at once."""
-    saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    constants = None
-    try:
-        from huggingface_hub import constants  # read by is_offline_mode() at request time
-    except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
-        pass
-    saved_flag = getattr(constants, "HF_HUB_OFFLINE", None)
-    if constants is not None:
-        constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
+    """Hugging Face hub offline for the duration: any HTTP request raises at once.
+
+    Serialised by a lock so concurrent loads (threads of a dask worker) cannot interleave the
+    save/restore of the process-wide settings and leave them changed."""
+    with _offline_lock:
+        saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        try:
+            from huggingface_hub import constants  # read by is_offline_mode() at request time
+        except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+            constants = None
+        saved_flag = getattr(constants, "HF_HUB_OFFLINE", None)
         if constants is not None:
-            constants.HF_HUB_OFFLINE = saved_flag
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+            constants.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            if constants is not None:
+                constants.HF_HUB_OFFLINE = saved_flag
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+class _DropRandomInitNotice(logging.Filter):
+    """open_clip logs "No pretrained weights loaded ... initialized randomly" on the root logger
+    when a model is created empty; here that is intended (the weights come next)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "initialized randomly" not in record.getMessage()
 
 
 @contextlib.contextmanager
 def _quiet_open_clip() -> Iterator[None]:
-    """open_clip logs "No pretrained weights loaded ... initialized randomly" on the root logger
-    when a model is created empty; here that is intended (the weights come next), so hide it."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)
+    notice = _DropRandomInitNotice()
+    logging.root.addFilter(notice)
     try:
         yield
     finally:
-        logging.disable(previous)
+        logging.root.removeFilter(notice)
 
 
 def known_architectures() -> list[str]:
