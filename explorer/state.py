@@ -414,8 +414,9 @@ class ExplorerState(param.Parameterized):
         return min(self.x_component, c) - 1, min(self.y_component, c) - 1
 
     def projection_coords(self, model: str | None = None):
-        """DataFrame: pair_id, modality ('image'/'text', or 'pair' when concatenated), x, y, sim,
-        caption, and per-point faithfulness (knn_overlap, trustworthiness)."""
+        """DataFrame: pair_id, modality ('image'/'text', or 'pair' when concatenated), x, y
+        (the displayed components), sim (the pair's cosine similarity), caption.
+        Per-point faithfulness is in `faithfulness(model)` (computed only when asked for)."""
         m = self.resolve_model(model)
 
         def compute():
@@ -444,17 +445,13 @@ class ExplorerState(param.Parameterized):
                         "caption": cap + cap,
                     }
                 )
-            f = self.faithfulness(m)
-            df["knn_overlap"] = f.knn_overlap_per_point
-            df["trustworthiness"] = f.trustworthiness_per_point
             return df
 
-        return self._cached(
-            "projection_coords", (m,), _ACTIVE + _GAP + _PROJ + ("seed", "x_component", "y_component", "faithfulness_k", "k"), compute
-        )
+        return self._cached("projection_coords", (m,), _ACTIVE + _GAP + _PROJ + ("seed", "x_component", "y_component"), compute)
 
     def faithfulness(self, model: str | None = None):
-        """Faithfulness of the displayed 2-D projection (the components shown)."""
+        """Faithfulness of the displayed 2-D projection (the components shown); above
+        3,000 points the neighbourhood numbers are estimated on a seeded sample of points."""
         m = self.resolve_model(model)
 
         def compute():

@@ -122,3 +122,30 @@ def test_one_point_per_pair_uses_concatenated_vectors_and_no_edges():
     assert f.knn_overlap_per_point.shape == (30,)
     with pytest.raises(ValueError):
         projection_faithfulness(x, y, coords, k=4)  # 30 points are not the 60 of a joint projection
+
+
+def test_sampled_queries_give_the_exact_values_of_the_sampled_points():
+    from explorer.analysis.faithfulness import query_points
+
+    rng = np.random.default_rng(7)
+    high = rng.normal(size=(50, 6))
+    low = high[:, :2] + 0.3 * rng.normal(size=(50, 2))
+    full_t, full_o, _ = neighbourhood_preservation(high, low, k=4)
+    q = query_points(50, 12, seed=3)
+    assert q.size == 12 and np.all(np.diff(q) > 0)
+    t, o, _ = neighbourhood_preservation(high, low, k=4, queries=q)
+    np.testing.assert_allclose(t[q], full_t[q])
+    np.testing.assert_allclose(o[q], full_o[q])
+    assert np.isnan(np.delete(t, q)).all()
+    assert query_points(10, None).tolist() == list(range(10)) == query_points(10, 99).tolist()
+
+
+def test_faithfulness_reports_when_it_is_estimated():
+    x, y = gapped(n=30, gap=1.0)
+    coords = np.vstack([x, y])[:, :2]
+    exact = projection_faithfulness(x, y, coords, k=4)
+    est = projection_faithfulness(x, y, coords, k=4, max_queries=20)
+    assert not exact.estimated and exact.n_evaluated == exact.n_points == 60
+    assert est.estimated and est.n_evaluated == 20
+    assert est.trustworthiness == pytest.approx(np.nanmean(est.trustworthiness_per_point))
+    assert np.isfinite(est.trustworthiness_per_point).sum() == 20

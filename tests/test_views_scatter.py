@@ -43,7 +43,8 @@ def test_edges_follow_the_displayed_components(state):
     np.testing.assert_allclose(d["x0"], p.coords[:12, 2])
     np.testing.assert_allclose(d["y0"], p.coords[:12, 1])
     np.testing.assert_allclose(d["x1"], p.coords[12:, 2])
-    assert "PCA joint" in plot.state.title.text and "trustworthiness" in plot.state.title.text
+    assert "PCA joint (seed 0)" in plot.state.title.text
+    assert state.compute_counts["faithfulness"] == 0  # only computed when shown
 
 
 def test_points_by_modality_with_escaped_html_tooltips(state):

@@ -40,10 +40,11 @@ def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, s
     m = state.resolve_model(model)
     f = state.faithfulness(m)
     p = state.projection_result(m)
+    est = f" (sample of {f.n_evaluated} of {f.n_points} points)" if f.estimated else ""
     rows = [
         ("projection", p.describe()),
-        (f"trustworthiness (k={f.k})", f"{f.trustworthiness:.4f}"),
-        (f"kNN overlap (k={f.k})", f"{f.knn_overlap:.4f}"),
+        (f"trustworthiness (k={f.k}){est}", f"{f.trustworthiness:.4f}"),
+        (f"kNN overlap (k={f.k}){est}", f"{f.knn_overlap:.4f}"),
     ]
     if f.edges_within_cluster_2d is not None:
         rows.append((f"pair edges within a 2-D cluster (k-means, {f.n_clusters})", f"{f.edges_within_cluster_2d:.3f}"))

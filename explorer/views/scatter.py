@@ -44,6 +44,13 @@ TOOLTIP = """
 def points_frame(state: Any, model: str | None) -> pd.DataFrame:
     """The projection frame with display columns: escaped caption HTML and thumbnail URLs."""
     df = state.projection_coords(model).copy()
+    if state.point_color != "modality":  # faithfulness is computed only when it is shown
+        f = state.faithfulness(model)
+        df["knn_overlap"] = f.knn_overlap_per_point
+        df["trustworthiness"] = f.trustworthiness_per_point
+    else:
+        df["knn_overlap"] = np.nan
+        df["trustworthiness"] = np.nan
     df["modality"] = pd.Categorical(df["modality"], categories=[m for m in MODALITY_COLORS if m in set(df["modality"])])
     df["caption_html"] = [esc(c) for c in df["caption"]]
     token = state.thumb_token()
@@ -91,6 +98,11 @@ def make_edges(edges: pd.DataFrame, cmap: str) -> hv.Segments:
     return hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=EDGE_VDIMS).opts(color="sim", cmap=cmap, line_width=1, alpha=0.7)
 
 
+def as_float32(image: hv.Image) -> hv.Image:
+    """Halve the bytes of a rasterized grid sent to the browser (float64 → float32)."""
+    return image.clone(image.data.astype(np.float32))
+
+
 def _large(state: Any) -> bool:
     try:
         return int(state.active_indices().size) > int(state.datashade_above)
@@ -119,7 +131,8 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
 
     common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y")
     if large:
-        edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply.opts(cmap=state.param.edge_cmap).opts(
+        edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply(as_float32)
+        edge_layer = edge_layer.apply.opts(cmap=state.param.edge_cmap).opts(
             colorbar=True, colorbar_opts={"title": "pair similarity"}, alpha=0.9, **common
         )
         edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
@@ -162,8 +175,7 @@ def _title_ref(state: Any, model: str | None, deps) -> Any:
     def title(*_: Any) -> str:
         try:
             m = state.resolve_model(model)
-            f = state.faithfulness(m)
-            return f"Projection · {state.provenance_line(m, projection=True)} · trustworthiness {f.trustworthiness:.3f}"
+            return f"Projection · {state.provenance_line(m, projection=True)} · edges: pair similarity"
         except Exception as exc:
             return f"Projection · {exc}"
 
