@@ -64,6 +64,7 @@ def test_rn50x4_embeddings_equal_open_clip_forward(tmp_path, amumo_dir):
     assert diff < 1e-4
 
 
+@pytest.mark.slow
 def test_scale_is_exp_logit_inv_tau_and_id(cloob_model, cloob_file):
     from explorer.models.weights_file import weights_digest
 
@@ -101,6 +102,7 @@ def _meta_shapes(arch):
     return {k: torch.empty(s, device="meta") for k, s, _ in _open_clip_shapes(arch)}
 
 
+@pytest.mark.slow
 def test_without_model_config_file_the_shapes_decide(tmp_path):
     path = write_cloob_checkpoint(tmp_path / "noconfig.pt", SEED, config_file=None, hopfield_beta=None)
     model = load_model(f"cloob:{path}", device="cpu")
@@ -117,6 +119,7 @@ def published_state(cloob_file):
     ("RN50x4.json", "the image tower's weights have the shapes of RN50"),
     ("Hopfield-9000.json", "no open_clip QuickGELU counterpart"),
 ])
+@pytest.mark.slow
 def test_bad_model_config_file(tmp_path, published_state, config_file, expected):
     path = tmp_path / "config.pt"
     torch.save({"state_dict": published_state, "model_config_file": config_file}, path)
@@ -145,6 +148,7 @@ def test_missing_keys(tmp_path):
     assert str(path) in str(err.value) and "missing" in str(err.value)
 
 
+@pytest.mark.slow
 def test_wrong_shape_and_missing_tau(tmp_path, published_state):
     sd = dict(published_state)
     sd["module.transformer.ln_final.weight"] = torch.ones(7)

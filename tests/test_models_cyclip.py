@@ -47,6 +47,7 @@ def test_embeddings_equal_open_clip_rn50_forward(cyclip_model, cyclip_file, amum
     assert (x @ x.T)[np.triu_indices(3, 1)].max() < 0.999
 
 
+@pytest.mark.slow
 def test_tokenizer_truncates_keeping_eot(cyclip_model):
     tokens = cyclip_model.tokenize(list(EXAMPLE_CAPTIONS))
     assert tokens.shape == (len(EXAMPLE_CAPTIONS), 77)
@@ -54,6 +55,7 @@ def test_tokenizer_truncates_keeping_eot(cyclip_model):
     assert tokens[0, 0].item() == 49406 and (tokens[3, :2] == torch.tensor([49406, 49407])).all()
 
 
+@pytest.mark.slow
 def test_scale_id_and_provenance(cyclip_model, cyclip_file):
     from explorer.models.weights_file import weights_digest
     import hashlib
@@ -68,6 +70,7 @@ def test_scale_id_and_provenance(cyclip_model, cyclip_file):
     assert "cyclip-3M.pt" in cyclip_model.name
 
 
+@pytest.mark.slow
 def test_own_logit_scale_fp16_and_missing_scale(tmp_path, cyclip_model):
     custom = write_cyclip_checkpoint(tmp_path / "a.pt", SEED, logit_scale=math.log(50.0),
                                      dtype=torch.float16)
@@ -81,6 +84,7 @@ def test_own_logit_scale_fp16_and_missing_scale(tmp_path, cyclip_model):
     assert m2.logit_scale == 100.0 and "default" in m2.provenance["logit_scale_source"]
 
 
+@pytest.mark.slow
 def test_ids_follow_the_weights_not_the_path(tmp_path, cyclip_file, cyclip_model):
     same = tmp_path / "renamed.pt"
     same.write_bytes(cyclip_file.read_bytes())
@@ -120,6 +124,7 @@ def test_wrong_files_name_the_file(tmp_path, content, expected):
     assert str(path) in str(err.value) and expected in str(err.value)
 
 
+@pytest.mark.slow
 def test_wrong_shape_names_the_key(tmp_path):
     sd = openai_layout_state_dict("RN50-quickgelu", SEED)
     sd["text_projection"] = torch.zeros(512, 512)

@@ -143,6 +143,7 @@ def test_arch_at_path(weights_files, reference):
     assert other.id != model.id and _max_diff(other, reference) < 1e-4
 
 
+@pytest.mark.slow
 def test_arch_at_path_errors(tmp_path, weights_files):
     with pytest.raises(MissingResourceError, match="not found"):
         load_model(f"open_clip:RN50-quickgelu@{tmp_path / 'missing.pt'}")
