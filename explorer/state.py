@@ -36,11 +36,12 @@ Methods:
     difference(model) -> M×M in-modal difference XXᵀ − YYᵀ in display order;
     cluster_labels(model) -> list[str]; cluster_examples(model, per_cluster) -> list[list[int]];
     projection_result(model) -> Projection; projection_coords(model) -> DataFrame
-        (pair_id, modality, x, y, sim, caption; + faithfulness columns);
-    faithfulness(model) -> Faithfulness;
+        (pair_id, modality, x, y, sim, caption); components(model) -> shown (x, y) indices;
+    faithfulness(model) -> Faithfulness (computed only when asked; sampled above 3,000 points);
     numbers(model) -> dict; numbers_frame(model) -> DataFrame; landscape(model) -> LossLandscape;
     distributions(model) -> SimilarityDistributions;
-    inspect_cell(model, row, col) -> dict (sets `inspected`); item(modality, pair_id) -> dict;
+    inspect_cell(model, row, col) -> dict (sets `inspected`: kind 'cell', row/col, row_item,
+        col_item, value); inspect_pair(model, pair_id) (kind 'pair'); item(modality, pair_id);
     select_pairs(ids); selected_table() -> DataFrame; thumb_url(pair_id) -> str | None;
     provenance(model) -> dict and provenance_line(model) -> str (what produced a view).
 
@@ -144,6 +145,7 @@ class ExplorerState(param.Parameterized):
         self._preloaded = source_data
         self._memo: dict[tuple, tuple[Any, Any]] = {}
         self._lock = threading.RLock()
+        self._slot_locks: dict[tuple, threading.RLock] = {}
         self.compute_counts: Counter = Counter()
         self.progress: Callable[[str], None] = self._set_status
 
@@ -152,15 +154,28 @@ class ExplorerState(param.Parameterized):
         return tuple(_freeze(getattr(self, n)) for n in names)
 
     def _cached(self, name: str, args: tuple, deps: Sequence[str], compute: Callable[[], Any]) -> Any:
+        """The memoised value of slot (name, args), recomputed when the `deps` values changed.
+
+        One lock per slot: a long computation (UMAP in a background thread) blocks only callers
+        of the same value, never the rest of the page. Slots depend on each other as a DAG
+        (projection → embeddings → source), so nested locking cannot deadlock.
+        """
         slot = (name, args)
         inputs = self._inputs(deps)
         with self._lock:
             hit = self._memo.get(slot)
             if hit is not None and hit[0] == inputs:
                 return hit[1]
+            slot_lock = self._slot_locks.setdefault(slot, threading.RLock())
+        with slot_lock:
+            with self._lock:
+                hit = self._memo.get(slot)
+                if hit is not None and hit[0] == inputs:
+                    return hit[1]
             value = compute()
-            self._memo[slot] = (inputs, value)
-            self.compute_counts[name] += 1
+            with self._lock:
+                self._memo[slot] = (inputs, value)
+                self.compute_counts[name] += 1
             return value
 
     def clear_cache(self) -> None:
@@ -677,7 +692,8 @@ class ExplorerState(param.Parameterized):
 
     def provenance_line(self, model: str | None = None, projection: bool = False) -> str:
         d = self.provenance(model, projection)
-        parts = [f"{d['model']} on {d['source']} (n={d['n']})", f"gap α={d['alpha']:g}{' renorm' if d['renormalize'] else ''}"]
+        name = d["model"] if d["model_id"] == d["model"] else f"{d['model']} [{d['model_id'][:60]}]"
+        parts = [f"{name} on {d['source']} (n={d['n']})", f"gap α={d['alpha']:g}{' renorm' if d['renormalize'] else ''}"]
         if "ordering" in d:
             parts.append(f"clusters {d['ordering']}")
         if "projection" in d:

@@ -268,3 +268,34 @@ def test_augment_state_over_a_precomputed_series(amumo_dir):
     a = AugmentState(series_source=f"amumo:{amumo_dir('Blurred-0_size-100')}", models=["CLIP"])
     s = a.explorer_state()
     assert s.model_names() == ["CLIP"] and s.similarity().shape == (200, 200)
+
+
+def test_a_long_computation_blocks_only_its_own_value(state, monkeypatch):
+    """While a projection runs in a background thread, other values stay available."""
+    import threading
+
+    import explorer.analysis.projection as P
+
+    release = threading.Event()
+    started = threading.Event()
+    real = P.project
+
+    def slow_project(*a, **kw):
+        started.set()
+        release.wait(30)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(P, "project", slow_project)
+    bg = threading.Thread(target=state.projection_result, args=("A",))
+    bg.start()
+    assert started.wait(30)
+    done = []
+    fg = threading.Thread(target=lambda: done.append(state.similarity("A").shape))
+    fg.start()
+    fg.join(20)
+    finished_while_projecting = bool(done)
+    release.set()
+    bg.join(30)
+    fg.join(30)
+    assert finished_while_projecting and done == [(80, 80)]
+    assert state.compute_counts["projection"] == 1

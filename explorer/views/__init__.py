@@ -9,14 +9,15 @@ Final API (module: function(state, model=None, ...) -> object):
 - heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``
   rasterized 2N×2N matrix (mean/max per `state.aggregation`, `state.cmap`), separators,
   quadrant labels, cluster boxes + n-gram labels, selection bands; tap → ``state.inspected``,
-  double tap → selects the row's pair. ``cluster_gallery(state, model)`` (Panel HTML: each
+  double tap → selects the row's pair (``plot.cell_streams``). ``cluster_gallery(state, model)`` (Panel HTML: each
   cluster's label, size and example images). Helpers: ``matrix_image``, ``cell_from_xy``,
   ``attach_cell_streams``.
 - difference: ``difference_heatmap(state, model=None, *, shared=False, size)`` XXᵀ − YYᵀ,
   diverging colour map centred at 0, mean|D| in the title.
 - scatter: ``projection_scatter(state, model=None, *, size, interactive=True)`` points by
   modality (or faithfulness), one edge per pair coloured by its full-space similarity,
-  rasterized above ``state.datashade_above`` pairs; box/lasso → ``state.selected_pairs``.
+  rasterized above ``state.datashade_above`` pairs; box/lasso → ``state.selected_pairs``;
+  ``plot.selection_streams`` (Selection1D, or BoundsXY + Tap when ``plot.rasterized``).
   Helpers: ``points_frame``, ``edges_frame``, ``pairs_in_bounds``, ``nearest_pair``.
 - numbers: ``numbers_table(state, model=None)`` (hv.Table quantity/before/after),
   ``numbers_pane(state, model=None)`` (Panel, escaped HTML incl. faithfulness and
