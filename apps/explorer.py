@@ -13,9 +13,14 @@ package installed) so `explorer` is importable.
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, str(ROOT))
+APPS = Path(__file__).resolve().parent
+ROOT = APPS.parent
+# Bokeh puts this script's folder first on sys.path, where `explorer` would mean this very file:
+# drop it, and put the project root first (a checkout without `pip install -e .` works too).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != APPS]
+sys.path.insert(0, str(ROOT))
+if "explorer" in sys.modules and not hasattr(sys.modules["explorer"], "__path__"):
+    del sys.modules["explorer"]
 
 from explorer.app.options import parse_app_args  # noqa: E402
 from explorer.app.server import create_page  # noqa: E402

@@ -24,6 +24,7 @@ import panel as pn
 from ..errors import SpecError
 from ..state import DEFAULT_DATASET_MODELS, AugmentState, ExplorerState
 from .background import run_in_background
+from .controls import safe_multichoice
 
 OWN_SERIES = "augment a pair of this source"
 
@@ -77,10 +78,11 @@ class AugmentPage:
         self.index = pn.widgets.IntInput(name=f"pair index (0–{n - 1})", value=0, start=0, end=max(n - 1, 0), width=150)
         self.kind = pn.widgets.Select.from_param(self.aug.param.kind, width=150)
         self.steps = pn.widgets.IntSlider.from_param(self.aug.param.steps, start=5, end=200, step=5, width=200, throttled=True)
-        self.models = pn.widgets.MultiChoice(name="models", options=augment_models(models), value=list(self.aug.models), max_items=4, width=420)
+        self.models = safe_multichoice("models", augment_models(models), list(self.aug.models), max_items=4, width=420)
         self.button = pn.widgets.Button(name="Show heatmaps", button_type="primary", width=160)
         self.button.on_click(self._show)
-        self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width")
+        self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width",
+                               css_classes=["bx-augment-plots"])
         self.caption = pn.pane.HTML("", sizing_mode="stretch_width")
 
     def panel(self) -> pn.Column:

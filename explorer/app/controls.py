@@ -89,6 +89,15 @@ def sample_widget(state: Any) -> pn.widgets.IntInput:
     return w
 
 
+def safe_multichoice(name: str, options: list[str], value: list[str], **kwargs: Any) -> pn.widgets.MultiChoice:
+    """A MultiChoice whose labels are HTML-escaped: Bokeh's MultiChoice (Choices.js with
+    allowHTML) renders option labels as HTML, and model names and specs are untrusted text."""
+    import html
+
+    labels = {html.escape(str(o), quote=True): o for o in options}
+    return pn.widgets.MultiChoice(name=name, options=labels, value=[v for v in value if v in options], **kwargs)
+
+
 def model_widget(state: Any, names: list[str]) -> pn.widgets.Select:
     """The model shown on the Explore page, linked to ``state.active_model``."""
     value = state.active_model if state.active_model in names else (names[0] if names else None)

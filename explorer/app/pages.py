@@ -16,69 +16,97 @@ from typing import Any
 import panel as pn
 
 from .. import views as V
+from .controls import safe_multichoice
+from .template import CSS
 
 #: frame size of the main heatmap and scatter: both fit side by side in a 1400 px wide window
-PLOT_SIZE = 440
+PLOT_SIZE = 430
 
 
-def _scatter_is_large(state: Any) -> bool:
-    return int(state.active_indices().size) > int(state.datashade_above)
+#: the parameters that change which pairs are shown
+ACTIVE_PARAMS = ["source", "models", "sample_size", "seed", "caption_filter", "filter_mode"]
 
 
-def scatter_holder(state: Any) -> pn.Column:
-    """The projection scatter, rebuilt only when the number of shown pairs crosses
-    ``state.datashade_above`` (plain glyphs with HTML hover below it, rasterized above)."""
+def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag: str = "", **pane_options: Any) -> pn.Column:
+    """A holder showing ``pn.pane.HoloViews(build())``, rebuilt whenever ``key(state)`` changes
+    after one of the `watch` parameters changed. The views' DynamicMaps re-render in place (and
+    keep the zoom) for everything else; a new plot is needed when the axes must change, e.g.
+    when a caption filter shrinks the 2N×2N matrix, or when the scatter switches between plain
+    glyphs and rasterized layers above ``state.datashade_above`` pairs. With `tag`, the pane also
+    carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait for the
+    rebuilt plot."""
     holder = pn.Column(sizing_mode="fixed")
-    current: dict[str, Any] = {"large": None}
+    current: dict[str, Any] = {"key": object()}
 
     def rebuild(*_: Any) -> None:
         try:
-            large = _scatter_is_large(state)
+            k = key(state)
         except Exception:  # the views show the error themselves
-            large = current["large"]
-        if large == current["large"] and holder.objects:
+            k = current["key"]
+        if k == current["key"] and holder.objects:
             return
-        current["large"] = large
-        holder[:] = [pn.pane.HoloViews(V.projection_scatter(state, size=PLOT_SIZE), name="scatter", css_classes=["bx-scatter"],
-                                       linked_axes=False)]
+        current["key"] = k
+        options = dict(pane_options)
+        if tag:
+            options["css_classes"] = [*options.get("css_classes", []), f"{tag}-{k}"]
+        holder[:] = [pn.pane.HoloViews(build(), linked_axes=False, **options)]
 
     rebuild()
-    state.param.watch(rebuild, ["sample_size", "seed", "caption_filter", "filter_mode", "datashade_above"])
+    state.param.watch(rebuild, watch)
     return holder
 
 
-def explore_page(state: Any, model_select: Any = None) -> pn.Column:
-    heat = pn.pane.HoloViews(V.similarity_heatmap(state, size=PLOT_SIZE), name="heatmap", css_classes=["bx-heatmap"],
-                             linked_axes=False)
-    side = pn.Column(
-        pn.pane.HTML("<b>Numbers</b>", margin=(0, 5)),
-        V.numbers_pane(state),
-        pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(10, 5, 0, 5)),
-        pn.Column(V.inspect_panel(state), css_classes=["bx-inspect-box"], sizing_mode="stretch_width"),
-        width=440,
+def _n_shown(state: Any) -> int:
+    return int(state.active_indices().size)
+
+
+def scatter_holder(state: Any) -> pn.Column:
+    return rebuilt_on_change(
+        state, lambda: V.projection_scatter(state, size=PLOT_SIZE),
+        lambda st: _n_shown(st) > int(st.datashade_above), ACTIVE_PARAMS + ["datashade_above"],
+        name="scatter", css_classes=["bx-scatter"],
     )
-    top = pn.FlexBox(heat, scatter_holder(state), side, flex_wrap="wrap", sizing_mode="stretch_width")
-    selection = pn.Card(V.selection_panel(state), title="Selected pairs (box or lasso in the scatter, double-tap a heatmap row)",
-                        sizing_mode="stretch_width", max_height=420, scroll=True)
-    clusters = pn.Card(V.cluster_gallery(state), title="Clusters (turn on 'cluster matrix by similarity')",
+
+
+def heatmap_holder(state: Any) -> pn.Column:
+    return rebuilt_on_change(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), _n_shown, ACTIVE_PARAMS,
+                             tag="bx-n", name="heatmap", css_classes=["bx-heatmap"])
+
+
+def styled(pane: Any) -> Any:
+    """Give an HTML pane the explorer's table/card CSS (Panel renders panes in shadow DOM, so page
+    CSS does not reach them)."""
+    pane.stylesheets = [*pane.stylesheets, CSS]
+    return pane
+
+
+def explore_page(state: Any) -> pn.Column:
+    top = pn.FlexBox(heatmap_holder(state), scatter_holder(state), flex_wrap="wrap", sizing_mode="stretch_width")
+    numbers = pn.Column(pn.pane.HTML("<b>Numbers</b>", margin=(0, 5)), styled(V.numbers_pane(state)), width=470,
+                        css_classes=["bx-numbers-box"])
+    inspect = pn.Column(pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(0, 5)),
+                        styled(V.inspect_panel(state)), width=520, css_classes=["bx-inspect-box"])
+    selection = pn.Column(pn.pane.HTML("<b>Selected pairs</b> (box or lasso in the scatter, double-tap a heatmap row)",
+                                       margin=(0, 5)),
+                          styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True,
+                          sizing_mode="stretch_width", css_classes=["bx-selection-box"])
+    middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
+    clusters = pn.Card(styled(V.cluster_gallery(state)), title="Clusters (turn on 'cluster matrix by similarity')",
                        sizing_mode="stretch_width", collapsed=not state.cluster)
     state.param.watch(lambda e: setattr(clusters, "collapsed", not e.new), "cluster")
     lower = pn.FlexBox(
-        pn.pane.HoloViews(V.difference_heatmap(state, size=400), name="difference", linked_axes=False),
+        rebuilt_on_change(state, lambda: V.difference_heatmap(state, size=400), _n_shown, ACTIVE_PARAMS, name="difference"),
         pn.pane.HoloViews(V.loss_landscape_plot(state, width=480, height=320), name="landscape", linked_axes=False),
         pn.pane.HoloViews(V.similarity_histograms(state, width=480, height=300), name="histograms", linked_axes=False),
         flex_wrap="wrap", sizing_mode="stretch_width",
     )
-    header = [model_select] if model_select is not None else []
-    return pn.Column(*header, top, selection, clusters, lower, sizing_mode="stretch_width", name="Explore")
+    return pn.Column(top, middle, clusters, lower, sizing_mode="stretch_width", name="Explore")
 
 
 def compare_page(state: Any) -> pn.Column:
     names = state.model_names()
-    chooser = pn.widgets.MultiChoice(
-        name="models to compare (2–4; empty = the first four)", options=names,
-        value=[m for m in state.compare_models if m in names], max_items=4, width=600,
-    )
+    chooser = safe_multichoice("models to compare (2–4; empty = the first four)", names, list(state.compare_models),
+                               max_items=4, width=600)
     chooser.link(state, value="compare_models", bidirectional=True)
     shared = pn.widgets.Checkbox.from_param(state.param.shared_order, name="every heatmap in the first model's cluster order")
     intro = pn.pane.Markdown(
@@ -86,4 +114,7 @@ def compare_page(state: Any) -> pn.Column:
         "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.",
         sizing_mode="stretch_width",
     )
-    return pn.Column(intro, pn.Row(chooser, shared), V.compare_view(state), sizing_mode="stretch_width", name="Compare")
+    view = V.compare_view(state)
+    for obj in view.select(pn.pane.HTML):
+        styled(obj)
+    return pn.Column(intro, pn.Row(chooser, shared), view, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])

@@ -1,0 +1,229 @@
+"""The served explorer in Chromium, on a small synthetic Amumo export with hostile captions
+(``panel serve apps/explorer.py --args --source amumo:<export>``): it loads cleanly and offline,
+draws the heatmap and the scatter, follows the gap slider and the caption filter, shows the two
+items of a tapped cell (with a served thumbnail), and never runs a caption as code.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from conftest import keep_log_on_failure, wait_for_app
+
+from explorer.pairs import filter_captions
+from hostile_export import HOSTILE, captions
+
+N = 48  # pairs in the export (hostile_export.write_export default)
+
+
+def wait_until(fn, timeout: float = 120.0, interval: float = 0.25, what: str = "condition"):
+    """Poll fn() until it returns a truthy value (the page updates over a websocket)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as exc:  # element not there yet
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+def numbers_row(page, quantity: str) -> tuple[float, float]:
+    """(before, after) of a row of the numbers table."""
+    text = page.locator(".bx-numbers-table").first.inner_text()
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("\t") if c.strip()]
+        if cells and cells[0].startswith(quantity) and len(cells) >= 3:
+            return float(cells[1]), float(cells[2])
+    raise AssertionError(f"no row {quantity!r} in the numbers table:\n{text}")
+
+
+def shown_pairs(page) -> int:
+    text = page.locator(".bx-numbers").first.inner_text()
+    m = re.search(r"\(n=(\d+)\)", text)
+    assert m, f"the numbers pane names how many pairs are shown: {text!r}"
+    return int(m.group(1))
+
+
+def tap_heatmap_until_cards(page, n_shown: int, fx: float = 0.33, fy: float = 0.62, tries: int = 3) -> None:
+    """Tap a cell of the heatmap showing `n_shown` pairs until the tapped-cell panel shows two items
+    (a tap that lands while the plot is still being replaced is retried)."""
+    canvas = page.locator(f".bx-heatmap.bx-n-{n_shown} canvas").first
+    canvas.wait_for(state="attached")
+    items = page.locator(".bx-inspect .bx-item")
+    for attempt in range(tries):
+        box = canvas.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        try:
+            wait_until(lambda: items.count() == 2, timeout=30 if attempt < tries - 1 else 90, what="two item cards")
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
+def image_stats(png: bytes) -> tuple[float, int]:
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int64)
+    colours = np.unique(a.reshape(-1, 3) // 8, axis=0).shape[0]
+    return float(a.std()), colours
+
+
+@pytest.fixture
+def app(open_page, hostile_server, artifacts_dir, request):
+    page, rec = open_page(hostile_server.url)
+    wait_for_app(page)
+    yield page, rec
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        page.screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
+        keep_log_on_failure(hostile_server, artifacts_dir, request.node.name)
+
+
+def test_page_loads_offline_without_console_errors(app, hostile_server, artifacts_dir):
+    page, rec = app
+    page.screenshot(path=str(artifacts_dir / "explorer-loaded.png"))
+    assert rec.page_errors == []
+    assert rec.console_errors == []
+    assert rec.dialogs == []
+    assert rec.requests, "the recorder saw the page's requests"
+    assert rec.foreign_requests(hostile_server.base) == [], "every request stays on the app's own server"
+    # the three pages exist
+    for tab in ("Explore", "Compare", "Augment"):
+        assert page.get_by_text(tab, exact=True).count() >= 1
+
+
+def test_heatmap_and_scatter_draw_something(app, artifacts_dir):
+    page, _ = app
+    for name in ("bx-heatmap", "bx-scatter"):
+        pane = page.locator(f".{name}").first
+        png = pane.screenshot(path=str(artifacts_dir / f"explorer-{name}.png"))
+        std, colours = image_stats(png)
+        assert std > 20 and colours > 30, f"{name} looks blank (std {std:.1f}, {colours} colours)"
+
+
+def test_gap_slider_changes_the_shown_distance(app, artifacts_dir):
+    page, _ = app
+    before, after = numbers_row(page, "gap distance")
+    assert before == pytest.approx(after), "α = 0: nothing closed yet"
+    title = page.get_by_text(re.compile(r"close the gap \(α\)")).first
+    slider = title.locator("xpath=ancestor::*[contains(@class,'bk-input-group')][1]")
+    handle = page.locator(".noUi-handle").first if slider.count() == 0 else slider.locator(".noUi-handle").first
+    track = page.locator(".noUi-target").first if slider.count() == 0 else slider.locator(".noUi-target").first
+    hb, tb = handle.bounding_box(), track.bounding_box()
+    page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(tb["x"] + tb["width"] + 20, hb["y"] + hb["height"] / 2, steps=8)
+    page.mouse.up()
+    closed = wait_until(lambda: (lambda b, a: a < b - 0.1 and (b, a))(*numbers_row(page, "gap distance")),
+                        what="the closed gap distance")
+    assert closed[0] == pytest.approx(before, abs=1e-4), "the original distance stays"
+    assert closed[1] < 0.1 * before, "α = 1 with re-normalisation leaves only a small residual"
+    page.screenshot(path=str(artifacts_dir / "explorer-gap-closed.png"))
+
+
+def test_caption_filter_shrinks_the_set(app, artifacts_dir):
+    page, _ = app
+    wait_until(lambda: shown_pairs(page) == N, what=f"n={N} before filtering")
+    expected = len(filter_captions(captions(N), "red"))
+    assert 0 < expected < N
+    box = page.get_by_placeholder(re.compile("dog frisbee"))
+    box.fill("red")
+    box.press("Enter")
+    wait_until(lambda: shown_pairs(page) == expected, what=f"n={expected} after filtering")
+    page.screenshot(path=str(artifacts_dir / "explorer-filtered.png"))
+
+
+def test_tap_on_a_heatmap_cell_shows_both_items(app, hostile_server, artifacts_dir):
+    page, _ = app
+    # a cell in the lower-left (caption rows × image columns) part of the frame
+    tap_heatmap_until_cards(page, N)
+    items = page.locator(".bx-inspect .bx-item")
+    text = page.locator(".bx-inspect").first.inner_text()
+    assert "similarity" in text and "pair" in text
+    modalities = {t.split("·")[0].strip() for t in items.all_inner_texts()}
+    assert modalities <= {"image", "text"} and modalities, modalities
+    thumbs = page.locator(".bx-inspect img")
+    if thumbs.count():  # an image item: its thumbnail comes from the app's /thumb route and loads
+        src = thumbs.first.get_attribute("src")
+        assert re.fullmatch(r"/thumb/[0-9a-f]{8,64}/\d+\.png", src), src
+        wait_until(lambda: thumbs.first.evaluate("im => im.complete && im.naturalWidth > 0"), what="thumbnail loaded")
+    page.screenshot(path=str(artifacts_dir / "explorer-tapped-cell.png"))
+
+
+def test_hostile_captions_never_run(app, artifacts_dir):
+    page, rec = app
+    words = "script img svg onmouseover safe bold"
+    box = page.get_by_placeholder(re.compile("dog frisbee"))
+    box.fill(words)
+    box.press("Enter")
+    n = wait_until(lambda: (lambda k: k if k <= len(HOSTILE) else 0)(shown_pairs(page)), what="only the hostile pairs")
+    page.locator(f".bx-heatmap.bx-n-{n} canvas").first.wait_for(state="attached")
+    # hover the whole scatter (tooltips show captions), tap the heatmap (cards show captions)
+    sc = page.locator(".bx-scatter canvas").first.bounding_box()
+    for fx in np.linspace(0.1, 0.8, 8):
+        for fy in np.linspace(0.1, 0.9, 8):
+            page.mouse.move(sc["x"] + sc["width"] * fx, sc["y"] + sc["height"] * fy)
+    tap_heatmap_until_cards(page, n)
+    cards = page.locator(".bx-inspect").first.inner_text()
+    assert "<" in cards or "&" in cards or "'" in cards, "hostile captions are shown as text"
+    page.screenshot(path=str(artifacts_dir / "explorer-hostile.png"))
+    assert page.evaluate("() => window.__pwned === undefined"), "a caption ran as code"
+    assert rec.dialogs == []
+    assert page.locator("img[src='x']").count() == 0
+
+
+def test_thumbnail_route_serves_only_the_datasets_images(app, hostile_server):
+    from explorer import thumbnails
+    from explorer.sources import load_pairs
+
+    pairs = load_pairs(f"amumo:{hostile_server.extra['export']}")
+    token = thumbnails.token_for(pairs)
+    base = hostile_server.base
+
+    def get(path: str) -> tuple[int, bytes, str]:
+        try:
+            with urllib.request.urlopen(base + path, timeout=30) as r:
+                return r.status, r.read(), r.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers.get("Content-Type", "")
+
+    status, body, ctype = get(f"/thumb/{token}/3.png")
+    assert status == 200 and ctype == "image/png" and body[:8] == b"\x89PNG\r\n\x1a\n"
+    for bad in (f"/thumb/{token}/{N}.png", f"/thumb/{token}/-1.png", f"/thumb/{'0' * 16}/0.png",
+                f"/thumb/{token}/..%2F..%2Fprompts.txt", "/thumb/../../etc/passwd", f"/thumb/{token}/0.png/..%2F..%2Fx",
+                f"/thumb/{token}/images%2F0.jpg"):
+        status, body, _ = get(bad)
+        assert status == 404, (bad, status)
+        assert b"prompts" not in body and b"root:" not in body
+
+
+def test_compare_and_augment_pages(app, artifacts_dir):
+    page, rec = app
+    page.get_by_text("Compare", exact=True).first.click()
+    wait_until(lambda: page.locator(".bx-compare canvas").count() >= 2, what="two compared heatmaps")
+    assert "toyA" in page.locator(".bx-compare-table").first.inner_text()
+    page.screenshot(path=str(artifacts_dir / "compare.png"))
+    page.get_by_text("Augment", exact=True).first.click()
+    series = page.locator(".bx-augment select, select").filter(has_text="augment a pair of this source").first
+    options = series.evaluate("s => Array.from(s.options).map(o => o.value)")
+    export_option = [o for o in options if o.startswith("amumo:")]
+    assert export_option, options
+    series.select_option(export_option[0])
+    page.get_by_role("button", name="Show heatmaps").click()
+    wait_until(lambda: page.locator(".bx-augment-plots canvas").count() >= 1, what="augmentation heatmaps")
+    page.screenshot(path=str(artifacts_dir / "augment.png"))
+    assert rec.page_errors == []
+    assert page.evaluate("() => window.__pwned === undefined"), "a model name ran as code"
+    assert rec.foreign_requests(page.url.split("/explorer")[0]) == []
+    assert not [u for u in rec.requests if u.rstrip("/").endswith("/x")], "an <img src=x> from a model name was rendered"
