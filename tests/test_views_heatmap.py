@@ -43,8 +43,14 @@ def test_separators_quadrant_labels_and_title(state):
     assert sorted(labels["quadrant"]) == ["image–image", "image–text", "text–image", "text–text"]
     title = plot.state.title.text
     assert "A on synthetic:test (n=10)" in title and "α=0" in title and "max per pixel" in title
+    assert plot.state.xaxis[0].axis_label == "column: images 0–9 | captions 10–19"
+    assert plot.state.yaxis[0].axis_label == "row: images 0–9 | captions 10–19"
     state.alpha = 0.5
     assert "α=0.5" in plot.state.title.text
+    state.caption_filter = "red"  # pairs 4 and 8 (pair 0's caption is a hostile one)
+    assert plot.state.yaxis[0].axis_label == "row: images 0–1 | captions 2–3"
+    spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]
+    assert sorted(s.location for s in spans) == [1.5, 1.5]
 
 
 def test_mean_hides_the_diagonal_that_max_keeps():

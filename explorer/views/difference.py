@@ -33,10 +33,10 @@ def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = F
     def build() -> hv.Image:
         m = state.resolve_model(model)
         d = state.difference(m, shared)
-        return matrix_image(d, vdim="difference", clim=symmetric_clim(d))
+        return matrix_image(d, vdim="difference", clim=symmetric_clim(d), paired=False)
 
     def empty(_msg: str) -> hv.Image:
-        return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0))
+        return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
 
     image = dynamic(state, deps, build, empty)
     raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.diverging_cmap)

@@ -25,23 +25,27 @@ from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_C
 QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
 
 
-def matrix_image(matrix: np.ndarray, vdim: str = "similarity", label: str = "", clim: tuple[float, float] | None = None) -> hv.Image:
-    """``hv.Image`` of a square matrix over integer coordinates: value at (x=col, y=row) is matrix[row, col]."""
+def matrix_image(
+    matrix: np.ndarray, vdim: str = "similarity", label: str = "", clim: tuple[float, float] | None = None, paired: bool = True
+) -> hv.Image:
+    """``hv.Image`` of a square matrix over integer coordinates: value at (x=col, y=row) is matrix[row, col].
+
+    `paired`: the matrix is 2N×2N (images then captions) and the axis labels say so.
+    """
     m = np.asarray(matrix)
     n = m.shape[0]
     if clim is None and m.size:
         clim = (float(np.nanmin(m)), float(np.nanmax(m)))
     dim = hv.Dimension(vdim, range=clim) if clim is not None else hv.Dimension(vdim)
-    return hv.Image((np.arange(m.shape[1]), np.arange(n), m), kdims=["column", "row"], vdims=[dim], label=label)
+    if paired and n % 2 == 0:
+        kdims = [hv.Dimension("column", label=axis_label("column", n // 2)), hv.Dimension("row", label=axis_label("row", n // 2))]
+    else:
+        kdims = ["column", "row"]
+    return hv.Image((np.arange(m.shape[1]), np.arange(n), m), kdims=kdims, vdims=[dim], label=label)
 
 
 def empty_image(vdim: str = "similarity") -> hv.Image:
     return matrix_image(np.full((2, 2), np.nan, dtype=np.float32), vdim, clim=(0.0, 1.0))
-
-
-def quadrant_ticks(n: int) -> list[tuple[float, str]]:
-    """Axis ticks naming the two halves (images 0..N−1, captions N..2N−1)."""
-    return [((n - 1) / 2.0, f"images (0–{n - 1})"), (n + (n - 1) / 2.0, f"captions ({n}–{2 * n - 1})")]
 
 
 def separators(n: int, color: str = SEPARATOR_COLOR) -> hv.Overlay:
@@ -150,8 +154,6 @@ def similarity_heatmap(
         frame_width=size,
         frame_height=size,
         tools=["hover", "tap", "doubletap"] if interactive else ["hover"],
-        xlabel="column",
-        ylabel="row",
         colorbar_opts={"title": "cosine similarity"},
     )
     annotations = dynamic(state, ACTIVE + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ()),
@@ -176,6 +178,11 @@ def _title_ref(state: Any, model: str | None, shared: bool, deps) -> Any:
             return f"Similarity · {exc}"
 
     return param.bind(title, *[state.param[p] for p in dict.fromkeys(deps + ("aggregation",))])
+
+
+def axis_label(kind: str, n: int) -> str:
+    """'row: images 0–N−1 | captions N–2N−1' (the quadrant layout along one axis)."""
+    return f"{kind}: images 0–{n - 1} | captions {n}–{2 * n - 1}"
 
 
 def cell_from_xy(x: float, y: float, n2: int) -> tuple[int, int] | None:
