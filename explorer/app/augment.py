@@ -74,12 +74,12 @@ class AugmentPage:
         self.say = set_message or (lambda msg, error=False: None)
         self.aug = AugmentState(models=list(models)[:4], steps=40, cmap=state.cmap, aggregation=state.aggregation)
         n = state.source_data().n
-        self.series = pn.widgets.Select(name="series", options=[OWN_SERIES, *series_sources], value=OWN_SERIES, width=320)
-        self.index = pn.widgets.IntInput(name=f"pair index (0–{n - 1})", value=0, start=0, end=max(n - 1, 0), width=150)
+        self.series = pn.widgets.Select(label="series", options=[OWN_SERIES, *series_sources], value=OWN_SERIES, width=320)
+        self.index = pn.widgets.IntInput(label=f"pair index (0–{n - 1})", value=0, start=0, end=max(n - 1, 0), width=150)
         self.kind = pn.widgets.Select.from_param(self.aug.param.kind, width=150)
         self.steps = pn.widgets.IntSlider.from_param(self.aug.param.steps, start=5, end=200, step=5, width=200, throttled=True)
         self.models = safe_multichoice("models", augment_models(models), list(self.aug.models), max_items=4, width=420)
-        self.button = pn.widgets.Button(name="Show heatmaps", button_type="primary", width=160)
+        self.button = pn.widgets.Button(label="Show heatmaps", color="primary", width=160)
         self.button.on_click(self._show)
         self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width",
                                css_classes=["bx-augment-plots"])

@@ -74,7 +74,7 @@ def param_group(state: Any, parameters: list[str], widgets: dict[str, Any]) -> p
 
 def sample_widget(state: Any) -> pn.widgets.IntInput:
     """Sample size (0 = all pairs), linked both ways to ``state.sample_size`` (None = all)."""
-    w = pn.widgets.IntInput(name="sample size (0 = all pairs)", value=int(state.sample_size or 0), start=0, step=100,
+    w = pn.widgets.IntInput(label="sample size (0 = all pairs)", value=int(state.sample_size or 0), start=0, step=100,
                             sizing_mode="stretch_width")
 
     def to_state(event: Any) -> None:
@@ -95,13 +95,13 @@ def safe_multichoice(name: str, options: list[str], value: list[str], **kwargs: 
     import html
 
     labels = {html.escape(str(o), quote=True): o for o in options}
-    return pn.widgets.MultiChoice(name=name, options=labels, value=[v for v in value if v in options], **kwargs)
+    return pn.widgets.MultiChoice(label=name, options=labels, value=[v for v in value if v in options], **kwargs)
 
 
 def model_widget(state: Any, names: list[str]) -> pn.widgets.Select:
     """The model shown on the Explore page, linked to ``state.active_model``."""
     value = state.active_model if state.active_model in names else (names[0] if names else None)
-    w = pn.widgets.Select(name="model", options=list(names), value=value, sizing_mode="stretch_width")
+    w = pn.widgets.Select(label="model", options=list(names), value=value, sizing_mode="stretch_width")
     if value is not None and state.active_model != value:
         state.active_model = value
     w.link(state, value="active_model", bidirectional=True)

@@ -79,10 +79,10 @@ class Explorer(pn.viewable.Viewer):
         self.sources = list(dict.fromkeys([*(sources or []), state.source])) if sources else [state.source]
         self.models_by_source = {k: list(v) for k, v in (models_by_source or {}).items()}
         self.series_sources = list(series_sources)
-        self._source_select = pn.widgets.Select(name="source", options=self.sources, value=state.source, sizing_mode="stretch_width",
+        self._source_select = pn.widgets.Select(label="source", options=self.sources, value=state.source, sizing_mode="stretch_width",
                                                 disabled=len(self.sources) < 2)
         self._source_select.param.watch(self._on_source, "value")
-        self._spinner = pn.indicators.LoadingSpinner(value=False, size=22, name="", margin=(5, 10))
+        self._spinner = pn.indicators.LoadingSpinner(value=False, size=22, margin=(5, 10))
         self._status = pn.pane.HTML("", css_classes=["bx-status"], sizing_mode="stretch_width")
         self._controls = pn.Column(sizing_mode="stretch_width")
         placeholder = pn.pane.Markdown("Opening the source…")

@@ -9,7 +9,6 @@ a path or spec, so a served explorer cannot be pointed at other files of the mac
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -18,8 +17,6 @@ from ..commands.common import model_list
 #: the embedded default: the procedural shapes world and the project's three own models
 DEFAULT_SOURCE = "shapes:1000"
 DEFAULT_MODELS = ("own:clip", "own:cyclip", "own:cloob")
-#: optional: more sources offered in the app's source menu, separated by os.pathsep
-ENV_SOURCES = "BIMODAL_EXPLORER_SOURCES"
 
 
 @dataclass
@@ -61,9 +58,7 @@ def add_app_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> AppOptions:
-    sources = list(args.source or [])
-    extra = os.environ.get(ENV_SOURCES, "")
-    sources += [s for s in extra.split(os.pathsep) if s.strip() and s not in sources]
+    sources = list(dict.fromkeys(args.source or []))
     return AppOptions(
         sources=sources or [DEFAULT_SOURCE],
         models=model_list(args.models) or [],

@@ -108,7 +108,7 @@ def compare_page(state: Any) -> pn.Column:
     chooser = safe_multichoice("models to compare (2–4; empty = the first four)", names, list(state.compare_models),
                                max_items=4, width=600)
     chooser.link(state, value="compare_models", bidirectional=True)
-    shared = pn.widgets.Checkbox.from_param(state.param.shared_order, name="every heatmap in the first model's cluster order")
+    shared = pn.widgets.Checkbox.from_param(state.param.shared_order, label="every heatmap in the first model's cluster order")
     intro = pn.pane.Markdown(
         "The same pairs, filter, sample, gap setting and clustering for every model; with a shared order a row is the "
         "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.",

@@ -1,0 +1,349 @@
+"""The Panel app without a browser: options, the thumbnail route, the Explorer viewer in notebook
+mode (synchronous loading), source switching, the Augment page's image files and the serve
+command's argument handling."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import panel as pn
+import pytest
+from tornado.testing import AsyncHTTPTestCase
+from tornado.web import Application
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hostile_export import HOSTILE, HOSTILE_MODEL, MODELS, write_export  # noqa: E402
+
+from explorer import thumbnails  # noqa: E402
+from explorer.app import routes  # noqa: E402
+from explorer.app.background import run_in_background  # noqa: E402
+from explorer.app.options import DEFAULT_MODELS, DEFAULT_SOURCE, parse_app_args  # noqa: E402
+from explorer.app.server import models_for  # noqa: E402
+from explorer.errors import SpecError  # noqa: E402
+from explorer.images import FileImages  # noqa: E402
+from explorer.pairs import PairSet  # noqa: E402
+from explorer.sources import load_pairs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    return write_export(tmp_path_factory.mktemp("export") / "toy", n=24)
+
+
+# -- options ----------------------------------------------------------------------------------
+
+
+def test_options_default_to_the_embedded_source():
+    o = parse_app_args([])
+    assert o.sources == [DEFAULT_SOURCE] and o.source == DEFAULT_SOURCE and o.models == []
+
+
+def test_options_repeatable_sources_and_models():
+    o = parse_app_args(["--source", "shapes:50", "--source", "amumo:/x", "--source", "shapes:50", "--models", "own:clip, own:cloob",
+                        "--sample-size", "7", "--seed", "3", "--series", "amumo:/s"])
+    assert o.sources == ["shapes:50", "amumo:/x"]  # a repeated source is offered once
+    assert o.models == ["own:clip", "own:cloob"] and o.sample_size == 7 and o.seed == 3 and o.series == ["amumo:/s"]
+
+
+def test_unknown_app_arguments_are_refused():
+    with pytest.raises(SystemExit, match="--bogus"):
+        parse_app_args(["--bogus"])
+
+
+def test_models_apply_to_the_first_source_and_to_datasets(export):
+    o = parse_app_args(["--source", f"amumo:{export}", "--source", "shapes:30", "--models", "toyA"])
+    assert models_for(f"amumo:{export}", o) == ["toyA"]
+    assert models_for("shapes:30", o) == ["toyA"]
+    o2 = parse_app_args(["--source", "shapes:30", "--source", f"amumo:{export}"])
+    assert models_for("shapes:30", o2) == list(DEFAULT_MODELS)
+    assert models_for(f"amumo:{export}", o2) == []  # a precomputed source shows all its models
+
+
+# -- thumbnail route --------------------------------------------------------------------------
+
+
+class ThumbnailRouteTest(AsyncHTTPTestCase):
+    """Only registered PairSets, only by index, 404 for everything else (never a path)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+
+        cls.tmp = tempfile.TemporaryDirectory()
+        root = Path(cls.tmp.name)
+        cls.pairs = load_pairs(f"amumo:{write_export(root / 'toy', n=6)}")
+        (root / "secret.txt").write_text("top secret")
+        cls.token = thumbnails.register(cls.pairs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def get_app(self):
+        return Application(routes.thumbnail_patterns())
+
+    def test_registered_pair_is_a_png(self):
+        r = self.fetch(f"/thumb/{self.token}/2.png")
+        assert r.code == 200
+        assert r.headers["Content-Type"] == "image/png" and r.body[:8] == b"\x89PNG\r\n\x1a\n"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        from PIL import Image
+        import io
+
+        im = Image.open(io.BytesIO(r.body))
+        assert max(im.size) <= thumbnails.DEFAULT_SIZE
+
+    def test_everything_else_is_404_without_echo(self):
+        bad = [
+            f"/thumb/{self.token}/6.png",  # one past the end
+            f"/thumb/{self.token}/-1.png",
+            f"/thumb/{self.token}/1.jpg",
+            f"/thumb/{self.token}/01x.png",
+            f"/thumb/{'f' * 16}/0.png",  # unknown token
+            f"/thumb/{self.token}/..%2Fsecret.txt",
+            f"/thumb/{self.token}/0.png%2F..%2F..%2Fsecret.txt",
+            "/thumb/../secret.txt",
+            f"/thumb/{self.token}/images/0.jpg",
+            "/thumb/<script>/0.png",
+        ]
+        for path in bad:
+            r = self.fetch(path)
+            assert r.code == 404, path
+            assert b"secret" not in (r.body or b"") and b"<script>" not in (r.body or b""), path
+
+
+def test_route_is_mounted_once_on_a_running_bokeh_server():
+    from bokeh.server.tornado import BokehTornado
+
+    app = BokehTornado({})
+    assert not routes._route_present(app)
+    assert routes.ensure_route() >= 1
+    assert routes._route_present(app)
+    n_rules = len(app.default_router.rules)
+    routes.ensure_route()
+    assert len(app.default_router.rules) == n_rules, "a second call adds nothing"
+
+
+# -- background work --------------------------------------------------------------------------
+
+
+def test_background_runs_synchronously_without_a_server():
+    got = {}
+    t = run_in_background(lambda: 6 * 7, lambda r: got.setdefault("done", r), lambda e: got.setdefault("failed", e))
+    assert t is None and got == {"done": 42}
+    got.clear()
+    run_in_background(lambda: 1 / 0, lambda r: got.setdefault("done", r), lambda e: got.setdefault("failed", e))
+    assert isinstance(got["failed"], ZeroDivisionError) and "done" not in got
+
+
+# -- the Explorer viewer ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def explorer_app(export):
+    from explorer.app.explorer import Explorer
+
+    return Explorer(source=f"amumo:{export}")
+
+
+def _widgets(layout, cls):
+    return [w for w in layout.select(cls)]
+
+
+def test_explorer_loads_and_builds_three_pages(explorer_app):
+    ex = explorer_app
+    assert ex.ready and not ex.busy and ex.message == ""
+    assert [t.name for t in ex.main()] == ["Explore", "Compare", "Augment"]
+    assert set(ex.state.model_names()) == set(MODELS)
+    # the sidebar's widgets are generated from the state's parameters
+    side = ex.sidebar()
+    names = {w.name for w in side.select(pn.widgets.Widget)}
+    for label in ("close the gap (α)", "caption filter", "cluster matrix by similarity", "model", "source", "clusters (k)"):
+        assert label in names, label
+    # the model menu lists the source's models and drives active_model
+    menu = [w for w in side.select(pn.widgets.Select) if w.name == "model"][0]
+    assert set(menu.options) == set(MODELS)
+    menu.value = "toyA"
+    assert ex.state.active_model == "toyA"
+
+
+def test_sidebar_widgets_drive_the_state_and_follow_it(explorer_app):
+    ex = explorer_app
+    side = ex.sidebar()
+    slider = [w for w in side.select(pn.widgets.FloatSlider) if w.name == "close the gap (α)"][0]
+    d0 = ex.state.numbers()["gap_distance_after"]
+    import param
+
+    with param.edit_constant(slider):  # what a released slider sends
+        slider.value, slider.value_throttled = 1.0, 1.0
+    assert ex.state.alpha == 1.0
+    assert ex.state.numbers()["gap_distance_after"] < 0.1 * d0
+    ex.state.k = 4  # the other way round: a notebook user sets the state
+    k_slider = [w for w in side.select(pn.widgets.IntSlider) if w.name == "clusters (k)"][0]
+    assert k_slider.value == 4
+    sample = [w for w in side.select(pn.widgets.IntInput) if w.name.startswith("sample size")][0]
+    sample.value = 10
+    assert ex.state.sample_size == 10 and ex.state.active_indices().size == 10
+    sample.value = 0
+    assert ex.state.sample_size is None
+
+
+def test_selected_pairs_come_back_as_a_dataframe(explorer_app):
+    ex = explorer_app
+    ex.state.select_pairs([3, 1, 3])
+    df = ex.selected
+    assert list(df["pair_id"]) == [3, 1]
+    assert list(df["caption"]) == [ex.state.pairs.captions[3], ex.state.pairs.captions[1]]
+
+
+def test_explore_page_rebuilds_the_heatmap_when_the_pairs_change(explorer_app):
+    ex = explorer_app
+    holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
+    assert holders and "bx-n-24" in holders[0].css_classes
+    ex.state.caption_filter = "red"
+    n = int(ex.state.active_indices().size)
+    assert 0 < n < 24
+    holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
+    assert len(holders) == 1 and f"bx-n-{n}" in holders[0].css_classes
+
+
+def test_a_bad_source_shows_an_error_line_not_an_exception(tmp_path):
+    from explorer.app.explorer import Explorer
+
+    ex = Explorer(source=f"amumo:{tmp_path / 'missing'}")
+    assert not ex.ready and not ex.busy
+    assert ex.message.startswith("error:") and "missing" in ex.message
+    assert "error" in ex._status.object
+
+
+def test_switching_sources_keeps_the_settings(export, tmp_path):
+    from explorer.app.explorer import Explorer
+
+    other = write_export(tmp_path / "other", n=12, models=("solo",))
+    a, b = f"amumo:{export}", f"amumo:{other}"
+    ex = Explorer(source=a, sources=[a, b], alpha=0.5, cluster=True, k=3)
+    first = ex.state
+    ex._source_select.value = b
+    assert ex.state is not first and ex.state.source == b
+    assert ex.state.model_names() == ["solo"] and ex.state.active_indices().size == 12
+    assert (ex.state.alpha, ex.state.cluster, ex.state.k) == (0.5, True, 3)
+
+
+def test_explorer_is_exported_lazily_and_renders_in_a_notebook(export):
+    import explorer
+
+    ex = explorer.Explorer(source=f"amumo:{export}", models=["toyA"])
+    assert ex.state.model_names() == ["toyA"]
+    root = pn.panel(ex).get_root()  # the Bokeh model a notebook would display
+    assert root is not None and len(list(root.references())) > 50
+
+
+# -- augment page ------------------------------------------------------------------------------
+
+
+class _Generated:
+    """An ImageSource without files (like the shapes world)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def ref(self, i):
+        return f"gen:{i}"
+
+    def open(self, i):
+        from PIL import Image
+
+        return Image.new("RGB", (20, 10), (i * 40 % 256, 0, 0))
+
+    def fingerprint(self):
+        return f"gen{self.n}"
+
+    def take(self, idx):
+        return _Generated(len(idx))
+
+
+def test_augment_image_file_uses_the_dataset_file_or_writes_one_png(tmp_path, export):
+    from explorer.app.augment import augment_image_file
+
+    pairs = load_pairs(f"amumo:{export}")
+    assert augment_image_file(pairs, 2, root=tmp_path) == str(pairs.images.path(2))
+    gen = PairSet.build(["a", "b", "c"], _Generated(3), name="g", recipe="gen")
+    p = Path(augment_image_file(gen, 1, root=tmp_path))
+    assert p.is_file() and p.parent == tmp_path / "augment-images"
+    mtime = p.stat().st_mtime_ns
+    from PIL import Image
+
+    assert np.asarray(Image.open(p)).shape == (10, 20, 3)
+    assert augment_image_file(gen, 1, root=tmp_path) == str(p) and p.stat().st_mtime_ns == mtime  # written once
+    with pytest.raises(SpecError, match="no pair 3"):
+        augment_image_file(gen, 3, root=tmp_path)
+    with pytest.raises(SpecError, match="no images"):
+        augment_image_file(PairSet.build(["a"], None, name="n", recipe="n"), 0, root=tmp_path)
+
+
+def test_augment_models_are_specs_or_the_defaults():
+    from explorer.app.augment import augment_models
+
+    assert augment_models(["CLIP", "own:clip"]) == ["own:clip"]
+    assert augment_models(["CLIP", "CyCLIP"]) == list(DEFAULT_MODELS)
+
+
+def test_augment_page_shows_a_precomputed_series(explorer_app, export):
+    from explorer.app.augment import AugmentPage
+
+    page = AugmentPage(explorer_app.state, models=["own:clip"], series_sources=[f"amumo:{export}"])
+    page.series.value = f"amumo:{export}"
+    page._show()
+    panes = page.plots.select(pn.pane.HoloViews)
+    assert panes, "heatmaps shown"
+    assert page.button.disabled is False
+    assert "caption of every step" in page.caption.object
+
+
+# -- widgets with untrusted labels ------------------------------------------------------------
+
+
+def test_multichoice_labels_are_escaped_values_are_not():
+    from explorer.app.controls import safe_multichoice
+
+    w = safe_multichoice("m", [HOSTILE_MODEL, "toyA"], [HOSTILE_MODEL])
+    labels = list(w.options)
+    assert all("<" not in lab for lab in labels)
+    assert w.value == [HOSTILE_MODEL]
+    assert set(w.options.values()) == {HOSTILE_MODEL, "toyA"}
+
+
+def test_hostile_export_is_what_the_security_tests_think(export):
+    pairs = load_pairs(f"amumo:{export}")
+    assert pairs.captions[: len(HOSTILE)] == HOSTILE
+    assert isinstance(pairs.images, FileImages)
+
+
+# -- serve command ----------------------------------------------------------------------------
+
+
+def test_serve_command_rejects_a_bad_spec_before_starting(capsys):
+    from explorer.cli import main
+
+    assert main(["serve", "--source", "/no/such/folder"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_serve_passes_options_to_panel(monkeypatch, export):
+    import explorer.app.server as server
+
+    seen = {}
+    monkeypatch.setattr(pn, "serve", lambda panels, **kw: seen.update(kw, panels=panels))
+    from explorer.cli import main
+
+    assert main(["serve", "--source", f"amumo:{export}", "--port", "5123", "--num-threads", "0"]) == 0
+    assert seen["port"] == 5123 and seen["show"] is False
+    assert seen["websocket_origin"] == ["localhost:5123", "127.0.0.1:5123"]
+    assert any(p[1] is routes.ThumbnailHandler for p in seen["extra_patterns"])
+    assert callable(seen["panels"]) and server is not None
