@@ -67,7 +67,9 @@ def build_state(args: argparse.Namespace):
             missing = [m for m in models if m not in src.embeddings]
             if missing:
                 raise SpecError(f"{args.source}: no model(s) {', '.join(missing)}; it has {', '.join(src.models)}")
+            dropped = [m for m in src.embeddings if m not in models]
             src.embeddings = {m: src.embeddings[m] for m in models}
+            src.notes = [n for n in src.notes if not any(n.startswith(f"{m}: ") for m in dropped)]
     else:
         src = open_source(args.source, models=models or list(DEFAULT_DATASET_MODELS), logit_scale=args.logit_scale,
                           device=args.device, progress=True)
@@ -83,11 +85,27 @@ def build_state(args: argparse.Namespace):
     )
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this report (this process's own command line when it is one)."""
+    if len(sys.argv) > 2 and sys.argv[1] == "report":
+        return "python -m explorer report " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    parts = ["python -m explorer report", "--source", shlex.quote(args.source), "--out", shlex.quote(str(args.out))]
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    defaults = vars(p.parse_args(["--source", "x", "--out", "y"]))
+    for key, value in vars(args).items():
+        if key in ("source", "out") or key not in defaults or value == defaults[key]:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..app.report import write_report
 
     state = build_state(args)
-    command = "python -m explorer report " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else None
+    command = command_line(args)
     path = write_report(
         state, args.out, title=args.title, command=command, max_pixels=max(50, args.max_pixels),
         thumbnails=not args.no_thumbnails, progress=lambda msg: print(f"report: {msg}", file=sys.stderr),

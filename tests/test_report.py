@@ -1,0 +1,259 @@
+"""The static HTML report: rasterisation helpers by hand, the page's content and numbers against
+explorer.analysis computed independently here, self-containment, the CLI, and the real Amumo
+export's numbers against the export's own meta_info."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hostile_export import write_export  # noqa: E402
+
+from explorer.analysis.gap import gap_distance  # noqa: E402
+from explorer.analysis.loss import contrastive_loss  # noqa: E402
+from explorer.app import report as R  # noqa: E402
+from explorer.cli import main  # noqa: E402
+from explorer.sources import open_source  # noqa: E402
+from explorer.state import ExplorerState  # noqa: E402
+
+# -- helpers by hand --------------------------------------------------------------------------
+
+
+def test_pool_max_and_mean_by_hand():
+    m = np.arange(16, dtype=np.float64).reshape(4, 4)
+    np.testing.assert_array_equal(R.pool(m, 2, "max"), [[5, 7], [13, 15]])
+    np.testing.assert_array_equal(R.pool(m, 2, "mean"), [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(R.pool(m, 4, "max"), m)  # small matrices are kept
+    with pytest.raises(ValueError):
+        R.pool(m, 2, "median")
+
+
+def test_pool_keeps_a_thin_diagonal_with_max_and_dilutes_it_with_mean():
+    m = np.eye(300)
+    mx, mn = R.pool(m, 100, "max"), R.pool(m, 100, "mean")
+    np.testing.assert_array_equal(np.diag(mx), np.ones(100))
+    assert np.allclose(np.diag(mn), 1 / 3) and mx.sum() == 100
+
+
+def test_pool_uneven_bins_cover_every_cell():
+    m = np.ones((7, 7))
+    out = R.pool(m, 3, "mean")
+    assert out.shape == (3, 3) and np.allclose(out, 1.0)
+    m[6, 6] = 9.0
+    assert R.pool(m, 3, "max")[2, 2] == 9.0
+
+
+def test_offdiagonal_range_ignores_the_diagonal():
+    m = np.array([[1.0, 0.2, -0.3], [0.2, 1.0, 0.5], [-0.3, 0.5, 1.0]])
+    assert R.offdiagonal_range(m, chunk=2) == (-0.3, 0.5)
+
+
+def test_colorize_maps_the_limits_to_the_palette_ends():
+    lut = R.palette("fire")
+    img = R.colorize(np.array([[-1.0, 0.0, 1.0, 5.0]]), (0.0, 1.0), "fire")
+    np.testing.assert_array_equal(img[0, 0], lut[0])  # clipped below
+    np.testing.assert_array_equal(img[0, 1], lut[0])
+    np.testing.assert_array_equal(img[0, 2], lut[-1])
+    np.testing.assert_array_equal(img[0, 3], lut[-1])  # clipped above
+    assert R.palette("viridis").shape == (256, 3)
+    with pytest.raises(ValueError, match="unknown colour map"):
+        R.palette("no-such-map")
+
+
+def test_esc_escapes_and_shortens():
+    assert R.esc('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
+    assert R.esc("x" * 50, 10) == "x" * 9 + "…"
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """Collects tags with attributes, and the text outside scripts."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._in_script = False
+
+    def handle_data(self, data):
+        if not self._in_script:
+            self.text.append(data)
+
+
+def bokeh_columns(page: str) -> list[dict[str, int]]:
+    """Each ColumnDataSource of the embedded Bokeh document as {column: length}."""
+    import html as _html
+    import json
+
+    m = re.search(r"const docs_json = '(.*?)';", page, re.S)
+    assert m, "a Bokeh document is embedded"
+    doc = json.loads(_html.unescape(m.group(1).replace("\\\\", "\\")))
+    found = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            if o.get("name") == "ColumnDataSource":
+                data = o["attributes"]["data"]
+                entries = data.get("entries", []) if isinstance(data, dict) and "entries" in data else list(data.items())
+                cols = {}
+                for key, value in entries:
+                    cols[key] = value["shape"][0] if isinstance(value, dict) and "shape" in value else len(value)
+                found.append(cols)
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(doc)
+    return found
+
+
+def parse(html: str) -> Page:
+    p = Page()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    return write_export(tmp_path_factory.mktemp("rep") / "toy", n=40)
+
+
+@pytest.fixture(scope="module")
+def report_html(export):
+    src = open_source(f"amumo:{export}")
+    state = ExplorerState(src, cluster=True, k=4, alpha=1.0, loss_variant="article", batch_size=20)
+    return state, R.render_report(state, command="python -m explorer report --source x")
+
+
+def test_report_is_self_contained(report_html):
+    _, html = report_html
+    p = parse(html)
+    for tag, attrs in p.tags:
+        for key in ("src", "href"):
+            if key in attrs:
+                assert attrs[key].startswith("data:"), (tag, key, attrs[key][:80])
+    assert not re.search(r"url\(\s*['\"]?https?:", html)
+    assert not [a for t, a in p.tags if t == "link"], "no external stylesheet"
+    assert not [a for t, a in p.tags if t == "script" and "src" in a], "no external script"
+    csp = [a for t, a in p.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in csp[0]["content"]
+
+
+def test_report_numbers_match_the_analysis(report_html):
+    state, html = report_html
+    text = " ".join(parse(html).text)
+    src = state.source_data()
+    for model, emb in src.embeddings.items():
+        d = gap_distance(emb.image, emb.text)
+        loss = contrastive_loss(emb.image, emb.text, emb.logit_scale, 20, "article")
+        assert f"{d:.4f}" in text, (model, d)
+        assert f"{loss:.4f}" in text, (model, loss)
+    assert "Loss: article" in text and "α = 1" in text
+
+
+def test_report_has_heatmaps_scatter_clusters_and_settings(report_html):
+    state, html = report_html
+    p = parse(html)
+    imgs = [a for t, a in p.tags if t == "img" and a.get("src", "").startswith("data:image/png")]
+    heatmaps = [a for a in imgs if "heatmap" in a.get("alt", "") or "difference" in a.get("alt", "")]
+    assert len(heatmaps) == 2 * len(state.model_names())
+    from PIL import Image
+
+    first = Image.open(io.BytesIO(base64.b64decode(heatmaps[0]["src"].split(",", 1)[1])))
+    assert first.size == (80, 80)  # 2N = 80 cells ≤ 800 px: one pixel per cell
+    assert np.asarray(first).std() > 10
+    text = " ".join(p.text)
+    for needle in ("Settings", "source", "gap setting", "projection", "clusters of the text-image block", "command"):
+        assert needle in text, needle
+    cols = bokeh_columns(html)
+    edges = [c for c in cols if {"x0", "y0", "x1", "y1", "sim"} <= set(c)]
+    assert len(edges) == len(state.model_names()), "one edge source per model's scatter"
+    assert all(c["x0"] == 40 for c in edges), "one edge per pair"
+    points = [c for c in cols if {"x", "y", "caption", "pair_id"} <= set(c)]
+    assert len(points) == 2 * len(state.model_names()) and all(c["caption"] == 40 for c in points)
+    labels = state.cluster_labels(state.model_names()[0])
+    assert any(R.esc(lab) in html for lab in labels if lab)
+
+
+def test_large_matrices_are_pooled_to_max_pixels():
+    rng = np.random.default_rng(0)
+    s = rng.random((1000, 1000)).astype(np.float32)
+    hm = R.raster(s, "fire", (0.0, 1.0), "max", max_pixels=250)
+    assert hm.pixels == 250 and hm.size == 1000
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(base64.b64decode(hm.data_url.split(",", 1)[1])))
+    assert im.size == (250, 250)
+
+
+def test_write_report_is_atomic(tmp_path, report_html, monkeypatch):
+    state, _ = report_html
+    out = tmp_path / "r.html"
+    out.write_text("old")
+
+    def boom(*a, **k):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(R, "render_report", boom)
+    with pytest.raises(RuntimeError):
+        R.write_report(state, out)
+    assert out.read_text() == "old" and not list(tmp_path.glob(".report-*"))
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def test_report_command_writes_the_file(export, tmp_path, capsys):
+    out = tmp_path / "sub" / "report.html"
+    rc = main(["report", "--source", f"amumo:{export}", "--models", "toyA", "--out", str(out), "--limit", "30",
+               "--projection", "PCA", "--no-thumbnails"])
+    assert rc == 0, capsys.readouterr().err
+    html = out.read_text(encoding="utf-8")
+    assert "toyA" in html and "toy&lt;img" not in html  # only the chosen model
+    assert "--limit 30 --seed 0" in html  # the selection is part of the recorded source
+    assert "data:image/jpeg" not in html
+    assert re.search(r"python -m explorer report --source \S+ --out \S+report.html .*--models toyA.*--limit 30", html)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_report_command_errors_are_one_line(export, tmp_path, capsys):
+    assert main(["report", "--source", f"amumo:{export}", "--models", "nope", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "nope" in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+    assert main(["report", "--source", f"amumo:{export}", "--alpha", "2", "--out", str(tmp_path / "r.html")]) == 2
+
+
+def test_report_of_the_real_amumo_export_matches_its_meta_info(amumo_dir, tmp_path):
+    import json
+
+    folder = amumo_dir("MSCOCO-Val_size-100")
+    out = tmp_path / "coco.html"
+    assert main(["report", "--source", f"amumo:{folder}", "--models", "CLIP,CyCLIP", "--loss", "article", "--cluster",
+                 "--out", str(out)]) == 0
+    text = " ".join(parse(out.read_text(encoding="utf-8")).text)
+    for model in ("CLIP", "CyCLIP"):
+        meta = json.loads((folder / "similarities" / f"{model}_meta_info.json").read_text())
+        assert f"{meta['gap_distance']:.4f}" in text, model
+        assert f"{meta['loss']:.4f}" in text, model
