@@ -347,7 +347,7 @@ h3{font-size:1.1rem} table{border-collapse:collapse;font-size:.9rem;margin:.5rem
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top} td.num{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f4f4f4} .settings td:first-child{font-weight:600;white-space:nowrap} .settings td{max-width:70rem;overflow-wrap:anywhere}
 .row{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}
-figure.heatmap{margin:0} figure.heatmap figcaption{font-weight:600;margin-bottom:.3rem}
+figure.heatmap{margin:0;max-width:min(560px,90vw)} figure.heatmap figcaption{font-weight:600;margin-bottom:.3rem;overflow-wrap:anywhere}
 .hm{position:relative;width:min(560px,90vw);aspect-ratio:1/1;border:1px solid #ccc}
 .hm img{position:absolute;inset:0;width:100%;height:100%;image-rendering:pixelated}
 .hm svg{position:absolute;inset:0;width:100%;height:100%}
@@ -529,7 +529,10 @@ def render_report(
         )
     say("bokeh plots")
     script, divs = components(plots)
-    resources = Resources(mode="inline", components=["bokeh"])
+    # Bokeh's own JS, inline; not render_js(), which (once Panel is imported) also emits a
+    # <script src="static/..."> shim that a standalone file cannot load
+    bokeh_js = "".join(f'<script type="text/javascript">\n{code}\n</script>\n'
+                       for code in Resources(mode="inline", components=["bokeh"]).js_raw)
     body = []
     for m, chunk in sections:
         for key, div in divs.items():
@@ -546,7 +549,7 @@ def render_report(
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'unsafe-eval'">
 <title>{esc(title)}</title><style>{CSS}</style>
-{resources.render_js()}
+{bokeh_js}
 </head><body>
 <h1>{esc(title)}</h1>
 <h2>Settings</h2>{settings_table(state, names, command)}
