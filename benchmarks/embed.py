@@ -16,7 +16,12 @@ safetensors file and loaded through ``open_clip:RN50-quickgelu@FILE``: nothing i
 dominates, so its ratio says how much the decoding costs, not the pipeline overhead).
 
     python benchmarks/embed.py                       # RN50, 3 rounds of 32 pairs, CPU or the GPU present
+    python benchmarks/embed.py --threads 1            # one torch thread: decoding overlaps on another core
     python benchmarks/embed.py --n 2048 --batch-size 256 --device cuda
+
+On a machine shared with other busy processes, wall times swing by tens of percent between
+identical runs (the per-round ratios show it); the CPU-time ratio and runs with ``--threads 1``
+(no oversubscription of the cores by torch's threads plus the decoding worker) are steadier.
 """
 
 from __future__ import annotations
@@ -148,11 +153,14 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the pipeline's)")
     p.add_argument("--device", default="auto")
     p.add_argument("--rounds", type=int, default=3, help="interleaved bare/pipeline rounds (default 3)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice, all cores)")
     p.add_argument("--cache-n", type=int, default=5000, help="pairs of the timed cache hit (default 5000, the article's set)")
     args = p.parse_args(argv)
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from explorer.embed import embed_to_store
     from explorer.images import FileImages
     from explorer.pairs import PairSet
@@ -197,7 +205,7 @@ def main(argv=None) -> int:
     print(f"bare forward (pre-loaded tensors): {bare:.2f} s = {n_all / bare:.1f} images/s")
     print(f"pipeline (decode, preprocess, forward, store): {pipeline:.2f} s = {n_all / pipeline:.1f} images/s")
     print(f"pipeline / bare forward, wall time = {ratio:.3f}  (overhead {100 * (ratio - 1):+.1f}%; target on CPU: <= +10%); "
-          f"per round {', '.join(f'{x:.3f}' for x in per_round)}")
+          f"per round {', '.join(f'{x:.3f}' for x in per_round)} (median {float(np.median(per_round)):.3f})")
     print(f"pipeline / bare forward, CPU time (all processes) = {cpu_ratio:.3f}  (decoding in workers included)")
     how = "by model spec: the weights are not loaded" if spec else "model object"
     print(f"cache hit, {args.cache_n} pairs x {model_dim(model)} dims ({how}; dataset fingerprint, checksum-verified load): {cached * 1000:.0f} ms")
