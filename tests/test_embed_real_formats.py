@@ -1,7 +1,8 @@
 """The issue's end-to-end check: `python -m explorer embed --dataset amumo:... --model cyclip:FILE
 --export out.npy` on a synthesised CyCLIP-format file (random weights, published layout) equals a
 plain open_clip RN50-quickgelu forward with the same weights and OpenAI preprocessing; likewise a
-synthesised ml-jku CLOOB RN50 file. A few pairs (--limit) keep it cheap: RN50 on CPU."""
+synthesised ml-jku CLOOB RN50 file, and a synthesised LAION-CLOOB pickle against the NumPy reference
+of test_models_cloob_laion. A few pairs (--limit) keep it cheap: RN50 on CPU."""
 
 from __future__ import annotations
 
@@ -69,5 +70,23 @@ def test_cloob_rn50_file_equals_open_clip_rn50_quickgelu(tmp_path, amumo_dir):
         [pairs.images.open(i) for i in range(LIMIT)], list(pairs.captions),
     )
     print(f"cloob: max abs diff images {np.abs(got[0] - x).max():.2e}, texts {np.abs(got[1] - y).max():.2e}")
+    assert np.abs(got[0] - x).max() < 1e-4
+    assert np.abs(got[1] - y).max() < 1e-4
+
+
+def test_cloob_laion_pickle_equals_the_numpy_reference(tmp_path, amumo_dir):
+    """A synthesised cloob-training pickle (the published container and Haiku layout, small widths
+    for speed) through the command line equals the NumPy forward pass of test_models_cloob_laion."""
+    pytest.importorskip("explorer.models.cloob_laion")
+    ref = pytest.importorskip("test_models_cloob_laion")
+    dataset = f"amumo:{amumo_dir('MSCOCO-Val_size-100')}"
+    ckpt = synth.write_cloob_laion_checkpoint(tmp_path / "cloob_laion_400m_vit_b_16.pkl", seed=4)
+    got, _ = embed_cli(tmp_path, dataset, f"cloob-laion:{ckpt}", "laion")
+    pairs = selected_pairs(dataset)
+    image_params, text_params = synth.cloob_laion_params(4, synth.CLOOB_LAION_TINY)
+    x = ref.ref_image(image_params, ref.ref_pixels([pairs.images.open(i) for i in range(LIMIT)]))
+    y = ref.ref_text(text_params, ref.ref_tokens(list(pairs.captions)))
+    print(f"cloob-laion: max abs diff images {np.abs(got[0] - x).max():.2e}, texts {np.abs(got[1] - y).max():.2e}")
+    assert got.shape == (2, LIMIT, x.shape[1])
     assert np.abs(got[0] - x).max() < 1e-4
     assert np.abs(got[1] - y).max() < 1e-4
