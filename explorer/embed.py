@@ -480,6 +480,7 @@ def embed_to_store(
             dev = resolve_device(device) if device != "auto" else str(getattr(obj, "device", None) or resolve_device("auto"))
             if str(getattr(obj, "device", "cpu")) != dev:
                 obj.to(dev)
+            autocast_context(dev, precision)  # fp16/bf16 asked for off a GPU: refuse before any work
         else:
             dev = device
         bs = int(batch_size) if batch_size else default_batch_size(resolve_device(dev) if not distributed else "cpu")
