@@ -1,7 +1,7 @@
 """The in-modal difference heatmap D = XXᵀ − YYᵀ (CyCLIP's in-modal consistency).
 
 Diverging colour map centred at 0 (symmetric colour limits ±max|D|), rasterized like the
-similarity heatmap, same display order; the title carries mean|D|
+similarity heatmap (same pre-aggregated levels when zoomed out), same display order; the title carries mean|D|
 (:func:`explorer.analysis.similarity.mean_abs_in_modal_difference`).
 """
 
@@ -15,30 +15,24 @@ import param
 from holoviews.operation.datashader import rasterize
 
 from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER, dynamic
-from .heatmap import matrix_image
+from .heatmap import LevelCache, matrix_image, symmetric_clim  # noqa: F401 (symmetric_clim re-exported)
 from .style import HEATMAP_SIZE
-
-
-def symmetric_clim(d: np.ndarray) -> tuple[float, float]:
-    """(−m, m) with m = max|D| (never 0), so the diverging map is centred at 0."""
-    m = float(np.nanmax(np.abs(d))) if np.size(d) else 1.0
-    m = m if m > 0 else 1.0
-    return -m, m
 
 
 def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = False, size: int = HEATMAP_SIZE) -> hv.DynamicMap:
     """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`)."""
     deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
 
-    def build() -> hv.Image:
+    levels = LevelCache(vdim="difference", paired=False, symmetric=True)
+
+    def build(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
         m = state.resolve_model(model)
-        d = state.difference(m, shared)
-        return matrix_image(d, vdim="difference", clim=symmetric_clim(d), paired=False)
+        return levels.image(state.difference(m, shared), state.aggregation, x_range, y_range, width or size, height or size)
 
     def empty(_msg: str) -> hv.Image:
         return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
 
-    image = dynamic(state, deps, build, empty)
+    image = dynamic(state, deps + ("aggregation",), build, empty, extra_streams=[hv.streams.RangeXY(), hv.streams.PlotSize()])
     raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.diverging_cmap)
     raster = raster.opts(
         colorbar=True, invert_yaxis=True, frame_width=size, frame_height=size, tools=["hover"],

@@ -37,10 +37,22 @@ def guarded(state: Any, build: Callable[[], Any], fallback: Callable[[str], Any]
         return fallback(str(exc))
 
 
-def dynamic(state: Any, names: Sequence[str], build: Callable[[], Any], fallback: Callable[[str], Any]) -> hv.DynamicMap:
-    """A DynamicMap calling `build()` now and whenever one of the state parameters `names` changes."""
+def dynamic(
+    state: Any,
+    names: Sequence[str],
+    build: Callable[..., Any],
+    fallback: Callable[[str], Any],
+    extra_streams: Sequence[hv.streams.Stream] = (),
+) -> hv.DynamicMap:
+    """A DynamicMap calling `build()` now and whenever one of the state parameters `names` changes.
 
-    def callback(**_: Any) -> Any:
-        return guarded(state, build, fallback)
+    With `extra_streams` (e.g. RangeXY, PlotSize), `build` receives their values as keywords.
+    """
+    extra = set()
+    for s in extra_streams:
+        extra |= set(s.contents)
 
-    return hv.DynamicMap(callback, streams=[params_stream(state, names)])
+    def callback(**kwargs: Any) -> Any:
+        return guarded(state, lambda: build(**{k: v for k, v in kwargs.items() if k in extra}), fallback)
+
+    return hv.DynamicMap(callback, streams=[params_stream(state, names), *extra_streams])

@@ -37,11 +37,70 @@ def matrix_image(
     if clim is None and m.size:
         clim = (float(np.nanmin(m)), float(np.nanmax(m)))
     dim = hv.Dimension(vdim, range=clim) if clim is not None else hv.Dimension(vdim)
+    return hv.Image((np.arange(m.shape[1]), np.arange(n), m), kdims=_kdims(n, paired), vdims=[dim], label=label)
+
+
+def symmetric_clim(d: np.ndarray) -> tuple[float, float]:
+    """(−m, m) with m = max|D| (never 0), so a diverging colour map is centred at 0."""
+    m = float(np.nanmax(np.abs(d))) if np.size(d) else 1.0
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+class LevelCache:
+    """The pre-aggregated levels (explorer.views.pyramid) of the matrix a view currently shows.
+
+    Keyed by the matrix object (the state returns the same array while its inputs are
+    unchanged) and the aggregation; holds one matrix at a time.
+    """
+
+    def __init__(self, vdim: str = "similarity", paired: bool = True, symmetric: bool = False):
+        self.vdim, self.paired, self.symmetric = vdim, paired, symmetric
+        self.key: tuple | None = None
+        self.levels: list = []
+        self.images: dict[int, hv.Image] = {}
+        self.clim: tuple[float, float] | None = None
+
+    def _prepare(self, matrix: np.ndarray, how: str) -> None:
+        if self.key is not None and self.key[0] is matrix and self.key[1] == how:
+            return
+        from .pyramid import build_levels
+
+        self.key = (matrix, how)
+        self.levels = build_levels(matrix, how, min_size=512)
+        # colour limits of the whole matrix, so zooming never changes what a colour means
+        self.clim = symmetric_clim(matrix) if self.symmetric else (float(np.nanmin(matrix)), float(np.nanmax(matrix)))
+        self.images = {}
+
+    def image(self, matrix: np.ndarray, how: str, x_range, y_range, width: float, height: float) -> hv.Image:
+        """The hv.Image of the level suited to the visible range (full matrix when zoomed in)."""
+        from .pyramid import choose_level, level_coords
+
+        self._prepare(matrix, how)
+        n = matrix.shape[0]
+        cells = max(_span(x_range, n), _span(y_range, n))
+        f, a = choose_level(self.levels, cells, min(width, height))
+        if f not in self.images:
+            if f == 1:
+                img = matrix_image(a, self.vdim, clim=self.clim, paired=self.paired)
+            else:
+                dim = hv.Dimension(self.vdim, range=self.clim)
+                kd = _kdims(n, self.paired)
+                img = hv.Image((level_coords(f, a.shape[1]), level_coords(f, a.shape[0]), a), kdims=kd, vdims=[dim])
+            self.images[f] = img
+        return self.images[f]
+
+
+def _span(r, n: int) -> float:
+    if r is None or r[0] is None or r[1] is None:
+        return float(n)
+    return float(min(abs(r[1] - r[0]), n))
+
+
+def _kdims(n: int, paired: bool):
     if paired and n % 2 == 0:
-        kdims = [hv.Dimension("column", label=axis_label("column", n // 2)), hv.Dimension("row", label=axis_label("row", n // 2))]
-    else:
-        kdims = ["column", "row"]
-    return hv.Image((np.arange(m.shape[1]), np.arange(n), m), kdims=kdims, vdims=[dim], label=label)
+        return [hv.Dimension("column", label=axis_label("column", n // 2)), hv.Dimension("row", label=axis_label("row", n // 2))]
+    return ["column", "row"]
 
 
 def empty_image(vdim: str = "similarity") -> hv.Image:
@@ -141,12 +200,14 @@ def similarity_heatmap(
     ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive`.
     """
     deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
+    levels = LevelCache()
 
-    def build_image() -> hv.Image:
+    def build_image(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
         m = state.resolve_model(model)
-        return matrix_image(state.similarity(m, shared))  # constant label: DynamicMap updates match by label
+        return levels.image(state.similarity(m, shared), state.aggregation, x_range, y_range, width or size, height or size)
 
-    image = dynamic(state, deps, build_image, lambda _msg: empty_image())
+    image = dynamic(state, deps + ("aggregation",), build_image, lambda _msg: empty_image(),
+                    extra_streams=[hv.streams.RangeXY(), hv.streams.PlotSize()])
     raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.cmap)
     raster = raster.opts(
         colorbar=True,
