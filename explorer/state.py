@@ -35,9 +35,10 @@ Methods:
     similarity(model) -> float32 2M×2M of the displayed embeddings in display order;
     difference(model) -> M×M in-modal difference XXᵀ − YYᵀ in display order;
     cluster_labels(model) -> list[str]; cluster_examples(model, per_cluster) -> list[list[int]];
-    projection_result(model) -> Projection; projection_coords(model) -> DataFrame
+    projection_result(model, method=None, mode=None) -> Projection; projection_coords(model) -> DataFrame
         (pair_id, modality, x, y, sim, caption); components(model) -> shown (x, y) indices;
-    faithfulness(model) -> Faithfulness (computed only when asked; sampled above 3,000 points);
+    faithfulness(model, method=None, mode=None) -> Faithfulness (computed only when asked;
+        sampled above 3,000 points); faithfulness_frame(model, methods) -> one row per method;
     numbers(model) -> dict; numbers_frame(model) -> DataFrame; landscape(model) -> LossLandscape;
     distributions(model) -> SimilarityDistributions;
     inspect_cell(model, row, col) -> dict (sets `inspected`: kind 'cell', row/col, row_item,
@@ -406,26 +407,34 @@ class ExplorerState(param.Parameterized):
         return out
 
     # -- projection -------------------------------------------------------------------------
-    def projection_result(self, model: str | None = None):
-        """The Projection of the displayed embeddings (cached in memory and on disk)."""
+    def projection_result(self, model: str | None = None, method: str | None = None, mode: str | None = None):
+        """The Projection of the displayed embeddings (cached in memory and on disk).
+
+        `method` / `mode` default to the `projection` / `projection_mode` parameters.
+        """
         m = self.resolve_model(model)
+        explicit = method is not None or mode is not None
+        meth = method or self.projection
+        mo = mode or self.projection_mode
 
         def compute():
             from .analysis.projection import project
             from .store import default_root
 
             e = self.embeddings(m)
-            with self._working(f"{self.projection} ({self.projection_mode}) of {m}, {e.n} pairs…"):
+            with self._working(f"{meth} ({mo}) of {m}, {e.n} pairs…"):
                 return project(
-                    e.image, e.text, self.projection, self.projection_mode, seed=self.seed,
+                    e.image, e.text, meth, mo, seed=self.seed,
                     cache_root=default_root(), progress=True if e.n >= 1000 else self.progress,
                 )
 
+        if explicit:
+            return self._cached("projection", (m, meth, mo), _ACTIVE + _GAP + ("seed",), compute)
         return self._cached("projection", (m,), _ACTIVE + _GAP + _PROJ + ("seed",), compute)
 
-    def components(self, model: str | None = None) -> tuple[int, int]:
+    def components(self, model: str | None = None, method: str | None = None, mode: str | None = None) -> tuple[int, int]:
         """0-based (x, y) component indices actually shown (clamped to those computed)."""
-        c = self.projection_result(model).n_components
+        c = self.projection_result(model, method, mode).n_components
         return min(self.x_component, c) - 1, min(self.y_component, c) - 1
 
     def projection_coords(self, model: str | None = None):
@@ -464,25 +473,57 @@ class ExplorerState(param.Parameterized):
 
         return self._cached("projection_coords", (m,), _ACTIVE + _GAP + _PROJ + ("seed", "x_component", "y_component"), compute)
 
-    def faithfulness(self, model: str | None = None):
+    def faithfulness(self, model: str | None = None, method: str | None = None, mode: str | None = None):
         """Faithfulness of the displayed 2-D projection (the components shown); above
-        3,000 points the neighbourhood numbers are estimated on a seeded sample of points."""
+        3,000 points the neighbourhood numbers are estimated on a seeded sample of points.
+        `method` / `mode` select another projection than the displayed one."""
         m = self.resolve_model(model)
+        explicit = method is not None or mode is not None
 
         def compute():
             from .analysis.faithfulness import projection_faithfulness
 
-            p = self.projection_result(m)
+            p = self.projection_result(m, method, mode)
             e = self.embeddings(m)
-            cx, cy = self.components(m)
+            cx, cy = self.components(m, method, mode)
             return projection_faithfulness(
                 e.image, e.text, p.coords[:, [cx, cy]], one_point_per_pair=p.one_point_per_pair,
                 k=self.faithfulness_k, n_clusters=self.k, seed=self.seed,
             )
 
-        return self._cached(
-            "faithfulness", (m,), _ACTIVE + _GAP + _PROJ + ("seed", "x_component", "y_component", "faithfulness_k", "k"), compute
-        )
+        deps = _ACTIVE + _GAP + ("seed", "x_component", "y_component", "faithfulness_k", "k")
+        if explicit:
+            return self._cached("faithfulness", (m, method or self.projection, mode or self.projection_mode), deps, compute)
+        return self._cached("faithfulness", (m,), deps + _PROJ, compute)
+
+    def faithfulness_frame(self, model: str | None = None, methods: Sequence[str] = PROJECTIONS, mode: str | None = None):
+        """One row per projection method (same mode): trustworthiness, kNN overlap, pair edges
+        within a 2-D cluster and within a full-space cluster (methods that cannot run in the
+        mode are left out, e.g. t-SNE fit-image)."""
+        import pandas as pd
+
+        from .analysis.projection import check_mode
+
+        mo = mode or self.projection_mode
+        rows = []
+        for meth in methods:
+            try:
+                check_mode(meth, mo)
+            except SpecError:
+                continue
+            f = self.faithfulness(model, meth, mo)
+            rows.append(
+                {
+                    "projection": self.projection_result(model, meth, mo).describe(),
+                    "trustworthiness": f.trustworthiness,
+                    "kNN overlap": f.knn_overlap,
+                    "edges within 2-D cluster": f.edges_within_cluster_2d,
+                    "edges within full-space cluster": f.edges_within_cluster_full,
+                    "points evaluated": f"{f.n_evaluated}/{f.n_points}",
+                    "k": f.k,
+                }
+            )
+        return pd.DataFrame(rows)
 
     # -- numbers ----------------------------------------------------------------------------
     def effective_batch_size(self, model: str | None = None) -> int:

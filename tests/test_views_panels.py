@@ -181,3 +181,18 @@ def test_augment_view_over_a_precomputed_series(amumo_dir):
     aug.series_source = "amumo:/nonexistent/<b>folder"
     html = view[0]._pane.object  # a clear message instead of a broken page, escaped
     assert "not found" in html and "&lt;b&gt;folder" in html
+
+
+def test_faithfulness_for_each_projection(state):
+    from explorer.views import faithfulness_comparison
+
+    df = state.faithfulness_frame("A", methods=("PCA", "t-SNE"))
+    assert [p.split()[0] for p in df.projection] == ["PCA", "t-SNE"]
+    # the PCA row is the displayed projection's faithfulness (same numbers, one computation)
+    f = state.faithfulness("A")
+    assert df.trustworthiness.iloc[0] == pytest.approx(f.trustworthiness)
+    assert df["edges within 2-D cluster"].iloc[1] == state.faithfulness("A", "t-SNE", "joint").edges_within_cluster_2d
+    state.projection_mode = "fit-image"  # t-SNE cannot place new points: left out
+    assert [p.split()[0] for p in state.faithfulness_frame("A", methods=("PCA", "t-SNE")).projection] == ["PCA"]
+    pane = faithfulness_comparison(state, "A", methods=("PCA",))
+    assert pane.object.count("<tr>") == 2 and "fit-image" in pane.object

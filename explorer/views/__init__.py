@@ -21,7 +21,9 @@ Final API (module: function(state, model=None, ...) -> object):
   Helpers: ``points_frame``, ``edges_frame``, ``pairs_in_bounds``, ``nearest_pair``.
 - numbers: ``numbers_table(state, model=None)`` (hv.Table quantity/before/after),
   ``numbers_pane(state, model=None)`` (Panel, escaped HTML incl. faithfulness and
-  consistency), ``faithfulness_table(state, model=None)``.
+  consistency), ``faithfulness_table(state, model=None)``,
+  ``faithfulness_comparison(state, model=None, methods=("PCA", "UMAP", "t-SNE"))`` (one row
+  per projection method: trustworthiness, kNN overlap, edges within clusters).
 - landscape: ``loss_landscape_plot(state, model=None)``.
 - histograms: ``similarity_histograms(state, model=None)``.
 - selection: ``selection_panel(state, model=None)`` (thumbnails, captions, cluster labels of the
@@ -47,6 +49,7 @@ _LAZY = {
     "numbers_table": "numbers",
     "numbers_pane": "numbers",
     "faithfulness_table": "numbers",
+    "faithfulness_comparison": "numbers",
     "loss_landscape_plot": "landscape",
     "similarity_histograms": "histograms",
     "selection_panel": "selection",

@@ -4,7 +4,9 @@ The matrix is an ``hv.Image`` over integer coordinates (column j at x = j, row i
 y axis inverted so row 0 is at the top) wrapped in ``rasterize``: the server aggregates it to
 the plot's pixel grid (mean or max per pixel, `state.aggregation`; zoomed out, mean hides the
 image–text diagonal, max keeps it) and re-aggregates on every zoom, so a 10,000×10,000 matrix
-never travels to the browser. Bokeh colour-maps the aggregated grid client-side.
+never travels to the browser. Bokeh colour-maps the aggregated grid client-side. Zoomed out,
+rasterize reads pre-aggregated max/mean levels of the matrix (:mod:`explorer.views.pyramid`)
+instead of all 100 million cells; zoomed in it reads the cells themselves.
 
 Tapping a cell publishes both items and the value in ``state.inspected`` (shown by
 :func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.

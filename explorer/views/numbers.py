@@ -104,3 +104,36 @@ def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True
             return f'<div class="bx-numbers">{esc(exc)}</div>'
 
     return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+
+
+def faithfulness_comparison_html(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")) -> str:
+    m = state.resolve_model(model)
+    df = state.faithfulness_frame(m, methods)
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"<td>{v:.4f}</td>" if v == v else "<td>–</td>"
+        return f"<td>{esc('–' if v is None else v, 200)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return (
+        f'<div class="bx-faithfulness"><div style="font-size:11px;color:#555">{esc(state.provenance_line(m), 400)}</div>'
+        f'<table class="bx-faithfulness-table"><tr>{head}</tr>{body}</table></div>'
+    )
+
+
+def faithfulness_comparison(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")):
+    """Panel pane: the faithfulness of every projection method in the current mode (runs
+    UMAP and t-SNE when first shown; their results are cached on disk)."""
+    import panel as pn
+
+    deps = ACTIVE + GAP + ("projection_mode", "x_component", "y_component", "faithfulness_k", "k") + (MODEL if model is None else ())
+
+    def render(*_: Any) -> str:
+        try:
+            return faithfulness_comparison_html(state, model, methods)
+        except Exception as exc:
+            return f'<div class="bx-faithfulness">{esc(exc)}</div>'
+
+    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
