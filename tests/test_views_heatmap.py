@@ -125,6 +125,21 @@ def test_tap_inspects_both_items_and_double_tap_selects_the_row(state):
     assert state.selected_pairs == [6]
     tap.event(x=50.0, y=2.0)  # outside: nothing changes
     assert state.inspected is info
+    tap.event(x=13.0, y=3.1)  # the same cell again: no new event
+    assert state.inspected is info
+
+
+def test_hover_inspection_follows_the_mouse_when_enabled(state):
+    import holoviews as hv
+
+    hm = similarity_heatmap(state, "A", hover_inspect=True)
+    render(hm)
+    pointer = hm.cell_streams[2]
+    assert isinstance(pointer, hv.streams.PointerXY)
+    pointer.event(x=2.0, y=17.0)
+    assert (state.inspected["row"], state.inspected["col"]) == (17, 2)
+    assert state.inspected["row_item"]["modality"] == "text" and state.inspected["col_item"]["modality"] == "image"
+    assert len(similarity_heatmap(state, "A").cell_streams) == 2  # off by default
 
 
 def test_cell_from_xy():

@@ -9,7 +9,8 @@ Final API (module: function(state, model=None, ...) -> object):
 - heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``
   rasterized 2N×2N matrix (mean/max per `state.aggregation`, `state.cmap`), separators,
   quadrant labels, cluster boxes + n-gram labels, selection bands; tap → ``state.inspected``,
-  double tap → selects the row's pair (``plot.cell_streams``). ``cluster_gallery(state, model)`` (Panel HTML: each
+  double tap → selects the row's pair (``plot.cell_streams``); ``hover_inspect=True`` makes the
+  side panel follow the mouse. ``cluster_gallery(state, model)`` (Panel HTML: each
   cluster's label, size and example images). Helpers: ``matrix_image``, ``cell_from_xy``,
   ``attach_cell_streams``.
 - difference: ``difference_heatmap(state, model=None, *, shared=False, size)`` XXᵀ − YYᵀ,

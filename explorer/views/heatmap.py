@@ -194,12 +194,15 @@ def similarity_heatmap(
     shared: bool = False,
     size: int = HEATMAP_SIZE,
     interactive: bool = True,
+    hover_inspect: bool = False,
 ) -> hv.DynamicMap:
     """The full 2N×2N similarity heatmap of `model` (None: follow `state.active_model`).
 
     shared=True uses the Compare page's shared ordering. Returns an overlay of DynamicMaps:
     the rasterized matrix, separators/quadrant labels/cluster boxes and selection bands.
-    ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive`.
+    ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive` (and a
+    PointerXY stream when `hover_inspect`: hovering then updates ``state.inspected`` too, so
+    the side panel follows the mouse; server round trips, so off by default).
     """
     deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
     levels = LevelCache()
@@ -226,7 +229,7 @@ def similarity_heatmap(
     plot = raster * annotations * bands
     plot = plot.apply.opts(title=_title_ref(state, model, shared, deps))
     # the streams, for callers that drive the plot programmatically (tests, notebooks)
-    plot.cell_streams = attach_cell_streams(state, raster, model, shared) if interactive else ()
+    plot.cell_streams = attach_cell_streams(state, raster, model, shared, hover_inspect) if interactive else ()
     return plot
 
 
@@ -258,8 +261,11 @@ def cell_from_xy(x: float, y: float, n2: int) -> tuple[int, int] | None:
     return None
 
 
-def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool = False) -> tuple[hv.streams.Tap, hv.streams.DoubleTap]:
-    """Tap → state.inspect_cell (both items + value); double tap → select the row's pair."""
+def attach_cell_streams(
+    state: Any, source: Any, model: str | None, shared: bool = False, hover: bool = False
+) -> tuple[hv.streams.Stream, ...]:
+    """Tap → state.inspect_cell (both items + value); double tap → select the row's pair;
+    with `hover`, a PointerXY stream inspects the cell under the mouse as well."""
     tap = hv.streams.Tap(source=source, x=None, y=None)
     dtap = hv.streams.DoubleTap(source=source, x=None, y=None)
 
@@ -267,8 +273,12 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
         try:
             n2 = 2 * int(state.active_indices().size)
             cell = cell_from_xy(x, y, n2)
-            if cell is not None:
-                state.inspect_cell(model, cell[0], cell[1], shared)
+            if cell is None:
+                return
+            cur = state.inspected or {}
+            if cur.get("kind") == "cell" and (cur.get("row"), cur.get("col")) == cell and cur.get("model") == state.resolve_model(model):
+                return  # same cell: nothing to send
+            state.inspect_cell(model, cell[0], cell[1], shared)
         except Exception as exc:
             state.status = f"could not inspect that cell: {exc}"
 
@@ -283,7 +293,11 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
 
     tap.add_subscriber(on_tap)
     dtap.add_subscriber(on_double_tap)
-    return tap, dtap
+    if not hover:
+        return tap, dtap
+    pointer = hv.streams.PointerXY(source=source, x=None, y=None)
+    pointer.add_subscriber(on_tap)
+    return tap, dtap, pointer
 
 
 def cluster_gallery(state: Any, model: str | None = None, per_cluster: int = 3):
