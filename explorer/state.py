@@ -425,7 +425,7 @@ class ExplorerState(param.Parameterized):
             with self._working(f"{meth} ({mo}) of {m}, {e.n} pairs…"):
                 return project(
                     e.image, e.text, meth, mo, seed=self.seed,
-                    cache_root=default_root(), progress=True if e.n >= 1000 else self.progress,
+                    cache_root=default_root(), progress=self.progress, verbose=e.n >= 1000,
                 )
 
         if explicit:

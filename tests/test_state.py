@@ -299,3 +299,12 @@ def test_a_long_computation_blocks_only_its_own_value(state, monkeypatch):
     fg.join(30)
     assert finished_while_projecting and done == [(80, 80)]
     assert state.compute_counts["projection"] == 1
+
+
+def test_long_work_reports_progress_in_status(state):
+    seen = []
+    state.param.watch(lambda ev: seen.append(ev.new), "status")
+    state.projection_result("A")
+    assert any(s.startswith("PCA (joint) of A, 40 pairs") for s in seen)
+    assert any("PCA (joint) of 80 points" in s for s in seen)  # the projection's own line
+    assert state.status == ""  # cleared when done

@@ -242,12 +242,14 @@ def project(
     params: Mapping[str, Any] | None = None,
     cache_root: Path | str | None = None,
     progress: Progress | bool | None = None,
+    verbose: bool | None = None,
 ) -> Projection:
     """Project N image and N text embeddings to 2-D (PCA keeps up to 10 components).
 
     `params` override :func:`default_params`. `cache_root` (e.g. the embedding store's root)
     enables the on-disk cache; None disables it. `progress` is a callable receiving status
-    lines, or True to let UMAP / t-SNE print their own progress.
+    lines, or True to let UMAP / t-SNE print their own progress (tqdm epochs); `verbose`
+    sets the latter independently of a callable.
     """
     check_mode(method, mode)
     x = np.asarray(image)
@@ -276,7 +278,7 @@ def project(
                 np.asarray(evr) if evr is not None else None, tuple(meta.get("notes", ())),
             )
 
-    verbose = progress is True
+    verbose = (progress is True) if verbose is None else bool(verbose)
     dtype = np.float64 if method == "PCA" else np.float32
     xf, yf = x.astype(dtype, copy=False), y.astype(dtype, copy=False)
     if mode == "joint":
