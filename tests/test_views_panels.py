@@ -196,3 +196,25 @@ def test_faithfulness_for_each_projection(state):
     assert [p.split()[0] for p in state.faithfulness_frame("A", methods=("PCA", "t-SNE")).projection] == ["PCA"]
     pane = faithfulness_comparison(state, "A", methods=("PCA",))
     assert pane.object.count("<tr>") == 2 and "fit-image" in pane.object
+
+
+def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file):
+    """Liang et al.'s real CLIP features: no captions, no images; every view still renders."""
+    from explorer.views import cluster_gallery, difference_heatmap, projection_scatter, similarity_heatmap
+
+    path = liang_file("features_clip.npy")
+    st = ExplorerState(source=f"liang:{path}", cluster=True, k=4, sample_size=120)
+    raw = np.load(path).astype(np.float64)
+    raw /= np.linalg.norm(raw, axis=-1, keepdims=True)
+    idx = st.active_indices()
+    assert st.numbers()["gap_distance_before"] == pytest.approx(gap_distance(raw[0][idx], raw[1][idx]), abs=1e-6)
+    for view in (similarity_heatmap, difference_heatmap, projection_scatter, loss_landscape_plot, similarity_histograms):
+        assert "n=120" in render(view(st)).state.title.text
+    assert st.cluster_labels() == ["cluster 1", "cluster 2", "cluster 3", "cluster 4"][: len(st.ordering().members)]
+    info = st.inspect_cell(None, 0, 130)
+    assert info["row_item"]["thumb"] is None and info["col_item"]["caption"] == ""
+    assert 'title="no image"' in inspected_html(info)
+    assert "no image" in cluster_gallery(st).object
+    st.caption_filter = "dog"
+    with pytest.raises(Exception, match="no captions"):
+        st.active_indices()
