@@ -15,7 +15,7 @@ clustering is on: display position q shows pair ``display_pairs(model)[q]``; in 
 matrix, row q is that pair's image and row M+q its caption.
 
 Parameters (see each one's doc):
-    source, models, sample_size, seed, caption_filter, filter_mode,
+    source, models, source_options, sample_size, seed, caption_filter, filter_mode,
     cluster, cluster_block, k, optimal_order,
     alpha, renormalize, loss_variant, batch_size,
     projection, projection_mode, x_component, y_component, point_color, faithfulness_k,
@@ -47,7 +47,8 @@ Methods:
     provenance(model) -> dict and provenance_line(model) -> str (what produced a view).
 
 `AugmentState`: an image (a pair index of a source, or an image file), an augmentation kind and
-a number of steps, and the models; `spec()` gives the ``augment:KIND:IMAGE[:CAPTION]`` dataset
+a number of steps, and the models (or `series_source`, a precomputed series such as the Amumo
+export's Blurred-0_size-100); `spec()` gives the ``augment:KIND:IMAGE[:CAPTION]`` dataset
 spec and `explorer_state()` an ExplorerState over it.
 """
 

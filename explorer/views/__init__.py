@@ -7,7 +7,8 @@ or directly in a notebook. Panel views return panes bound to the state.
 Final API (module: function(state, model=None, ...) -> object):
 
 - heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``
-  rasterized 2N×2N matrix (mean/max per `state.aggregation`, `state.cmap`), separators,
+  rasterized 2N×2N matrix (mean/max per `state.aggregation`, `state.cmap`; zoomed out it reads
+  pre-aggregated levels, :mod:`explorer.views.pyramid`), separators,
   quadrant labels, cluster boxes + n-gram labels, selection bands; tap → ``state.inspected``,
   double tap → selects the row's pair (``plot.cell_streams``); ``hover_inspect=True`` makes the
   side panel follow the mouse. ``cluster_gallery(state, model)`` (Panel HTML: each
