@@ -20,14 +20,17 @@ from .controls import safe_multichoice
 from .template import CSS
 
 #: frame size of the main heatmap and scatter: both fit side by side in a 1400 px wide window
-PLOT_SIZE = 430
+PLOT_SIZE = 400
+#: room around a plot's frame: axes, colour bar and toolbar
+PLOT_MARGIN = 200
 
 
 #: the parameters that change which pairs are shown
 ACTIVE_PARAMS = ["source", "models", "sample_size", "seed", "caption_filter", "filter_mode"]
 
 
-def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag: str = "", **pane_options: Any) -> pn.Column:
+def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag: str = "", width: int | None = None,
+                      **pane_options: Any) -> pn.Column:
     """A holder showing ``pn.pane.HoloViews(build())``, rebuilt whenever ``key(state)`` changes
     after one of the `watch` parameters changed. The views' DynamicMaps re-render in place (and
     keep the zoom) for everything else; a new plot is needed when the axes must change, e.g.
@@ -35,7 +38,7 @@ def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag
     glyphs and rasterized layers above ``state.datashade_above`` pairs. With `tag`, the pane also
     carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait for the
     rebuilt plot."""
-    holder = pn.Column(sizing_mode="fixed")
+    holder = pn.Column(sizing_mode="fixed", width=width) if width else pn.Column(sizing_mode="fixed")
     current: dict[str, Any] = {"key": object()}
 
     def rebuild(*_: Any) -> None:
@@ -64,13 +67,13 @@ def scatter_holder(state: Any) -> pn.Column:
     return rebuilt_on_change(
         state, lambda: V.projection_scatter(state, size=PLOT_SIZE),
         lambda st: _n_shown(st) > int(st.datashade_above), ACTIVE_PARAMS + ["datashade_above"],
-        name="scatter", css_classes=["bx-scatter"],
+        width=PLOT_SIZE + PLOT_MARGIN, name="scatter", css_classes=["bx-scatter"],
     )
 
 
 def heatmap_holder(state: Any) -> pn.Column:
     return rebuilt_on_change(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), _n_shown, ACTIVE_PARAMS,
-                             tag="bx-n", name="heatmap", css_classes=["bx-heatmap"])
+                             tag="bx-n", width=PLOT_SIZE + PLOT_MARGIN, name="heatmap", css_classes=["bx-heatmap"])
 
 
 def styled(pane: Any) -> Any:

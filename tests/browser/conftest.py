@@ -205,6 +205,13 @@ def amumo_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def default_server(tmp_path_factory):
+    from explorer.errors import ExplorerError
+    from explorer.models import load_model
+
+    try:
+        load_model("own:clip", device="cpu")
+    except ExplorerError as exc:
+        pytest.skip(f"the embedded default needs the project's own model weights: {exc}")
     tmp = tmp_path_factory.mktemp("default-app")
     server = start_server([sys.executable, "-m", "explorer", "serve", "--port", "{port}", "--num-threads", "2"], "/", tmp, "default")
     yield server
