@@ -69,3 +69,19 @@ def test_label_substring_rule_drops_man_inside_woman():
 
 def test_labels_of_stop_words_only():
     assert cluster_label(["the", "a of"]) == ""
+
+
+def test_blas_distances_agree_with_pdist(monkeypatch):
+    from scipy.spatial.distance import pdist
+
+    import explorer.analysis.ordering as ordering
+
+    rng = np.random.default_rng(7)
+    obs = rng.normal(size=(60, 30))
+    monkeypatch.setattr(ordering, "BLAS_DISTANCES_ABOVE", 10)
+    np.testing.assert_allclose(ordering.row_distances(obs), pdist(obs), rtol=1e-10, atol=1e-10)
+    s, _ = two_blocks(20, 25, seed=4)
+    blas = cluster_order(s, k=4)
+    monkeypatch.setattr(ordering, "BLAS_DISTANCES_ABOVE", 10_000)
+    exact = cluster_order(s, k=4)
+    np.testing.assert_array_equal(blas.order, exact.order)

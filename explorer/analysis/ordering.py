@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster import hierarchy as sch
+from scipy.spatial.distance import pdist, squareform
+
+#: above this many rows, Euclidean distances between rows come from one matrix product (BLAS)
+#: instead of scipy's pdist loop: 5,000 rows of 5,000 similarities take seconds instead of a minute
+BLAS_DISTANCES_ABOVE = 1000
 
 
 @dataclass(frozen=True)
@@ -55,9 +60,10 @@ def cluster_order(
     if n == 1:
         return ClusterOrdering(np.zeros(1, np.int64), np.zeros(1, np.int64), (np.zeros(1, np.int64),), k, method, optimal)
     obs = 1.0 - s
-    z = sch.linkage(obs, method=method)
+    dist = row_distances(obs)
+    z = sch.linkage(dist, method=method)
     if optimal:
-        z = sch.optimal_leaf_ordering(z, obs)
+        z = sch.optimal_leaf_ordering(z, dist)
     ids = sch.fcluster(z, k, criterion="maxclust")
     if optimal:
         order = sch.leaves_list(z).astype(np.int64)
@@ -77,3 +83,15 @@ def cluster_order(
     n_clusters = int(rank.max()) + 1
     members = tuple(order[rank[order] == r] for r in range(n_clusters))
     return ClusterOrdering(order, rank.astype(np.int64), members, k, method, optimal)
+
+
+def row_distances(obs: np.ndarray) -> np.ndarray:
+    """Condensed Euclidean distances between the rows of `obs` (what linkage(obs) would use)."""
+    n = obs.shape[0]
+    if n <= BLAS_DISTANCES_ABOVE:
+        return pdist(obs)
+    sq = np.einsum("ij,ij->i", obs, obs)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (obs @ obs.T)
+    np.maximum(d2, 0.0, out=d2)
+    np.fill_diagonal(d2, 0.0)
+    return squareform(np.sqrt(d2), checks=False)
