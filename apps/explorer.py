@@ -3,11 +3,13 @@
     panel serve apps/explorer.py                                   # embedded default: shapes:1000, own models
     panel serve apps/explorer.py --args --source amumo:../shared/data/amumo/MSCOCO-Val_size-100
     panel serve apps/explorer.py --args --source store:KEY --models own:clip,own:cloob
-    panel serve apps/explorer.py --args --help                     # all options
 
-Image thumbnails are served by the route /thumb/<token>/<index>.png, mounted by the app itself
-(or explicitly with `--plugins explorer.app.routes`). Run from the project root (or with the
-package installed) so `explorer` is importable.
+The options after --args are those of `python -m explorer serve --help` (--source, repeatable;
+--models; --sample-size; --seed; --series; --title). Callbacks run in 4 threads unless
+`--num-threads N` is given to `panel serve`. Image thumbnails are served by the route
+/thumb/<token>/<index>.png, mounted by the app itself (or explicitly with
+`--plugins explorer.app.routes`). Run from the project root (or with the package installed) so
+`explorer` is importable.
 """
 
 import sys

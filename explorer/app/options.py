@@ -71,7 +71,7 @@ def options_from_args(args: argparse.Namespace) -> AppOptions:
 
 def parse_app_args(argv: Sequence[str]) -> AppOptions:
     """Options from ``panel serve apps/explorer.py --args ...`` (argv without the program name)."""
-    p = argparse.ArgumentParser(prog="panel serve apps/explorer.py --args", add_help=True)
+    p = argparse.ArgumentParser(prog="panel serve apps/explorer.py --args", add_help=False)
     add_app_arguments(p)
     args, unknown = p.parse_known_args(list(argv))
     if unknown:

@@ -117,7 +117,22 @@ def compare_page(state: Any) -> pn.Column:
         "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.",
         sizing_mode="stretch_width",
     )
-    view = V.compare_view(state)
-    for obj in view.select(pn.pane.HTML):
-        styled(obj)
-    return pn.Column(intro, pn.Row(chooser, shared), view, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])
+    holder = pn.Column(sizing_mode="stretch_width")
+    current: dict[str, Any] = {"n": None}
+
+    def rebuild(*_: Any) -> None:  # new plots when the number of shown pairs changes (their axes must change)
+        try:
+            n = _n_shown(state)
+        except Exception:
+            n = current["n"]
+        if n == current["n"] and holder.objects:
+            return
+        current["n"] = n
+        view = V.compare_view(state)
+        for obj in view.select(pn.pane.HTML):
+            styled(obj)
+        holder[:] = [view]
+
+    rebuild()
+    state.param.watch(rebuild, ACTIVE_PARAMS)
+    return pn.Column(intro, pn.Row(chooser, shared), holder, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])

@@ -12,6 +12,9 @@ from typing import Any
 
 from .options import DEFAULT_MODELS, AppOptions
 
+#: callback threads when the server was started without --num-threads
+DEFAULT_THREADS = 4
+
 
 def models_for(spec: str, options: AppOptions) -> list[str]:
     """The models of a source in the menu: the given --models for the first source and for
@@ -56,6 +59,8 @@ def create_page(options: AppOptions):
 
     configure_panel()
     ensure_route()
+    if pn.config.nthreads is None:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
+        pn.config.nthreads = DEFAULT_THREADS
     ex = create_explorer(options)
     page = ex.template()
     pn.state.onload(lambda: ex.load())
