@@ -34,8 +34,8 @@ def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag
     """A holder showing ``pn.pane.HoloViews(build())``, rebuilt whenever ``key(state)`` changes
     after one of the `watch` parameters changed. The views' DynamicMaps re-render in place (and
     keep the zoom) for everything else; a new plot is needed when the axes must change, e.g.
-    when a caption filter shrinks the 2N×2N matrix, or when the scatter switches between plain
-    glyphs and rasterized layers above ``state.datashade_above`` pairs. With `tag`, the pane also
+    when a caption filter shrinks the 2N×2N matrix or UMAP replaces PCA, or when the scatter
+    switches between plain glyphs and rasterized layers above ``state.datashade_above`` pairs. With `tag`, the pane also
     carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait for the
     rebuilt plot."""
     holder = pn.Column(sizing_mode="fixed", width=width) if width else pn.Column(sizing_mode="fixed")
@@ -63,10 +63,19 @@ def _n_shown(state: Any) -> int:
     return int(state.active_indices().size)
 
 
+#: a new projection (method, mode, components) has new coordinates: the scatter's axes must follow
+PROJECTION_PARAMS = ["projection", "projection_mode", "x_component", "y_component"]
+
+
+def _scatter_key(state: Any) -> tuple:
+    n = _n_shown(state)
+    return (n > int(state.datashade_above), n, *(getattr(state, p) for p in PROJECTION_PARAMS))
+
+
 def scatter_holder(state: Any) -> pn.Column:
     return rebuilt_on_change(
         state, lambda: V.projection_scatter(state, size=PLOT_SIZE),
-        lambda st: _n_shown(st) > int(st.datashade_above), ACTIVE_PARAMS + ["datashade_above"],
+        _scatter_key, ACTIVE_PARAMS + PROJECTION_PARAMS + ["datashade_above"],
         width=PLOT_SIZE + PLOT_MARGIN, name="scatter", css_classes=["bx-scatter"],
     )
 

@@ -208,11 +208,34 @@ def test_thumbnail_route_serves_only_the_datasets_images(app, hostile_server):
         assert b"prompts" not in body and b"root:" not in body
 
 
+def modality_pixels(png: bytes, colour: str = "#1f77b4", tol: int = 40) -> int:
+    """How many pixels are close to a modality colour (image points are #1f77b4)."""
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int64)
+    target = np.array([int(colour[i: i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(a - target).sum(axis=2) < tol).sum())
+
+
+def test_switching_to_umap_redraws_the_scatter_in_view(app, artifacts_dir):
+    page, rec = app
+    before = modality_pixels(page.locator(".bx-scatter").first.screenshot())
+    assert before > 300, "image points are drawn"
+    page.get_by_text("UMAP", exact=True).first.click()
+    wait_until(lambda: "UMAP" in page.locator(".bx-numbers").first.inner_text(), timeout=300, what="the UMAP projection")
+    # the scatter is rebuilt for the new coordinates: its points are inside the axes, not off-screen
+    after = wait_until(lambda: (lambda k: k if k > 300 else 0)(modality_pixels(page.locator(".bx-scatter").first.screenshot())),
+                       timeout=120, what="image points of the UMAP scatter")
+    assert after > 300
+    page.screenshot(path=str(artifacts_dir / "explorer-umap.png"))
+    assert rec.page_errors == []
+
+
 def test_compare_and_augment_pages(app, artifacts_dir):
     page, rec = app
     page.get_by_text("Compare", exact=True).first.click()
     wait_until(lambda: page.locator(".bx-compare canvas").count() >= 2, what="two compared heatmaps")
-    assert "toyA" in page.locator(".bx-compare-table").first.inner_text()
+    wait_until(lambda: "toyA" in page.locator(".bx-compare-table").first.inner_text(), what="the compare table")
     page.screenshot(path=str(artifacts_dir / "compare.png"))
     page.get_by_text("Augment", exact=True).first.click()
     series = page.locator(".bx-augment select, select").filter(has_text="augment a pair of this source").first
