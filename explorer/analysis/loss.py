@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
+from threadpoolctl import threadpool_limits
 
 VARIANTS = ("symmetric", "article")
 
@@ -46,12 +47,16 @@ def contrastive_loss(
     n_batches = n // b
     if n_batches == 0:
         raise ValueError(f"{n} pairs are fewer than one batch of {b}; choose a smaller batch size")
-    losses = []
-    for k in range(n_batches):
-        xb, yb = x[k * b : (k + 1) * b], y[k * b : (k + 1) * b]
-        logits = logit_scale * (xb @ yb.T)
-        if variant == "article":
-            losses.append(cross_entropy_diagonal(logits))
-        else:
-            losses.append(0.5 * (cross_entropy_diagonal(logits) + cross_entropy_diagonal(logits.T)))
-    return float(np.mean(losses))
+    # all batches in one batched product (n_batches, b, d) @ (n_batches, d, b). The blocks are
+    # small: multi-threaded OpenBLAS spends ~100x longer waking its threads than computing when
+    # the cores are busy (2.3 s vs 0.01 s for 5,000 pairs), so it runs single-threaded here.
+    xb = x[: n_batches * b].reshape(n_batches, b, -1)
+    yb = y[: n_batches * b].reshape(n_batches, b, -1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        logits = logit_scale * np.matmul(xb, yb.transpose(0, 2, 1))
+    diag = np.diagonal(logits, axis1=1, axis2=2)
+    i2t = (logsumexp(logits, axis=2) - diag).mean(axis=1)
+    if variant == "article":
+        return float(i2t.mean())
+    t2i = (logsumexp(logits, axis=1) - diag).mean(axis=1)
+    return float((0.5 * (i2t + t2i)).mean())
