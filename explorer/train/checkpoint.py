@@ -62,6 +62,7 @@ def save_model(directory: Path | str, stem: str, net: BimodalNet, vocab: Vocabul
     os.close(fd)
     try:
         save_file(state, tmp, metadata={"format": FORMAT, "weights_sha256": cfg["weights_sha256"]})
+        _readable(Path(tmp))
         os.replace(tmp, directory / f"{stem}.safetensors")
     finally:
         if os.path.exists(tmp):
@@ -70,11 +71,19 @@ def save_model(directory: Path | str, stem: str, net: BimodalNet, vocab: Vocabul
     return directory / f"{stem}.json"
 
 
+def _readable(path: Path) -> None:
+    """mkstemp makes files private (0600); give the model files the usual permissions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        _readable(Path(tmp))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
