@@ -1,7 +1,8 @@
 """`shapes`: a procedural image–caption world that needs no download.
 
 Spec ``shapes[:N[:SEED[:SIZE]]]`` (defaults: N = 1000 pairs, SEED = 0, SIZE = 64 px). Python:
-``load_shapes("1000", seed=0, size=64)``. Scene ``i`` of seed ``s`` depends only on ``(s, i)``
+``load_shapes("1000", seed=0, size=64)``. On the command line the world seed goes in the spec
+(``shapes:1000:7``): the commands' ``--seed`` option seeds ``--limit``'s random subset. Scene ``i`` of seed ``s`` depends only on ``(s, i)``
 (its random generator is seeded with ``[s, i]``), so ``shapes:1000`` is the first 1000 pairs of
 ``shapes:5000`` and every run, on every machine, produces the same captions and pixels. Images
 are not stored: :class:`ShapesImages` re-renders image ``i`` from its scene when it is opened
