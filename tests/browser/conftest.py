@@ -116,8 +116,11 @@ def stop_server(server: Server) -> None:
         server.process.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an asyncio loop
+    running in the main thread while it is open, which breaks later tests that run their own
+    loop (tornado's AsyncHTTPTestCase in test_app.py and test_security.py)."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
     from playwright.sync_api import sync_playwright
