@@ -115,6 +115,19 @@ def remote_model_info(client, spec: str, device: str = "auto"):
     return ModelInfo(spec, d["name"], d["id"], d["preprocessing"], d["logit_scale"])
 
 
+def _compute_task(device: str, precision: str) -> str:
+    from .embed import compute_label
+
+    return compute_label(device, precision)
+
+
+def worker_compute(client, device: str = "auto", precision: str = "auto") -> str:
+    """The arithmetic the cluster's workers will use (see embed.compute_label); workers that
+    disagree (some on a GPU, some not) give a combined label, so such results get their own key."""
+    labels = sorted(set(client.run(_compute_task, device, precision).values()))
+    return labels[0] if len(labels) == 1 else "mixed: " + ", ".join(labels)
+
+
 def _shard_task(model: Any, images, captions: Sequence[str], start: int, stop: int, batch_size: int, device: str, precision: str):
     from .embed import ShardResult, iter_shards
     from .models import resolve_device

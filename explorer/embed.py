@@ -3,7 +3,7 @@
 ``embed_pairs(pairs, model)`` returns the :class:`~explorer.embeddings.Embeddings` of `pairs`
 under `model` (a model spec such as ``cyclip:/path/cyclip-3M.pt`` or a loaded
 :class:`~explorer.models.base.BimodalModel`), computing them only once: results live in the
-embedding store under ``entry_key(pairs.fingerprint(), model.id, model.preprocessing)``, and a
+embedding store under ``cache_key(pairs.fingerprint(), model.id, model.preprocessing, arithmetic)``, and a
 second call is a cache hit that memory-maps the stored arrays (for a model given by a file spec,
 the model's id is remembered per file size and modification time, so a cache hit does not even
 load the weights).
@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .embeddings import Embeddings
+from .embeddings import Embeddings, without_row_map
 from .errors import DataError, SpecError, StoreError
 from .pairs import PairSet
 from .store import EmbeddingStore, entry_key
@@ -177,6 +177,20 @@ def precision_label(device: str, precision: str) -> str:
     if str(device).startswith("cuda") and precision != "fp32":
         return "bf16 autocast" if precision == "bf16" else "fp16 autocast"
     return "fp32"
+
+
+def cache_key(dataset_fingerprint: str, model_id: str, preprocessing: str, compute: str) -> str:
+    """The store key of one embedding run: dataset content, weights, preprocessing and arithmetic."""
+    return entry_key(dataset_fingerprint, model_id, f"{preprocessing}|{compute}")
+
+
+def compute_label(device: str, precision: str) -> str:
+    """The arithmetic a run on `device` will use, as part of its store key and resume record:
+    what :func:`precision_label` gives for the resolved device (CPU runs are always fp32,
+    whatever was asked). Distributed runs ask their workers (distributed.worker_compute)."""
+    from .models import resolve_device
+
+    return precision_label(resolve_device(device), precision)
 
 
 # -- shards ------------------------------------------------------------------------------------
@@ -449,17 +463,20 @@ def embed_to_store(
     client = None
     owns_client = False
     try:
-        if info is None and distributed:
+        if distributed:
             from . import distributed as dist
 
             client, owns_client = dist.open_client(dask, scheduler)
+        if info is None and distributed:
             info = dist.remote_model_info(client, spec, device)
             remember_model(store, info)
         if info is None:
             obj = load_model(spec, device=device)
             info = ModelInfo.of(obj, spec)
             remember_model(store, info)
-        key = entry_key(fingerprint, info.id, info.preprocessing)
+        # the arithmetic is part of the address: fp16 results must never answer an fp32 request
+        compute = dist.worker_compute(client, device, precision) if distributed else compute_label(device, precision)
+        key = cache_key(fingerprint, info.id, info.preprocessing, compute)
         if store.contains(key):
             try:
                 return _result_from_store(store, key, pairs, cache_hit=True)
@@ -472,7 +489,7 @@ def embed_to_store(
             if real.id != info.id or real.preprocessing != info.preprocessing:
                 info = real
                 remember_model(store, info)
-                key = entry_key(fingerprint, info.id, info.preprocessing)
+                key = cache_key(fingerprint, info.id, info.preprocessing, compute)
                 if store.contains(key):
                     return _result_from_store(store, key, pairs, cache_hit=True)
 
@@ -492,12 +509,10 @@ def embed_to_store(
         if distributed:
             from . import distributed as dist
 
-            if client is None:
-                client, owns_client = dist.open_client(dask, scheduler)
             wanted = shard_size_for(n, bs, parts=4 * max(1, dist.worker_count(client)))
         else:
             wanted = shard_size_for(n, bs)
-        meta = {"n": n, "fingerprint": fingerprint, "model_id": info.id, "preprocessing": info.preprocessing}
+        meta = {"n": n, "fingerprint": fingerprint, "model_id": info.id, "preprocessing": info.preprocessing, "compute": compute}
         size = partial.prepare(meta, wanted)
         bounds = shard_bounds(n, size)
         done: dict[tuple[int, int], ShardResult] = {}
@@ -637,7 +652,9 @@ def align_skipped(pairs: PairSet, embeddings: Mapping[str, Embeddings]) -> tuple
             out[m] = e.subset(order)
             continue
         pos = {int(i): j for j, i in enumerate(k)}
-        out[m] = e.subset([pos[i] for i in order]) if len(order) != len(k) else e
+        # rows now follow the aligned pairs: the old row map must go (subset drops it too), so
+        # aligning again is a no-op instead of a silent mis-pairing
+        out[m] = e.subset([pos[i] for i in order]) if len(order) != len(k) else replace(e, provenance=without_row_map(e.provenance))
         skipped = list(e.provenance.get("skipped") or [])
         if skipped:
             first = skipped[0]

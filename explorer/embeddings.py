@@ -68,6 +68,15 @@ def validate_pair_arrays(image: Any, text: Any, source: str) -> tuple[np.ndarray
     return x, y
 
 
+#: provenance keys that map rows to the pairs of the dataset they were embedded from; they are
+#: true only of the stored rows, so a subset or an aligned copy drops them
+ROW_MAP_KEYS = ("kept_indices", "skipped")
+
+
+def without_row_map(provenance: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in provenance.items() if k not in ROW_MAP_KEYS}
+
+
 def l2_normalize(a: np.ndarray, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Rows divided by their Euclidean norm, computed in float64 and cast to `dtype`."""
     a64 = np.asarray(a, dtype=np.float64)
@@ -130,7 +139,7 @@ class Embeddings:
     def subset(self, indices: Any) -> "Embeddings":
         """The embeddings of the pairs `indices` (in that order); provenance records the subset."""
         idx = np.asarray(indices, dtype=np.int64)
-        prov = dict(self.provenance)
+        prov = without_row_map(self.provenance)
         prov["subset_of_n"] = self.n
         return replace(self, image=np.asarray(self.image)[idx], text=np.asarray(self.text)[idx], provenance=prov)
 

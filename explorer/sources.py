@@ -194,7 +194,10 @@ def open_source(
     notes: list[str] = []
     if models:
         pairs = load_pairs(spec, **dataset_options)
-        from .embed import align_skipped, embed_pairs  # the embedding pipeline (models issue)
+        from .data.skips import format_notes_for_cli
+        from .embed import align_skipped, embed_pairs
+
+        notes.extend(format_notes_for_cli(pairs.notes))  # what the loader skipped, and why
 
         embeddings: dict[str, Embeddings] = {}
         for m in models:
@@ -230,7 +233,3 @@ def open_source(
     if suffix:
         source = source.subset(idx.tolist(), suffix)
     return source
-
-
-def model_logit_scales(embeddings: Mapping[str, Embeddings]) -> dict[str, float]:
-    return {m: e.logit_scale for m, e in embeddings.items()}

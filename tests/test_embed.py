@@ -145,7 +145,7 @@ def test_interrupted_run_leaves_no_entry_and_resumes(tmp_path, monkeypatch):
         embed_pairs(pairs, dying, store=store, batch_size=4, progress=False, num_workers=0)
     assert list(store.entries()) == []
     assert not store.entries_dir.exists() or not any(store.entries_dir.iterdir())
-    key = embed_mod.entry_key(pairs.fingerprint(), dying.id, dying.preprocessing)
+    key = embed_mod.cache_key(pairs.fingerprint(), dying.id, dying.preprocessing, "fp32")
     partial = store.tmp_dir / f"{key}.partial"
     shards = sorted(p.name for p in partial.glob("shard-*.npz"))
     assert shards == ["shard-0000000000-0000000008.npz", "shard-0000000008-0000000016.npz"]
@@ -165,7 +165,7 @@ def test_a_damaged_shard_is_recomputed(tmp_path, monkeypatch):
     store = EmbeddingStore(tmp_path / "store")
     with pytest.raises(RuntimeError):
         embed_pairs(pairs, CountingModel(fail_after=1, exc=RuntimeError), store=store, batch_size=4, progress=False, num_workers=0)
-    key = embed_mod.entry_key(pairs.fingerprint(), TinyModel().id, TinyModel().preprocessing)
+    key = embed_mod.cache_key(pairs.fingerprint(), TinyModel().id, TinyModel().preprocessing, "fp32")
     shard = store.tmp_dir / f"{key}.partial" / "shard-0000000000-0000000004.npz"
     shard.write_bytes(shard.read_bytes()[:50])
     model = CountingModel()
@@ -234,3 +234,16 @@ def test_align_skipped_keeps_pairs_usable_for_every_model(tmp_path):
     assert len(notes) == 2 and "a: 1 of 5 pairs skipped" in notes[0]
     same, untouched, none = align_skipped(pairs, {"p": plain_a})
     assert same is pairs and none == []
+    # aligning the aligned result again changes nothing (the old row maps are gone)
+    again, out2, notes2 = align_skipped(aligned, out)
+    assert again.ids == aligned.ids and notes2 == []
+    np.testing.assert_array_equal(out2["b"].image, out["b"].image)
+    assert "kept_indices" not in out["a"].provenance and "kept_indices" not in out["a"].subset([0]).provenance
+
+
+def test_the_arithmetic_is_part_of_the_cache_address():
+    from explorer.embed import compute_label
+
+    assert compute_label("cpu", "auto") == compute_label("cpu", "fp32") == "fp32"
+    assert compute_label("cuda", "auto") == "fp16 autocast" != compute_label("cuda", "fp32")
+    assert compute_label("cuda", "bf16") == "bf16 autocast"

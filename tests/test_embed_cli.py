@@ -74,6 +74,11 @@ def test_export_writes_the_stacked_array(capsys, tmp_path, csv_file):
     x = model.encode_images([Image.open(csv_file.parent / "imgs" / f"{i}.png") for i in kept])
     np.testing.assert_allclose(a[0], x, atol=2e-6)
     assert "5 pairs x 16 dims" in out and "computed" in out and str(out_file) in out
+    # the rows skip the corrupt pair 3: the sidecar table says which pair each row is
+    table = pd.read_csv(out_file.with_name("emb.pairs.csv"))
+    assert table["row"].tolist() == [0, 1, 2, 3, 4]
+    assert table["pair_index"].tolist() == kept
+    assert table["caption"].tolist() == [f"caption {i}" for i in kept]
 
 
 def test_augment_rotation_series(capsys, tmp_path):
@@ -117,6 +122,7 @@ def test_open_source_keeps_pairs_and_embeddings_aligned(csv_file):
     assert source.n == 5 and source.pairs.ids == ("0", "1", "2", "4", "5")
     assert all(e.n == 5 for e in source.embeddings.values())
     assert any("tiny:0: 1 of 6 pairs skipped" in n and "3.png" in n for n in source.notes)
+    assert any("image file not found" in n for n in source.notes)  # the loader's skip report too
     x = tiny_model.TinyModel(seed=1).encode_images([source.pairs.images.open(i) for i in range(5)])
     np.testing.assert_allclose(source.embeddings["tiny:1"].image, x, atol=2e-6)
 

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dask", default=None, metavar="local[:N]", help="embed on a local dask.distributed cluster of N worker processes")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="embed on the dask.distributed cluster of this scheduler")
     p.add_argument("--store", default=None, metavar="DIR", help="embedding store folder (default $BIMODAL_EXPLORER_CACHE or ~/.cache/bimodal-explorer)")
-    p.add_argument("--export", default=None, metavar="FILE.npy", help="also write the (2, N, D) float32 array (images, texts)")
+    p.add_argument("--export", default=None, metavar="FILE.npy", help="also write the (2, N, D) float32 array (images, texts), and FILE.pairs.csv naming the pair of each row")
     p.add_argument("--json", action="store_true", help='print {"store_path", "n", "dim", "model", "dataset", "cache_hit"} as JSON')
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -84,6 +84,25 @@ def export_array(path: Path, array: np.ndarray) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def export_pair_table(array_path: Path, pairs, result) -> Path:
+    """FILE.pairs.csv beside an export: for each row of the array, its pair (index in the loaded
+    dataset, id, caption, image). Rows follow the usable pairs, so when items were skipped row i is
+    not pair i: this table is how a user pairs the array with captions."""
+    skipped = {int(s["index"]) for s in result.skipped}
+    kept = [i for i in range(len(pairs)) if i not in skipped]
+    table = result.pairs.table()[["id", "caption", "image"]]
+    table.insert(0, "pair_index", kept)
+    table.insert(0, "row", range(len(kept)))
+    out = array_path.with_name(array_path.stem + ".pairs.csv")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         print_notes(format_notes_for_cli([f"{len(skipped)} of {len(pairs)} pairs could not be embedded"] + skipped))
     if args.export:
         export_array(Path(args.export), emb.stacked())
+        export_pair_table(Path(args.export), pairs, result)
     if args.json:
         print_json(
             {
@@ -143,5 +163,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{emb.n} pairs x {emb.dim} dims, {emb.model} on {pairs.name} ({state})")
     print(f"store entry: {result.path}")
     if args.export:
-        print(f"exported (2, {emb.n}, {emb.dim}) float32 array (images, texts) to {args.export}")
+        print(f"exported (2, {emb.n}, {emb.dim}) float32 array (images, texts) to {args.export}; "
+              f"the pair of each row is in {Path(args.export).with_name(Path(args.export).stem + '.pairs.csv')}")
     return 0
