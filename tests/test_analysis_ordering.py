@@ -85,3 +85,28 @@ def test_blas_distances_agree_with_pdist(monkeypatch):
     monkeypatch.setattr(ordering, "BLAS_DISTANCES_ABOVE", 10_000)
     exact = cluster_order(s, k=4)
     np.testing.assert_array_equal(blas.order, exact.order)
+
+
+def brute_force_label(captions, top):
+    """The article's rule written out directly: compare every n-gram with every later one."""
+    from explorer.analysis.labels import ngram_counts
+
+    grams = sorted(ngram_counts(captions), key=lambda g: (len(g[1]), g[0]))
+    kept = [
+        (text, count)
+        for i, (count, text) in enumerate(grams)
+        if not any(text in other and count <= c2 for c2, other in grams[i + 1 :])
+    ]
+    kept.sort(key=lambda g: -g[1])
+    return " | ".join(text for text, _ in kept[:top])
+
+
+def test_fast_labels_equal_the_brute_force_rule():
+    import random
+
+    words = "man woman red car cars tired dog hot dogs playing play player tennis court ball sky blue big a the".split()
+    rng = random.Random(0)
+    for _ in range(150):
+        caps = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(1, 7))]
+        for top in (1, 2, 4):
+            assert cluster_label(caps, top) == brute_force_label(caps, top), (caps, top)

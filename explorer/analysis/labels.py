@@ -29,29 +29,52 @@ def ngram_counts(captions: Sequence[str], max_n: int = 77) -> list[tuple[int, st
 
 
 def ranked_ngrams(captions: Sequence[str], top: int | None = None, max_n: int = 77) -> list[tuple[str, int]]:
-    """Distinct n-grams with counts, most frequent first; the first `top` (all if None)."""
+    """Distinct n-grams with counts, most frequent first; the first `top` (all if None).
+
+    Exactly the article's rule, computed without comparing every pair of n-grams (which takes
+    minutes for one 2,000-word prompt). An n-gram `a` (n words, count c) is dropped when an n-gram
+    later in the (length, count) order contains it with count >= c. If any longer n-gram contains
+    `a`, then so does one with n words (when `a` sits inside words, e.g. "man" in "woman") or n+1
+    words (when it sits on word boundaries), with a count at least as high, since every
+    occurrence of the longer one holds one of the shorter. So: drop `a` when an (n+1)-gram
+    starting or ending with it has its count (one dictionary pass), and otherwise compare it
+    only with the n- and (n+1)-word n-grams of count >= c.
+    """
     grams = ngram_counts(captions, max_n)
     # the article's first ordering: by (length of the text, count), ascending, stable
     by_len = sorted(grams, key=lambda g: (len(g[1]), g[0]))
     position = {text: i for i, (_, text) in enumerate(by_len)}
-    # final order: count descending, stable over by_len
-    candidates = sorted(by_len, key=lambda g: -g[0])
-    # any n-gram that can exclude `a` has count >= count(a); candidates is sorted by count,
-    # so only a prefix needs scanning.
-    counts_desc = np.array([c for c, _ in candidates])
-    out: list[tuple[str, int]] = []
-    for count, text in candidates:
-        end = int(np.searchsorted(-counts_desc, -count, side="right"))
+    count_of = {text: c for c, text in grams}
+
+    # aligned containment: the (n+1)-grams "w a" and "a w" contain a; their count is <= count(a),
+    # so they exclude a exactly when their count equals it
+    excluded: set[str] = set()
+    by_words: dict[int, list[tuple[int, str]]] = {}
+    for c, text in grams:
+        words = text.split(" ")
+        by_words.setdefault(len(words), []).append((c, text))
+        if len(words) > 1:
+            for part in (" ".join(words[1:]), " ".join(words[:-1])):
+                if count_of.get(part) == c:
+                    excluded.add(part)
+
+    def contained_elsewhere(text: str, count: int) -> bool:
+        n = text.count(" ") + 1
         p = position[text]
-        excluded = any(
-            position[other] > p and text in other
-            for c2, other in candidates[:end]
-            if other != text
-        )
-        if not excluded:
-            out.append((text, count))
-            if top is not None and len(out) >= top:
-                break
+        for k in (n, n + 1):
+            for c2, other in by_words.get(k, ()):
+                if c2 >= count and other != text and position[other] > p and text in other:
+                    return True
+        return False
+
+    # final order: count descending, stable over by_len
+    out: list[tuple[str, int]] = []
+    for count, text in sorted(by_len, key=lambda g: -g[0]):
+        if text in excluded or contained_elsewhere(text, count):
+            continue
+        out.append((text, count))
+        if top is not None and len(out) >= top:
+            break
     return out
 
 
