@@ -47,6 +47,8 @@ def test_alpha_zero_is_identity_and_out_of_range_rejected():
     np.testing.assert_allclose(y2, y)
     with pytest.raises(ValueError):
         close_gap(x, y, alpha=1.5)
+    with pytest.raises(ValueError, match="same pairs"):
+        gap_distance(x, y[:3])
 
 
 paired = st.integers(2, 12).flatmap(

@@ -4,13 +4,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorer.analysis.landscape import loss_landscape
-from explorer.analysis.loss import contrastive_loss, cross_entropy_diagonal
+from explorer.analysis.loss import contrastive_loss
 
 
-def test_cross_entropy_by_hand():
-    logits = np.array([[2.0, 0.0], [1.0, 3.0]])
-    expected = np.mean([np.log(np.exp(2) + 1) - 2, np.log(np.e + np.exp(3)) - 3])
-    assert cross_entropy_diagonal(logits) == pytest.approx(expected)
+def test_one_batch_cross_entropy_by_hand():
+    x = np.array([[1.0, 0.0], [0.0, 1.0]])
+    y = np.array([[1.0, 0.0], [0.6, 0.8]])
+    logits = 2.0 * x @ y.T  # [[2, 1.2], [0, 1.6]]
+    expected = np.mean([np.log(np.exp(2) + np.exp(1.2)) - 2, np.log(1 + np.exp(1.6)) - 1.6])
+    assert contrastive_loss(x, y, 2.0, batch_size=None, variant="article") == pytest.approx(expected)
 
 
 def test_article_and_symmetric_variants_by_hand():

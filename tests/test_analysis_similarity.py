@@ -11,7 +11,6 @@ from explorer.analysis.similarity import (
     in_modal_difference,
     mean_abs_in_modal_difference,
     pair_similarities,
-    quadrant_statistics,
     quadrants,
     similarity_matrix,
 )
@@ -87,8 +86,13 @@ def test_retrieval_chunks_agree():
     np.testing.assert_array_equal(a[1], b[1])
 
 
-def test_quadrant_statistics_excludes_self_similarity():
-    x = np.array([[1.0, 0.0], [0.0, 1.0]])
-    stats = quadrant_statistics(x, x)
-    assert stats["image-image"]["max"] == 0.0  # off-diagonal only
-    assert stats["matched pairs"]["mean"] == 1.0
+def test_chunked_consistency_measures_equal_the_full_matrices():
+    rng = np.random.default_rng(9)
+    x, y = unit(rng.normal(size=(37, 6))), unit(rng.normal(size=(37, 6)))
+    full_d = np.abs(x @ x.T - y @ y.T).mean()
+    full_a = np.abs(x @ y.T - y @ x.T).mean()
+    for chunk in (1, 5, 37, 1000):
+        assert mean_abs_in_modal_difference(x, y, chunk=chunk) == pytest.approx(full_d, rel=1e-12)
+        assert cross_modal_asymmetry(x, y, chunk=chunk) == pytest.approx(full_a, rel=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        cross_modal_asymmetry(x, y[:5])

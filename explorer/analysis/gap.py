@@ -20,8 +20,11 @@ def normalize_rows(a: np.ndarray) -> np.ndarray:
 
 
 def gap_vector(image, text) -> np.ndarray:
-    """Δ = mean of the image embeddings − mean of the text embeddings."""
-    return _f64(image).mean(axis=0) - _f64(text).mean(axis=0)
+    """Δ = mean of the image embeddings − mean of the text embeddings (of the same N pairs)."""
+    x, y = _f64(image), _f64(text)
+    if x.shape != y.shape:
+        raise ValueError(f"image and text arrays differ in shape: {x.shape} vs {y.shape}; they must hold the same pairs")
+    return x.mean(axis=0) - y.mean(axis=0)
 
 
 def gap_distance(image, text) -> float:

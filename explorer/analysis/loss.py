@@ -17,12 +17,6 @@ from threadpoolctl import threadpool_limits
 VARIANTS = ("symmetric", "article")
 
 
-def cross_entropy_diagonal(logits: np.ndarray) -> float:
-    """Mean over rows of −log softmax(row)[i] for row i (labels 0..B−1)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    return float(np.mean(logsumexp(logits, axis=1) - np.diag(logits)))
-
-
 def contrastive_loss(
     image,
     text,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def true_partner_ranks(image, text, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def true_partner_ranks(image, text, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """0-based rank of each item's true partner: (image→text ranks, text→image ranks)."""
     x = np.asarray(image, dtype=np.float64)
     y = np.asarray(text, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"image and text arrays differ in shape: {x.shape} vs {y.shape}")
     n = x.shape[0]
     i2t = np.empty(n, dtype=np.int64)
     t2i = np.empty(n, dtype=np.int64)

@@ -55,40 +55,41 @@ def block_from_embeddings(image, text, name: str) -> np.ndarray:
 
 def in_modal_difference(image, text) -> np.ndarray:
     """D = XXᵀ − YYᵀ (CyCLIP's in-modal consistency; 0 where both modalities agree)."""
-    x = np.asarray(image, dtype=np.float64)
-    y = np.asarray(text, dtype=np.float64)
+    x, y = _pair_f64(image, text)
     return x @ x.T - y @ y.T
 
 
-def mean_abs_in_modal_difference(image, text) -> float:
-    return float(np.abs(in_modal_difference(image, text)).mean())
+#: rows per block when a mean over an N×N difference is accumulated (bounded memory at 10k pairs)
+CHUNK = 1024
 
 
-def cross_modal_asymmetry(image, text) -> float:
-    """mean|XYᵀ − YXᵀ| (CyCLIP's cross-modal consistency)."""
+def mean_abs_in_modal_difference(image, text, chunk: int = CHUNK) -> float:
+    """mean|XXᵀ − YYᵀ|, accumulated in row blocks (never holds an N×N matrix)."""
+    x, y = _pair_f64(image, text)
+    total = 0.0
+    for s in range(0, x.shape[0], chunk):
+        total += float(np.abs(x[s : s + chunk] @ x.T - y[s : s + chunk] @ y.T).sum())
+    return total / x.shape[0] ** 2
+
+
+def cross_modal_asymmetry(image, text, chunk: int = CHUNK) -> float:
+    """mean|XYᵀ − YXᵀ| (CyCLIP's cross-modal consistency), accumulated in row blocks."""
+    x, y = _pair_f64(image, text)
+    total = 0.0
+    for s in range(0, x.shape[0], chunk):
+        total += float(np.abs(x[s : s + chunk] @ y.T - y[s : s + chunk] @ x.T).sum())
+    return total / x.shape[0] ** 2
+
+
+def _pair_f64(image, text) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(image, dtype=np.float64)
     y = np.asarray(text, dtype=np.float64)
-    xy = x @ y.T
-    return float(np.abs(xy - xy.T).mean())
+    if x.shape != y.shape:
+        raise ValueError(f"image and text arrays differ in shape: {x.shape} vs {y.shape}")
+    return x, y
 
 
 def pair_similarities(image, text) -> np.ndarray:
     """cos(x_i, y_i) for each pair: the diagonal of XYᵀ, without forming it."""
-    x = np.asarray(image, dtype=np.float64)
-    y = np.asarray(text, dtype=np.float64)
+    x, y = _pair_f64(image, text)
     return np.einsum("ij,ij->i", x, y)
-
-
-def quadrant_statistics(image, text) -> dict[str, dict[str, float]]:
-    """Mean, std, min, max of each quadrant, plus the matched-pair diagonal (cross-modal)."""
-    x = np.asarray(image, dtype=np.float64)
-    y = np.asarray(text, dtype=np.float64)
-    n = x.shape[0]
-    off = ~np.eye(n, dtype=bool)
-    out: dict[str, dict[str, float]] = {}
-    for name, m in (("image-image", x @ x.T), ("text-text", y @ y.T), ("image-text", x @ y.T)):
-        vals = m[off] if n > 1 else m.ravel()
-        out[name] = {"mean": float(vals.mean()), "std": float(vals.std()), "min": float(vals.min()), "max": float(vals.max())}
-    diag = pair_similarities(x, y)
-    out["matched pairs"] = {"mean": float(diag.mean()), "std": float(diag.std()), "min": float(diag.min()), "max": float(diag.max())}
-    return out
