@@ -193,13 +193,18 @@ class EmbeddingStore:
     def remove(self, key: str) -> None:
         shutil.rmtree(self.path(key), ignore_errors=True)
 
-    def clean_tmp(self, older_than_s: float = 3600.0) -> int:
-        """Remove leftovers of interrupted writes; returns how many were removed."""
+    def clean_tmp(self, older_than_s: float = 3600.0, partial: bool = False) -> int:
+        """Remove leftovers of interrupted writes older than `older_than_s`; returns how many.
+
+        ``<key>.partial`` folders hold the finished shards of an interrupted embedding run, which a
+        rerun resumes from: they are kept unless `partial` is true."""
         if not self.tmp_dir.is_dir():
             return 0
         removed = 0
         now = time.time()
         for p in self.tmp_dir.iterdir():
+            if p.name.endswith(".partial") and not partial:
+                continue
             try:
                 if now - p.stat().st_mtime > older_than_s:
                     shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()

@@ -23,3 +23,22 @@ def test_list_verify_rm(tmp_path, capsys):
     assert main(["store", "rm", k2, "--root", str(tmp_path)]) == 0
     assert not store.path(k2).exists()
     assert main(["store", "rm", k2, "--root", str(tmp_path)]) == 2
+
+
+def test_clean_keeps_resumable_shards_and_young_writes(tmp_path, capsys):
+    import os
+    import time
+
+    store = EmbeddingStore(tmp_path)
+    store.tmp_dir.mkdir(parents=True)
+    old = time.time() - 7200
+    for name in ("abc.partial", "def.123", "young.456"):
+        (store.tmp_dir / name).mkdir()
+        if name != "young.456":
+            os.utime(store.tmp_dir / name, (old, old))
+    assert main(["store", "clean", "--root", str(tmp_path)]) == 0
+    assert sorted(p.name for p in store.tmp_dir.iterdir()) == ["abc.partial", "young.456"]
+    assert main(["store", "clean", "--root", str(tmp_path), "--partial"]) == 0
+    assert sorted(p.name for p in store.tmp_dir.iterdir()) == ["young.456"]
+    assert main(["store", "clean", "--root", str(tmp_path), "--older-than", "0"]) == 0
+    assert list(store.tmp_dir.iterdir()) == []

@@ -21,6 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("keys", nargs="*", help="entry keys (rm; verify defaults to all)")
     p.add_argument("--root", default=None, help="store folder (default $BIMODAL_EXPLORER_CACHE or ~/.cache/bimodal-explorer)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--older-than", type=float, default=60.0, metavar="MINUTES",
+                   help="clean: only leftovers older than this (default 60; a write in progress is younger)")
+    p.add_argument("--partial", action="store_true",
+                   help="clean: also remove the finished shards of interrupted embedding runs (they make a rerun resume)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         print(store.root)
         return 0
     if args.action == "clean":
-        print(f"removed {store.clean_tmp(older_than_s=0)} leftover(s) of interrupted writes from {store.tmp_dir}")
+        n = store.clean_tmp(older_than_s=60.0 * args.older_than, partial=args.partial)
+        print(f"removed {n} leftover(s) of interrupted writes from {store.tmp_dir}")
         return 0
     if args.action == "rm":
         if not args.keys:
