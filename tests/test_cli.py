@@ -41,3 +41,23 @@ def test_too_few_pairs_for_a_batch_is_a_clear_error(tmp_path, capsys):
     assert main(["gap-table", str(tmp_path / "few.npz")]) == 2
     assert "fewer than one loss batch of 50; pass --batch 10" in capsys.readouterr().err
     assert main(["gap-table", str(tmp_path / "few.npz"), "--batch", "10"]) == 0
+
+
+def test_counts_must_be_positive(tmp_path, capsys):
+    import pytest
+
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "m.npz", image=rng.normal(size=(5, 3)), text=rng.normal(size=(5, 3)))
+    for argv in (["clusters", str(tmp_path / "m.npz"), "--k", "0"], ["gap-table", str(tmp_path / "m.npz"), "--limit", "-1"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_train_refuses_zero_epochs_and_learning_rate(tmp_path, capsys):
+    assert main(["train", "--objective", "clip", "--epochs", "0", "--out", str(tmp_path / "m")]) == 2
+    assert "at least one epoch" in capsys.readouterr().err
+    assert main(["train", "--objective", "clip", "--lr", "0", "--out", str(tmp_path / "m")]) == 2
+    assert "learning rate must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -126,6 +126,12 @@ def test_liang_and_tables(tmp_path):
     np.savez(tmp_path / "u.npz", image=a[0], text=a[1][:9])
     with pytest.raises(DataError, match="10 image embeddings but 9"):
         open_source(str(tmp_path / "u.npz"))
+    np.savez(tmp_path / "w.npz", image=a[0], text=a[1], captions=np.array([{"x": 1}] * 10, dtype=object))
+    with pytest.raises(DataError, match="plain string arrays"):
+        open_source(str(tmp_path / "w.npz"))
+    np.savez(tmp_path / "s.npz", image=a[0], text=a[1], logit_scale="abc")
+    with pytest.raises(DataError, match="logit_scale must be a number"):
+        open_source(str(tmp_path / "s.npz"))
     np.savez(tmp_path / "v.npz", foo=a[0])
     with pytest.raises(DataError, match="needs arrays"):
         open_source(str(tmp_path / "v.npz"))
@@ -147,6 +153,10 @@ def test_parquet(tmp_path):
     pq.write_table(ragged, tmp_path / "r.parquet")
     with pytest.raises(DataError, match="same length"):
         open_source(str(tmp_path / "r.parquet"))
+    flat = pa.table({"image": [1.0, 2.0], "text": [3.0, 4.0]})
+    pq.write_table(flat, tmp_path / "f.parquet")
+    with pytest.raises(DataError, match="one vector per row"):
+        open_source(str(tmp_path / "f.parquet"))
 
 
 def test_store_entry_as_source(tmp_path):

@@ -16,18 +16,18 @@ from ..analysis.labels import cluster_label
 from ..analysis.ordering import cluster_order
 from ..analysis.similarity import QUADRANTS, block_from_embeddings
 from ..errors import SpecError
-from .common import add_source_options, open_from_args, print_json, print_notes
+from .common import add_source_options, open_from_args, positive_int, print_json, print_notes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SRC", help="a source spec (amumo:DIR, liang:FILE, shapes --models ...)")
     p.add_argument("--model", default=None, help="which model of the source (default: the first)")
-    p.add_argument("--k", type=int, default=10, help="number of clusters (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="number of clusters (default 10)")
     p.add_argument(
         "--block", choices=QUADRANTS, default="text-image", help="block whose rows are clustered (default text-image, as the article)"
     )
     p.add_argument("--optimal", action="store_true", help="optimal leaf ordering (clusters in dendrogram order)")
-    p.add_argument("--top", type=int, default=2, help="n-grams per label (default 2)")
+    p.add_argument("--top", type=positive_int, default=2, help="n-grams per label (default 2)")
     p.add_argument("--json", action="store_true", help="print a JSON list of {cluster, size, label, members}")
     add_source_options(p)
 

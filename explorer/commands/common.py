@@ -8,6 +8,17 @@ import sys
 from typing import Any, Sequence
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_source_options(p: argparse.ArgumentParser, *, models_help: str | None = None) -> None:
     p.add_argument(
         "--models",
@@ -17,7 +28,7 @@ def add_source_options(p: argparse.ArgumentParser, *, models_help: str | None = 
         "precomputed sources (amumo:, liang:, npz:, parquet:, store:) need none",
     )
     p.add_argument("--logit-scale", type=float, default=None, help="override every model's logit scale s = exp(t)")
-    p.add_argument("--limit", type=int, default=None, help="a random subset of N pairs (seeded)")
+    p.add_argument("--limit", type=positive_int, default=None, help="a random subset of N pairs (seeded)")
     p.add_argument("--seed", type=int, default=0, help="seed of --limit (default 0)")
     p.add_argument("--filter", default=None, help="keep pairs whose caption contains these words (case-insensitive)")
     p.add_argument("--filter-mode", choices=("any", "all"), default="any", help="match any or all --filter words")

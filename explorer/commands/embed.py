@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
-from .common import print_json, print_notes
+from .common import positive_int, print_json, print_notes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="SPEC", help="dataset spec: coco:ROOT, diffusiondb:ROOT, pairs:FILE, folder:DIR, amumo:DIR, augment:KIND:IMAGE[:CAPTION], shapes[:N]")
     p.add_argument("--model", required=True, metavar="SPEC", help="model spec: open_clip:ARCH/TAG, open_clip:ARCH@PATH, cyclip:PATH, cloob:PATH, cloob-laion:PATH, own:NAME")
-    p.add_argument("--limit", type=int, default=None, help="a random subset of N pairs (seeded by --seed)")
+    p.add_argument("--limit", type=positive_int, default=None, help="a random subset of N pairs (seeded by --seed)")
     p.add_argument("--seed", type=int, default=0, help="seed of --limit and of --caption random (default 0)")
     p.add_argument("--filter", default=None, help="keep pairs whose caption contains these words (case-insensitive)")
     p.add_argument("--filter-mode", choices=("any", "all"), default="any", help="match any or all --filter words")

@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = TrainConfig(
             args.objective,
-            epochs=args.epochs or defaults.epochs,
-            batch_size=args.batch_size or defaults.batch_size,
-            lr=args.lr or defaults.lr,
+            epochs=defaults.epochs if args.epochs is None else args.epochs,
+            batch_size=defaults.batch_size if args.batch_size is None else args.batch_size,
+            lr=defaults.lr if args.lr is None else args.lr,
             seed=args.seed,
             device=resolve_device(args.device),
         )

@@ -58,7 +58,7 @@ def model_files(folder: Path) -> dict[str, Path]:
 
 
 def embeddings_from_matrix(s: np.ndarray, *, model: str, logit_scale: float, source: str, provenance: dict) -> Embeddings:
-    check_similarity_matrix(s, source)
+    """Embeddings recovered from a checked 2N×2N similarity matrix (images first)."""
     z, err = vectors_from_gram(s, source)
     n = s.shape[0] // 2
     prov = dict(provenance)

@@ -32,6 +32,16 @@ def _first(mapping_keys, candidates):
     return None
 
 
+def _scale(value, path: Path) -> float | None:
+    if value is None:
+        return None
+    try:
+        scale = float(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: logit_scale must be a number, got {value!r}") from exc
+    return scale
+
+
 def _build(path: Path, prefix: str, image, text, *, captions, ids, model, logit_scale, override):
     source = str(path)
     prov: dict[str, Any] = {"source": f"{prefix}:{path}", "file": source}
@@ -73,10 +83,13 @@ def import_npz(arg: str, *, logit_scale: float | None = None):
         image, text = stacked[0], stacked[1]
     else:
         raise DataError(f"{path}: needs arrays 'image' and 'text' (or one 'embeddings' of shape (2, N, D)); found {sorted(keys)}")
-    captions = z["captions"].tolist() if "captions" in keys else None
-    ids = z["ids"].tolist() if "ids" in keys else None
-    model = str(z["model"]) if "model" in keys else None
-    scale = float(z["logit_scale"]) if "logit_scale" in keys else None
+    try:
+        captions = z["captions"].tolist() if "captions" in keys else None
+        ids = z["ids"].tolist() if "ids" in keys else None
+        model = str(z["model"]) if "model" in keys else None
+    except ValueError as exc:  # e.g. an object array, which is never unpickled
+        raise DataError(f"{path}: captions, ids and model must be plain string arrays ({exc})") from exc
+    scale = _scale(z["logit_scale"] if "logit_scale" in keys else None, path)
     return _build(path, "npz", image, text, captions=captions, ids=ids, model=model, logit_scale=scale, override=logit_scale)
 
 
@@ -96,16 +109,25 @@ def import_parquet(arg: str, *, logit_scale: float | None = None):
         raise DataError(f"{path}: needs list-valued columns 'image' and 'text'; found {sorted(cols)}")
 
     def matrix(col: str) -> np.ndarray:
-        values = table.column(col).to_pylist()
-        lengths = {len(v) if v is not None else 0 for v in values}
-        if len(lengths) != 1 or 0 in lengths:
-            raise DataError(f"{path}: column {col!r} must hold one vector of the same length per row (lengths {sorted(lengths)[:5]})")
-        return np.asarray(values, dtype=np.float64)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        column = table.column(col).combine_chunks()
+        if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type) or pa.types.is_fixed_size_list(column.type)):
+            raise DataError(f"{path}: column {col!r} must hold one vector per row, found {column.type}")
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        if column.null_count or len(set(lengths.tolist())) != 1 or lengths[0] == 0:
+            raise DataError(f"{path}: column {col!r} must hold one vector of the same length per row (lengths {sorted(set(lengths.tolist()))[:5]})")
+        try:
+            flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+        except (TypeError, ValueError, pa.ArrowInvalid) as exc:
+            raise DataError(f"{path}: column {col!r} holds non-numbers ({exc})") from exc
+        return flat.reshape(len(column), int(lengths[0]))
 
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items() if not k.startswith(b"pandas")}
     captions = table.column("caption").to_pylist() if "caption" in cols else None
     ids = table.column("id").to_pylist() if "id" in cols else None
-    scale = float(meta["logit_scale"]) if "logit_scale" in meta else None
+    scale = _scale(meta.get("logit_scale"), path)
     return _build(
         path, "parquet", matrix(ik), matrix(tk), captions=captions, ids=ids, model=meta.get("model"), logit_scale=scale, override=logit_scale
     )

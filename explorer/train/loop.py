@@ -51,6 +51,8 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("need at least one epoch and batches of at least 2 pairs")
+        if not self.lr > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.lr}")
 
 
 @dataclass
