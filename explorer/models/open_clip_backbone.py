@@ -77,12 +77,6 @@ def _quiet_open_clip() -> Iterator[None]:
         logging.root.removeFilter(notice)
 
 
-def known_architectures() -> list[str]:
-    import open_clip
-
-    return list(open_clip.list_models())
-
-
 def create_architecture(arch: str, *, force_quick_gelu: bool = False):
     """An open_clip model of architecture `arch` with freshly initialised weights, in eval mode.
 

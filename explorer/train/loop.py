@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -237,7 +237,3 @@ def objective_params(objective: str) -> dict[str, float]:
     if objective == "clip":
         return {"logit_t_init": o.LOGIT_T_INIT, "logit_t_max": o.LOGIT_T_MAX}
     return {"inv_tau": o.CLOOB_INV_TAU, "beta": o.CLOOB_BETA}
-
-
-def split_indices(n: int, n_val: int) -> tuple[Sequence[int], Sequence[int]]:
-    return range(0, n - n_val), range(n - n_val, n)
