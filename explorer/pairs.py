@@ -77,7 +77,17 @@ class PairSet:
         return len(self.captions)
 
     def fingerprint(self) -> str:
-        """Content hash: captions, ids and the image source's fingerprint (not the name)."""
+        """Content hash: captions, ids and the image source's fingerprint (not the name).
+
+        Computed once per PairSet (a file-backed source stats every file, which a thumbnail
+        request must not repeat): a PairSet is a snapshot of its dataset when first used."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            cached = self._compute_fingerprint()
+            object.__setattr__(self, "_fingerprint", cached)  # frozen; replace() never copies it
+        return cached
+
+    def _compute_fingerprint(self) -> str:
         h = hashlib.sha256(b"pairset-v1")
         for pid, cap in zip(self.ids, self.captions):
             h.update(pid.encode("utf-8", "surrogatepass"))

@@ -57,6 +57,9 @@ def test_pairset_fingerprint_subset_and_table(tmp_path):
     q = PairSet.build(["a dog", "a cat", "hot dog!"], images, name="t", recipe="test")
     assert p.fingerprint() != q.fingerprint()
     assert p.fingerprint() == PairSet.build(["a dog", "a cat", "hot dog"], images, name="other", recipe="x").fingerprint()
+    assert p.fingerprint() is p.fingerprint()  # computed once
+    assert p.subset([0, 1, 2]).fingerprint() == p.fingerprint()  # a copy recomputes, same content
+    assert p.subset([1, 0]).fingerprint() != p.fingerprint()
     s = p.subset([2, 0], " --pick")
     assert s.captions == ("hot dog", "a dog") and s.ids == ("2", "0") and s.images.ref(0) == "2.jpg"
     t = p.table()
