@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .embeddings import Embeddings, without_row_map
+from .file_memo import FileMemo
 from .errors import DataError, SpecError, StoreError
 from .pairs import PairSet
 from .store import EmbeddingStore, entry_key
@@ -58,7 +59,6 @@ from .store import EmbeddingStore, entry_key
 SHARD_TARGET = 1024
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 MEMO_FILE = "model-ids.json"
-MEMO_VERSION = 1
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -90,48 +90,26 @@ def spec_file(spec: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def _memo_stamp(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"file": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "version": MEMO_VERSION}
+def model_memo(store: EmbeddingStore) -> FileMemo:
+    return FileMemo(store.root / MEMO_FILE)
 
 
 def remembered_model(store: EmbeddingStore, spec: str) -> ModelInfo | None:
     """The ModelInfo of a file-backed spec seen before, if its file is unchanged since."""
     path = spec_file(spec)
-    if path is None:
-        return None
+    entry = model_memo(store).get(spec, path) if path is not None else None
     try:
-        memo = json.loads((store.root / MEMO_FILE).read_text(encoding="utf-8"))
-        entry = memo[spec]
-        if {k: entry.get(k) for k in ("file", "size", "mtime_ns", "version")} != _memo_stamp(path):
-            return None
-        return ModelInfo(spec, entry["name"], entry["id"], entry["preprocessing"], float(entry["logit_scale"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        return ModelInfo(spec, entry["name"], entry["id"], entry["preprocessing"], float(entry["logit_scale"])) if entry else None
+    except (KeyError, TypeError, ValueError):
         return None
 
 
 def remember_model(store: EmbeddingStore, info: ModelInfo) -> None:
-    """Remember a file-backed model's id (atomically; a failure only costs a later model load)."""
-    if info.spec is None:
-        return
-    path = spec_file(info.spec)
-    if path is None:
-        return
-    target = store.root / MEMO_FILE
-    try:
-        store.root.mkdir(parents=True, exist_ok=True)
-        try:
-            memo = json.loads(target.read_text(encoding="utf-8"))
-            if not isinstance(memo, dict):
-                memo = {}
-        except (OSError, ValueError):
-            memo = {}
-        memo[info.spec] = {**_memo_stamp(path), "name": info.name, "id": info.id, "preprocessing": info.preprocessing, "logit_scale": info.logit_scale}
-        tmp = target.with_name(f".{MEMO_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError:
-        pass
+    """Remember a file-backed model's id (a failure only costs a later model load)."""
+    path = spec_file(info.spec) if info.spec is not None else None
+    if path is not None:
+        value = {"name": info.name, "id": info.id, "preprocessing": info.preprocessing, "logit_scale": info.logit_scale}
+        model_memo(store).put(info.spec, path, value)
 
 
 def default_batch_size(device: str) -> int:

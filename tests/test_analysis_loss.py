@@ -10,7 +10,7 @@ from explorer.analysis.loss import contrastive_loss
 def test_one_batch_cross_entropy_by_hand():
     x = np.array([[1.0, 0.0], [0.0, 1.0]])
     y = np.array([[1.0, 0.0], [0.6, 0.8]])
-    logits = 2.0 * x @ y.T  # [[2, 1.2], [0, 1.6]]
+    # logits 2·XYᵀ = [[2, 1.2], [0, 1.6]]
     expected = np.mean([np.log(np.exp(2) + np.exp(1.2)) - 2, np.log(1 + np.exp(1.6)) - 1.6])
     assert contrastive_loss(x, y, 2.0, batch_size=None, variant="article") == pytest.approx(expected)
 

@@ -166,7 +166,7 @@ def test_digest_is_sha256_cached_and_follows_changes(tmp_path):
     f.write_bytes(b"abc" * 1000)
     assert weights_digest(f) == hashlib.sha256(b"abc" * 1000).hexdigest()
     cache = json.loads((default_root() / "weights-sha256.json").read_text())
-    assert list(cache.values()) == [hashlib.sha256(b"abc" * 1000).hexdigest()]
+    assert [e["value"] for e in cache.values()] == [hashlib.sha256(b"abc" * 1000).hexdigest()]
     f.write_bytes(b"abcd" * 1000)  # new size -> rehashed
     assert weights_digest(f) == hashlib.sha256(b"abcd" * 1000).hexdigest()
 

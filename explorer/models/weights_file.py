@@ -5,7 +5,7 @@
 * :func:`weights_digest` is the SHA-256 of a weights file. It is part of every model id so the
   embedding store never mixes results of different weights under one name. Hashing a 400 MB file
   takes about a second, so digests are cached by (resolved path, size, mtime) in memory and in
-  ``<store root>/weights-sha256.json``; a file that changes gets a new size/mtime and is rehashed.
+  ``<store root>/weights-sha256.json`` (explorer.file_memo); a changed file is rehashed.
 * :func:`read_torch_container` reads a ``torch.save`` file with ``weights_only=True`` (plain
   tensors, numbers, strings and containers only: no code runs while loading), a ``.safetensors``
   file, or an OpenAI TorchScript archive (loaded with ``torch.jit.load``, which runs no Python
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import zipfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import DataError, MissingResourceError
+from ..file_memo import FileMemo, file_stamp
 
 _DIGEST_CACHE_FILE = "weights-sha256.json"
 _memory_digests: dict[tuple[str, int, int], str] = {}
@@ -45,58 +45,30 @@ def require_file(path: str | os.PathLike, *, what: str, get_it: str) -> Path:
     return p
 
 
-def _stat_key(path: Path) -> tuple[str, int, int]:
-    st = path.stat()
-    return (str(path.resolve()), int(st.st_size), int(st.st_mtime_ns))
-
-
-def _digest_cache_path() -> Path:
+def _digest_memo() -> FileMemo:
     from ..store import default_root
 
-    return default_root() / _DIGEST_CACHE_FILE
-
-
-def _read_disk_cache(cache: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return FileMemo(default_root() / _DIGEST_CACHE_FILE)
 
 
 def weights_digest(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of the file at `path`, cached by (resolved path, size, mtime_ns)."""
+    """Hex SHA-256 of the file at `path`, remembered while its size and mtime are unchanged."""
     from ..store import sha256_file
 
     p = Path(path)
-    key = _stat_key(p)
+    stamp = file_stamp(p)
+    key = (stamp["file"], stamp["size"], stamp["mtime_ns"])
     with _lock:
         if key in _memory_digests:
             return _memory_digests[key]
-    cache = _digest_cache_path()
-    disk_key = f"{key[0]}|{key[1]}|{key[2]}"
-    entry = _read_disk_cache(cache).get(disk_key)
-    if isinstance(entry, str) and len(entry) == 64:
-        digest = entry
-    else:
+    memo = _digest_memo()
+    digest = memo.get(stamp["file"], p)
+    if not (isinstance(digest, str) and len(digest) == 64):
         digest = sha256_file(p)
-        _write_disk_cache(cache, disk_key, digest)
+        memo.put(stamp["file"], p, digest)
     with _lock:
         _memory_digests[key] = digest
     return digest
-
-
-def _write_disk_cache(cache: Path, disk_key: str, digest: str) -> None:
-    """Best effort: a read-only cache directory only costs a rehash next time."""
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        data = _read_disk_cache(cache)
-        data[disk_key] = digest
-        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, cache)
-    except OSError:
-        pass
 
 
 def is_torchscript_archive(path: Path) -> bool:
