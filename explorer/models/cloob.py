@@ -35,11 +35,10 @@ from typing import Any
 
 from ..errors import DataError
 from .open_clip_backbone import (
-    OpenClipModel, check_no_options, create_architecture, describe_preprocessing, exp_scalar,
-    image_transform, load_checked, model_id, preprocess_config, tokenizer_for,
+    OpenClipModel, check_no_options, create_architecture, exp_scalar, load_checked, wrap_open_clip,
 )
 from .weights_file import (
-    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict, weights_digest,
+    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict,
 )
 
 WHAT = "ml-jku CLOOB checkpoint"
@@ -174,22 +173,9 @@ def load_cloob(arg: str, *, device: str = "cpu", **options: Any) -> OpenClipMode
     sd, arch, s = read_cloob_checkpoint(path)
     model = create_architecture(arch)
     load_checked(model, sd, path=path, what=f"{WHAT} ({arch} after key remapping)")
-    cfg = preprocess_config(model)
-    preprocessing = describe_preprocessing(cfg)
-    digest = weights_digest(path)
     short = arch.replace("-quickgelu", "")
-    return OpenClipModel(
-        model,
-        transform=image_transform(cfg),
-        tokenizer=tokenizer_for(arch),
-        name=f"CLOOB {short} ({path.name})",
-        id=model_id("cloob", arch, digest, preprocessing, f"s={s:.6g}"),
-        logit_scale=s,
-        preprocessing=preprocessing,
-        provenance={
-            "family": "cloob", "architecture": arch, "weights_file": str(path),
-            "weights_sha256": digest, "logit_scale": s,
-            "logit_scale_source": "checkpoint logit_inv_tau (s = exp(logit_inv_tau))",
-        },
-        device=device,
+    return wrap_open_clip(
+        model, family="cloob", arch=arch, path=path, name=f"CLOOB {short} ({path.name})",
+        logit_scale=s, logit_scale_source="checkpoint logit_inv_tau (s = exp(logit_inv_tau))",
+        id_extra=[f"s={s:.6g}"], device=device,
     )

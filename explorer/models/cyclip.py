@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from .open_clip_backbone import (
-    OpenClipModel, check_no_options, create_architecture, describe_preprocessing, exp_scalar,
-    image_transform, load_checked, model_id, preprocess_config, tokenizer_for,
+    OpenClipModel, check_no_options, create_architecture, exp_scalar, load_checked, wrap_open_clip,
 )
 from .weights_file import (
-    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict, weights_digest,
+    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict,
 )
 
 WHAT = "CyCLIP checkpoint"
@@ -59,20 +58,7 @@ def load_cyclip(arg: str, *, device: str = "cpu", **options: Any) -> OpenClipMod
         s, source = exp_scalar(sd["logit_scale"]), "checkpoint logit_scale"
     else:
         s, source = DEFAULT_LOGIT_SCALE, "CyCLIP default (file has no logit_scale)"
-    cfg = preprocess_config(model)
-    preprocessing = describe_preprocessing(cfg)
-    digest = weights_digest(path)
-    return OpenClipModel(
-        model,
-        transform=image_transform(cfg),
-        tokenizer=tokenizer_for(ARCH),
-        name=f"CyCLIP RN50 ({path.name})",
-        id=model_id("cyclip", ARCH, digest, preprocessing, f"s={s:.6g}"),
-        logit_scale=s,
-        preprocessing=preprocessing,
-        provenance={
-            "family": "cyclip", "architecture": ARCH, "weights_file": str(path),
-            "weights_sha256": digest, "logit_scale": s, "logit_scale_source": source,
-        },
-        device=device,
+    return wrap_open_clip(
+        model, family="cyclip", arch=ARCH, path=path, name=f"CyCLIP RN50 ({path.name})",
+        logit_scale=s, logit_scale_source=source, id_extra=[f"s={s:.6g}"], device=device,
     )

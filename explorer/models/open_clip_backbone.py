@@ -214,6 +214,43 @@ class OpenClipModel(TorchBimodalModel):
     """An open_clip CLIP module with its transform and tokenizer behind the BimodalModel API."""
 
 
+def wrap_open_clip(
+    model,
+    *,
+    family: str,
+    arch: str,
+    path: Path,
+    name: str,
+    logit_scale: float,
+    logit_scale_source: str,
+    device: str,
+    id_extra: Sequence[str] = (),
+    provenance: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> OpenClipModel:
+    """A loaded open_clip module as a BimodalModel: its preprocessing, tokenizer, and an id of
+    family, architecture, weights digest, `id_extra` and preprocessing."""
+    from .weights_file import weights_digest
+
+    cfg = preprocess_config(model, overrides)
+    preprocessing = describe_preprocessing(cfg)
+    digest = weights_digest(path)
+    return OpenClipModel(
+        model,
+        transform=image_transform(cfg),
+        tokenizer=tokenizer_for(arch),
+        name=name,
+        id=model_id(family, arch, digest, preprocessing, *id_extra),
+        logit_scale=logit_scale,
+        preprocessing=preprocessing,
+        provenance={
+            "family": family, "architecture": arch, "weights_file": str(path), "weights_sha256": digest,
+            "logit_scale": logit_scale, "logit_scale_source": logit_scale_source, **(provenance or {}),
+        },
+        device=device,
+    )
+
+
 def check_no_options(options: Mapping[str, Any], spec: str) -> None:
     if options:
         raise SpecError(f"model {spec}: unknown option(s) " + ", ".join(sorted(options)))

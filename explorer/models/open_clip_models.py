@@ -27,11 +27,10 @@ from typing import Any
 
 from ..errors import DataError, MissingResourceError, SpecError
 from .open_clip_backbone import (
-    OpenClipModel, check_no_options, check_state_dict, create_architecture, describe_preprocessing, exp_scalar,
-    image_transform, model_id, preprocess_config, tokenizer_for,
+    OpenClipModel, check_no_options, check_state_dict, create_architecture, exp_scalar, wrap_open_clip,
 )
 from .weights_file import (
-    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict, weights_digest,
+    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict,
 )
 
 _HF_WEIGHTS = "open_clip_pytorch_model.bin"
@@ -189,25 +188,12 @@ def load_open_clip(arg: str, *, device: str = "cpu", cache_dir: str | None = Non
     _load_weights(model, path, what=what)
     model.eval()
     s = exp_scalar(model.logit_scale)
-    cfg = preprocess_config(model, overrides)
-    preprocessing = describe_preprocessing(cfg)
-    digest = weights_digest(path)
     extra = [f"tag={tag}"] if tag else []
     if quick_gelu:
         extra.append("quickgelu")
     name = f"open_clip {arch}/{tag}" if tag else f"open_clip {arch} ({path.name})"
-    return OpenClipModel(
-        model,
-        transform=image_transform(cfg),
-        tokenizer=tokenizer_for(arch),
-        name=name,
-        id=model_id("open_clip", arch, digest, preprocessing, *extra),
-        logit_scale=s,
-        preprocessing=preprocessing,
-        provenance={
-            "family": "open_clip", "architecture": arch, "pretrained_tag": tag,
-            "weights_file": str(path), "weights_sha256": digest, "logit_scale": s,
-            "logit_scale_source": "weights logit_scale", "quick_gelu_forced": quick_gelu,
-        },
-        device=device,
+    return wrap_open_clip(
+        model, family="open_clip", arch=arch, path=path, name=name, logit_scale=s,
+        logit_scale_source="weights logit_scale", id_extra=extra, device=device, overrides=overrides,
+        provenance={"pretrained_tag": tag, "quick_gelu_forced": quick_gelu},
     )
