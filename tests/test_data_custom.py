@@ -152,6 +152,17 @@ def test_urls_are_fetched_only_when_allowed(tmp_path, http_server):
     assert "--allow-urls" in pairs.recipe
 
 
+def test_oversized_downloads_are_refused(tmp_path, http_server, monkeypatch):
+    import explorer.data.custom as custom
+
+    monkeypatch.setattr(custom, "MAX_DOWNLOAD_BYTES", 10)
+    path = tmp_path / "urls.jsonl"
+    path.write_text(json.dumps({"url": f"{http_server}/ok.png", "text": "fine"}))
+    with pytest.raises(DataError, match="larger than"):
+        load_pairs_file(str(path), allow_urls=True, download_dir=tmp_path / "dl")
+    assert not list((tmp_path / "dl").glob("*"))  # nothing half-written left behind
+
+
 def test_missing_file_and_unknown_type(tmp_path):
     with pytest.raises(MissingResourceError):
         load_pairs_file(str(tmp_path / "nope.csv"))

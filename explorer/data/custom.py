@@ -92,20 +92,33 @@ def url_file_name(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:32] + suffix
 
 
+#: an image URL that sends more than this is refused (a hostile or mistaken link must not fill the disk)
+MAX_DOWNLOAD_BYTES = 50 * 2**20
+
+
 def _download(url: str, target: Path, timeout: float) -> str | None:
     """Fetch `url` into `target` atomically; None on success, else the reason."""
     import urllib.request
 
     if target.is_file() and target.stat().st_size > 0:
         return None
+    import time
+
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    deadline = time.monotonic() + 4 * timeout  # `timeout` bounds each read; this bounds the whole download
     try:
         req = urllib.request.Request(url, headers={"User-Agent": "bimodal-explorer"})
         with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as f:
+            size = 0
             while True:
                 chunk = resp.read(1 << 16)
                 if not chunk:
                     break
+                size += len(chunk)
+                if size > MAX_DOWNLOAD_BYTES:
+                    raise ValueError(f"larger than {MAX_DOWNLOAD_BYTES // 2**20} MB, not an image to embed")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"took longer than {4 * timeout:g} s")
                 f.write(chunk)
         os.replace(tmp, target)
         return None
