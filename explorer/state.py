@@ -19,9 +19,9 @@ Parameters (see each one's doc):
     cluster, cluster_block, k, optimal_order,
     alpha, renormalize, loss_variant, batch_size,
     projection, projection_mode, x_component, y_component, point_color, faithfulness_k,
-    cmap, diverging_cmap, edge_cmap, aggregation, datashade_above,
+    cmap, diverging_cmap, edge_cmap, aggregation, color_range, datashade_above,
     active_model, compare_models, shared_order,
-    selected_pairs, inspected, status.
+    selected_pairs, inspected, status, work.
 
 Methods:
     source_data() -> Source; model_names() -> list[str]; resolve_model(model) -> str;
@@ -44,7 +44,14 @@ Methods:
     inspect_cell(model, row, col) -> dict (sets `inspected`: kind 'cell', row/col, row_item,
         col_item, value); inspect_pair(model, pair_id) (kind 'pair'); item(modality, pair_id);
     select_pairs(ids); selected_table() -> DataFrame; thumb_url(pair_id) -> str | None;
-    provenance(model) -> dict and provenance_line(model) -> str (what produced a view).
+    provenance(model) -> dict and provenance_line(model) -> str (what produced a view);
+    matrix_levels(model, kind, how, shared) -> pre-aggregated levels of the similarity or difference
+        matrix (explorer.views.pyramid); color_limits(model, kind, shared, pixels) -> the heatmap's
+        colour limits under `color_range` (shared by the compared models on the Compare page).
+
+Long work (opening and embedding a source, clustering, projections) is announced in `status`
+(one line) and in `work` (label, done/total when known, start time), which the app shows as a
+progress bar; it is updated from whichever thread does the work.
 
 `AugmentState`: an image (a pair index of a source, or an image file), an augmentation kind and
 a number of steps, and the models (or `series_source`, a precomputed series such as the Amumo
@@ -55,6 +62,7 @@ spec and `explorer_state()` an ExplorerState over it.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import replace
@@ -66,6 +74,7 @@ import param
 from .analysis.similarity import QUADRANTS
 from .embeddings import Embeddings
 from .errors import ExplorerError, SpecError
+from .views.colour import COLOR_RANGES
 
 #: models used to embed a dataset source (e.g. shapes:N) when `models` is empty
 DEFAULT_DATASET_MODELS = ("own:clip", "own:cyclip", "own:cloob")
@@ -73,6 +82,8 @@ DEFAULT_SOURCE = "shapes:1000"
 PROJECTIONS = ("PCA", "UMAP", "t-SNE")
 PROJECTION_MODES = ("joint", "fit-image", "fit-text", "concatenated")
 POINT_COLORS = ("modality", "kNN overlap", "trustworthiness")
+#: seconds between two progress updates of the same work (the page need not hear every batch)
+PROGRESS_INTERVAL = 0.25
 
 # parameter groups: what each derived value depends on
 _SOURCE = ("source", "models", "source_options")
@@ -127,6 +138,11 @@ class ExplorerState(param.Parameterized):
     diverging_cmap = param.String("coolwarm", doc="colour map of the difference heatmap (centred at 0)")
     edge_cmap = param.String("viridis", doc="colour map of pair edges (pair cosine similarity)")
     aggregation = param.Selector(default="max", objects=["mean", "max"], doc="how rasterize merges cells per pixel (max keeps the diagonal visible)")
+    color_range = param.Selector(
+        default="data", objects=list(COLOR_RANGES),
+        doc="heatmap colour limits: 'data' = 1st–99th percentile of the off-diagonal values as the zoomed-out "
+        "heatmap shows them (structure visible), 'full' = the whole possible range ([-1, 1] for similarities)",
+    )
     datashade_above = param.Integer(2000, bounds=(0, None), doc="rasterize the scatter above this many pairs")
 
     # -- models shown -----------------------------------------------------------------------
@@ -138,6 +154,8 @@ class ExplorerState(param.Parameterized):
     selected_pairs = param.List([], doc="selected pair ids (rows of the source)")
     inspected = param.Dict(None, allow_None=True, doc="the heatmap cell last tapped (see inspect_cell)")
     status = param.String("", doc="progress / error line for the UI")
+    work = param.Dict(None, allow_None=True, doc="long work under way: {'label', 'done', 'total', 'unit', 'started'} "
+                      "(done/total None when unknown), None when idle")
 
     def __init__(self, source_data: Any = None, **params: Any):
         """`source_data`: an already opened Source (notebooks, tests); `source` then defaults to its spec."""
@@ -150,6 +168,7 @@ class ExplorerState(param.Parameterized):
         self._slot_locks: dict[tuple, threading.RLock] = {}
         self.compute_counts: Counter = Counter()
         self.progress: Callable[[str], None] = self._set_status
+        self._work_stack: list[dict[str, Any]] = []
 
     # -- caching ----------------------------------------------------------------------------
     def _inputs(self, names: Sequence[str]) -> tuple:
@@ -188,13 +207,44 @@ class ExplorerState(param.Parameterized):
         self.status = msg
 
     @contextmanager
-    def _working(self, msg: str):
+    def _working(self, msg: str, done: int | None = None, total: int | None = None, unit: str = ""):
+        """Announce long work: `status` = msg and a `work` entry (the innermost shown) until it ends."""
+        entry = {"label": msg, "done": done, "total": total, "unit": unit, "started": time.time(), "_shown": 0.0}
+        with self._lock:
+            self._work_stack.append(entry)
         self.status = msg
+        self._publish_work()
         try:
-            yield
+            yield entry
         finally:
-            if self.status == msg:
+            with self._lock:
+                if entry in self._work_stack:
+                    self._work_stack.remove(entry)
+            if self.status in (msg, entry["label"]):
                 self.status = ""
+            self._publish_work()
+
+    def _publish_work(self) -> None:
+        with self._lock:
+            top = self._work_stack[-1] if self._work_stack else None
+            value = None if top is None else {k: v for k, v in top.items() if not k.startswith("_")}
+        if value != self.work:
+            self.work = value
+
+    def report_progress(self, done: int, total: int | None = None, entry: dict | None = None, force: bool = False) -> None:
+        """Update the (innermost) work's done/total; at most every PROGRESS_INTERVAL seconds unless `force`."""
+        with self._lock:
+            target = entry or (self._work_stack[-1] if self._work_stack else None)
+            if target is None:
+                return
+            target["done"] = int(done)
+            if total is not None:
+                target["total"] = int(total)
+            now = time.time()
+            if not force and now - target["_shown"] < PROGRESS_INTERVAL and (target["total"] is None or done < target["total"]):
+                return
+            target["_shown"] = now
+        self._publish_work()
 
     # -- source -----------------------------------------------------------------------------
     def source_data(self):
@@ -224,7 +274,28 @@ class ExplorerState(param.Parameterized):
                     src = replace(src, embeddings={m: src.embeddings[m] for m in self.models})
                 return src
             models = list(self.models) or list(DEFAULT_DATASET_MODELS)
-            return open_source(self.source, models=models, progress=True, **dict(self.source_options))
+            return self._embed_dataset(models)
+
+    def _embed_dataset(self, models: list[str]):
+        """What open_source(spec, models=...) does, one model at a time, so the page can say which
+        model is being embedded (`work`: done/total models); the embeddings come from the store
+        when they were computed before. tests/test_state.py checks it equals open_source."""
+        from .data.skips import format_notes_for_cli
+        from .embed import align_skipped, embed_pairs
+        from .sources import Source, load_pairs
+
+        pairs = load_pairs(self.source, **dict(self.source_options))
+        loader_notes = list(format_notes_for_cli(pairs.notes))  # what the loader skipped, and why
+        embeddings = {}
+        with self._working(f"Embedding {len(pairs)} pairs…", done=0, total=len(models), unit="models") as work:
+            for i, m in enumerate(models):
+                self.status = f"Embedding {len(pairs)} pairs of {self.source} with {m} (model {i + 1} of {len(models)})…"
+                work["label"] = self.status
+                self.report_progress(i, len(models), entry=work, force=True)
+                embeddings[m] = embed_pairs(pairs, m, progress=True)
+            self.report_progress(len(models), len(models), entry=work, force=True)
+        pairs, embeddings, skip_notes = align_skipped(pairs, embeddings)
+        return Source(self.source, pairs.name, pairs, embeddings, loader_notes + list(skip_notes))
 
     def model_names(self) -> list[str]:
         return list(self.source_data().embeddings)
@@ -373,6 +444,52 @@ class ExplorerState(param.Parameterized):
             return in_modal_difference(np.asarray(e.image)[order], np.asarray(e.text)[order]).astype(np.float32)
 
         return self._cached("difference", (m, om), _ACTIVE + _GAP + _ORDER, compute)
+
+    def pixel_aggregation(self, kind: str = "similarity") -> str:
+        """How a zoomed-out heatmap pixel merges its cells: `aggregation` for similarities; always
+        the mean for the signed in-modal difference (a max would tint it towards positive values)."""
+        return "mean" if kind == "difference" else self.aggregation
+
+    def matrix_levels(self, model: str | None = None, kind: str = "similarity", how: str | None = None, shared: bool = False):
+        """Pre-aggregated levels [(1, matrix), (2, …), …] (explorer.views.pyramid) of the similarity
+        (kind 'similarity') or in-modal difference ('difference') matrix, by max or mean (`how`,
+        default pixel_aggregation(kind)). Zoomed-out heatmaps read these instead of every cell."""
+        m = self.resolve_model(model)
+        om = self.order_model(m, shared)
+        how = how or self.pixel_aggregation(kind)
+        if kind not in ("similarity", "difference"):
+            raise SpecError(f"kind must be 'similarity' or 'difference', got {kind!r}")
+
+        def compute():
+            from .views.pyramid import build_levels
+
+            mat = self.similarity(m, shared) if kind == "similarity" else self.difference(m, shared)
+            return build_levels(mat, how, min_size=512)
+
+        return self._cached("levels", (kind, m, om, how), _ACTIVE + _GAP + _ORDER, compute)
+
+    def color_limits(self, model: str | None = None, kind: str = "similarity", shared: bool = False, pixels: int = 400) -> tuple[float, float]:
+        """Colour limits of a heatmap under `color_range` (explorer.views.colour): 'full', or
+        robust limits of the values the zoomed-out heatmap (`pixels` wide, `aggregation` per pixel)
+        shows. With `shared` (Compare) and 'data', the union over the compared models, so one colour
+        means one value in every compared heatmap."""
+        from .views.colour import FULL_LIMITS, union
+
+        m = self.resolve_model(model)
+        if self.color_range == "full":
+            return FULL_LIMITS[kind]
+        if shared:
+            return union([self._data_limits(x, kind, True, pixels) for x in self.shown_compare_models()])
+        return self._data_limits(m, kind, False, pixels)
+
+    def _data_limits(self, m: str, kind: str, shared: bool, pixels: int) -> tuple[float, float]:
+        from .views.colour import color_limits
+
+        om = self.order_model(m, shared)
+        return self._cached(
+            "color_limits", (kind, m, om, int(pixels)), _ACTIVE + _GAP + _ORDER + ("aggregation",),
+            lambda: color_limits(self.matrix_levels(m, kind, shared=shared), "data", kind, pixels),
+        )
 
     def cluster_labels(self, model: str | None = None, top: int = 2) -> list[str]:
         """The n-gram label of each cluster (display order); [] unless `cluster`."""
@@ -532,8 +649,40 @@ class ExplorerState(param.Parameterized):
 
     def numbers(self, model: str | None = None) -> dict[str, Any]:
         """Gap distance, loss before/after closing (variant and batch size recorded), R@1/5/10
-        before and after, mean|XXᵀ−YYᵀ| and mean|XYᵀ−YXᵀ| of the displayed embeddings."""
+        before and after, mean|XXᵀ−YYᵀ| and mean|XYᵀ−YXᵀ| of the displayed embeddings.
+
+        The "before" half depends only on the pairs and the loss settings, so moving α recomputes
+        only the "after" half (and nothing at α = 0, where after = before)."""
         m = self.resolve_model(model)
+
+        def compute():
+            before = self._numbers_of(m, closed=False)
+            after = before if self.alpha == 0.0 else self._numbers_of(m, closed=True)
+            e0 = self.original_embeddings(m)
+            out: dict[str, Any] = {
+                "model": m,
+                "n": e0.n,
+                "logit_scale": e0.logit_scale,
+                "loss_variant": self.loss_variant,
+                "batch_size": self.effective_batch_size(m),
+                "alpha": self.alpha,
+                "renormalize": self.renormalize,
+            }
+            for when, part in (("before", before), ("after", after)):
+                out[f"gap_distance_{when}"] = part["gap_distance"]
+                out[f"loss_{when}"] = part["loss"]
+                for key, v in part["recall"].items():
+                    out[f"R{key.replace('image_to_text', 'i2t').replace('text_to_image', 't2i')}_{when}"] = v
+            out["loss_difference"] = out["loss_after"] - out["loss_before"]
+            out["in_modal_difference"] = after["in_modal_difference"]
+            out["cross_modal_asymmetry"] = after["cross_modal_asymmetry"]
+            return out
+
+        return self._cached("numbers", (m,), _ACTIVE + _GAP + ("loss_variant", "batch_size"), compute)
+
+    def _numbers_of(self, m: str, closed: bool) -> dict[str, Any]:
+        """Gap distance, loss, R@1/5/10 and consistency of the original (closed=False) or the
+        displayed, gap-closed embeddings; each cached on exactly what it depends on."""
 
         def compute():
             from .analysis.gap import gap_distance
@@ -541,32 +690,18 @@ class ExplorerState(param.Parameterized):
             from .analysis.retrieval import recall_at_k
             from .analysis.summary import consistency_summary
 
-            e0 = self.original_embeddings(m)
-            e1 = self.embeddings(m)
-            b = self.effective_batch_size(m)
-            out: dict[str, Any] = {
-                "model": m,
-                "n": e0.n,
-                "logit_scale": e0.logit_scale,
-                "loss_variant": self.loss_variant,
-                "batch_size": b,
-                "alpha": self.alpha,
-                "renormalize": self.renormalize,
-                "gap_distance_before": gap_distance(e0.image, e0.text),
-                "gap_distance_after": gap_distance(e1.image, e1.text),
-                "loss_before": contrastive_loss(e0.image, e0.text, e0.logit_scale, b, self.loss_variant),
-                "loss_after": contrastive_loss(e1.image, e1.text, e1.logit_scale, b, self.loss_variant),
+            e = self.embeddings(m) if closed else self.original_embeddings(m)
+            cons = consistency_summary(e.image, e.text)
+            return {
+                "gap_distance": gap_distance(e.image, e.text),
+                "loss": contrastive_loss(e.image, e.text, e.logit_scale, self.effective_batch_size(m), self.loss_variant),
+                "recall": recall_at_k(e.image, e.text, ks=(1, 5, 10)),
+                "in_modal_difference": cons["in_modal_difference"],
+                "cross_modal_asymmetry": cons["cross_modal_asymmetry"],
             }
-            out["loss_difference"] = out["loss_after"] - out["loss_before"]
-            for when, e in (("before", e0), ("after", e1)):
-                for key, v in recall_at_k(e.image, e.text, ks=(1, 5, 10)).items():
-                    out[f"R{key.replace('image_to_text', 'i2t').replace('text_to_image', 't2i')}_{when}"] = v
-            cons = consistency_summary(e1.image, e1.text)
-            out["in_modal_difference"] = cons["in_modal_difference"]
-            out["cross_modal_asymmetry"] = cons["cross_modal_asymmetry"]
-            return out
 
-        return self._cached("numbers", (m,), _ACTIVE + _GAP + ("loss_variant", "batch_size"), compute)
+        deps = _ACTIVE + ("loss_variant", "batch_size") + (_GAP if closed else ())
+        return self._cached("numbers_after" if closed else "numbers_before", (m,), deps, compute)
 
     def numbers_frame(self, model: str | None = None):
         """numbers() as a table: quantity | before | after (closing by α)."""
@@ -734,7 +869,7 @@ class ExplorerState(param.Parameterized):
 
     def provenance_line(self, model: str | None = None, projection: bool = False) -> str:
         d = self.provenance(model, projection)
-        name = d["model"] if d["model_id"] == d["model"] else f"{d['model']} [{d['model_id'][:60]}]"
+        name = d["model"] if d["model_id"] == d["model"] else f"{d['model']} [{d['model_id']}]"
         parts = [f"{name} on {d['source']} (n={d['n']})", f"gap α={d['alpha']:g}{' renorm' if d['renormalize'] else ''}"]
         if "ordering" in d:
             parts.append(f"clusters {d['ordering']}")

@@ -308,3 +308,71 @@ def test_long_work_reports_progress_in_status(state):
     assert any(s.startswith("PCA (joint) of A, 40 pairs") for s in seen)
     assert any("PCA (joint) of 80 points" in s for s in seen)  # the projection's own line
     assert state.status == ""  # cleared when done
+
+
+def test_moving_alpha_recomputes_only_the_closed_half_of_the_numbers(state):
+    n0 = state.numbers("A")
+    assert state.compute_counts["numbers_before"] == 1 and state.compute_counts["numbers_after"] == 0  # α = 0: after = before
+    assert n0["gap_distance_after"] == n0["gap_distance_before"] and n0["Ri2t@1_after"] == n0["Ri2t@1_before"]
+    for a in (0.25, 0.5, 1.0):
+        state.alpha = a
+        d = state.numbers("A")
+        e = state.embeddings("A")
+        assert d["gap_distance_after"] == pytest.approx(gap_distance(e.image, e.text))
+        assert d["gap_distance_before"] == n0["gap_distance_before"] and d["loss_before"] == n0["loss_before"]
+    assert state.compute_counts["numbers_before"] == 1  # never again for α
+    assert state.compute_counts["numbers_after"] == 3
+    state.loss_variant = "article"  # the loss settings change both halves
+    state.numbers("A")
+    assert state.compute_counts["numbers_before"] == 2 and state.compute_counts["numbers_after"] == 4
+
+
+def test_long_work_is_published_with_its_progress(state):
+    seen = []
+    state.param.watch(lambda ev: seen.append(ev.new), "work")
+    with state._working("outer work") as outer:
+        with state._working("counting", done=0, total=4, unit="steps") as inner:
+            for i in range(1, 5):
+                state.report_progress(i, entry=inner, force=True)
+            assert state.work["label"] == "counting" and state.work["done"] == 4 and state.work["total"] == 4
+        assert state.work["label"] == "outer work" and state.work["total"] is None  # the inner one ended
+        assert outer["label"] == "outer work"
+    assert state.work is None and state.status == ""
+    assert [w["done"] for w in seen if w and w["label"] == "counting"] == [0, 1, 2, 3, 4]
+    assert all(set(w) == {"label", "done", "total", "unit", "started"} for w in seen if w)
+
+
+def test_progress_updates_are_throttled_but_the_last_one_shows(state):
+    seen = []
+    state.param.watch(lambda ev: seen.append(ev.new), "work")
+    with state._working("many", done=0, total=1000) as w:
+        for i in range(1, 1001):
+            state.report_progress(i, entry=w)
+    done = [x["done"] for x in seen if x]
+    assert done[-1] == 1000 and len(done) < 50  # not one update per item, but the end is shown
+
+
+def test_a_dataset_source_is_embedded_model_by_model_like_open_source():
+    """The state embeds a dataset itself (to report each model); same result as open_source."""
+    from explorer.errors import ExplorerError
+    from explorer.models import load_model
+    from explorer.sources import open_source
+
+    try:
+        load_model("own:clip", device="cpu")
+    except ExplorerError as exc:
+        pytest.skip(f"needs the project's own model weights: {exc}")
+    models = ["own:clip", "own:cloob"]
+    state = ExplorerState(source="shapes:12", models=models)
+    seen = []
+    state.param.watch(lambda ev: seen.append(ev.new), "work")
+    src = state.source_data()
+    ref = open_source("shapes:12", models=models, progress=False)
+    assert src.models == ref.models and src.pairs.captions == ref.pairs.captions and src.notes == ref.notes
+    for m in models:
+        np.testing.assert_array_equal(np.asarray(src.embeddings[m].image), np.asarray(ref.embeddings[m].image))
+        np.testing.assert_array_equal(np.asarray(src.embeddings[m].text), np.asarray(ref.embeddings[m].text))
+    steps = [(w["done"], w["total"]) for w in seen if w and w.get("unit") == "models"]
+    assert (0, 2) in steps and (1, 2) in steps and (2, 2) in steps
+    assert any("own:cloob (model 2 of 2)" in w["label"] for w in seen if w)
+    assert state.work is None

@@ -1,0 +1,106 @@
+"""Colour limits of the heatmaps (pure numpy; used by the state, the views and the static report).
+
+Two choices (`ExplorerState.color_range`):
+
+- ``full``: the whole possible range, [-1, 1] for cosine similarities and [-2, 2] for the
+  in-modal difference XXᵀ − YYᵀ. Colours mean the same thing for every model and setting, but a
+  model whose similarities all lie in 0.5–0.8 shows as one colour.
+- ``data``: robust limits from the values the zoomed-out heatmap actually shows: the matrix
+  reduced to its overview grid (blocks of about n/pixels cells per side, max- or mean-aggregated
+  like the heatmap's pixels), the main-diagonal blocks left out (self-similarity 1 would flatten
+  the scale), then the 1st and 99th percentiles. For the difference heatmap the limits are
+  symmetric, ±(99th percentile of |D|), so the diverging colour map stays centred at 0. The
+  limits stay fixed while zooming, so a colour always means the same value; cells beyond them
+  show the end colours.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+COLOR_RANGES = ("data", "full")
+FULL_LIMITS = {"similarity": (-1.0, 1.0), "difference": (-2.0, 2.0)}
+#: percentiles of the "data" range
+DATA_PERCENTILES = (1.0, 99.0)
+#: never narrower than this (a constant matrix still gets a usable colour bar)
+MIN_SPAN = 1e-3
+
+
+def overview_level(levels: Sequence[tuple[int, np.ndarray]], pixels: int) -> tuple[int, np.ndarray]:
+    """The coarsest pre-aggregated level (explorer.views.pyramid) whose blocks are no larger than
+    one overview pixel, i.e. block size f ≤ n / pixels (level 1, the matrix itself, when n ≤ 2·pixels)."""
+    n = int(np.asarray(levels[0][1]).shape[0])
+    per_pixel = n / max(int(pixels), 1)
+    best = levels[0]
+    for f, a in levels:
+        if f <= per_pixel:
+            best = (f, a)
+    return best
+
+
+def offdiagonal_values(grid: np.ndarray, exclude_diagonal: bool = True) -> np.ndarray:
+    """The finite values of a square grid without its main diagonal (as float64)."""
+    g = np.asarray(grid, dtype=np.float64)
+    if exclude_diagonal and g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1:
+        g = g[~np.eye(g.shape[0], dtype=bool)]
+    v = g.ravel()
+    return v[np.isfinite(v)]
+
+
+def _widen(lo: float, hi: float) -> tuple[float, float]:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return -1.0, 1.0
+    if hi - lo < MIN_SPAN:
+        mid = (hi + lo) / 2.0
+        return mid - MIN_SPAN / 2.0, mid + MIN_SPAN / 2.0
+    return float(lo), float(hi)
+
+
+def data_limits(grid: np.ndarray, q: tuple[float, float] = DATA_PERCENTILES, exclude_diagonal: bool = True) -> tuple[float, float]:
+    """(q_lo-th, q_hi-th percentile) of the off-diagonal values of `grid`."""
+    v = offdiagonal_values(grid, exclude_diagonal)
+    if v.size == 0:
+        return -1.0, 1.0
+    lo, hi = np.percentile(v, q)
+    return _widen(float(lo), float(hi))
+
+
+def symmetric_data_limits(grid: np.ndarray, q: float = DATA_PERCENTILES[1], exclude_diagonal: bool = True) -> tuple[float, float]:
+    """(−m, m) with m the q-th percentile of |values| off the diagonal (never 0)."""
+    v = offdiagonal_values(grid, exclude_diagonal)
+    if v.size == 0:
+        return -1.0, 1.0
+    m = float(np.percentile(np.abs(v), q))
+    m = max(m, MIN_SPAN / 2.0)
+    return -m, m
+
+
+def union(limits: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """The smallest range holding all the given ranges (shared colours across compared models)."""
+    if not limits:
+        return -1.0, 1.0
+    return float(min(lo for lo, _ in limits)), float(max(hi for _, hi in limits))
+
+
+def color_limits(
+    levels: Sequence[tuple[int, np.ndarray]], color_range: str, kind: str = "similarity", pixels: int = 400
+) -> tuple[float, float]:
+    """The colour limits of a heatmap of the matrix whose levels are given (see module docstring)."""
+    if color_range not in COLOR_RANGES:
+        raise ValueError(f"color_range must be one of {COLOR_RANGES}, got {color_range!r}")
+    if kind not in FULL_LIMITS:
+        raise ValueError(f"kind must be one of {tuple(FULL_LIMITS)}, got {kind!r}")
+    if color_range == "full":
+        return FULL_LIMITS[kind]
+    _, grid = overview_level(levels, pixels)
+    return symmetric_data_limits(grid) if kind == "difference" else data_limits(grid)
+
+
+def describe(color_range: str, clim: tuple[float, float]) -> str:
+    """A short label for the colour bar, e.g. 'data range p1–p99: −0.21 … 0.78'."""
+    lo, hi = clim
+    if color_range == "full":
+        return f"full range {lo:g} … {hi:g}"
+    return f"data p{DATA_PERCENTILES[0]:g}–p{DATA_PERCENTILES[1]:g}: {lo:.2f} … {hi:.2f}"

@@ -1,0 +1,122 @@
+"""Heatmap colour limits (explorer.views.colour, state.color_limits): 'data' = robust limits of the
+off-diagonal values the zoomed-out heatmap shows, 'full' = the possible range; rendered plots
+follow them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from explorer.state import ExplorerState
+from explorer.views.colour import FULL_LIMITS, color_limits, data_limits, describe, overview_level, symmetric_data_limits, union
+from explorer.views.pyramid import build_levels
+from render_helpers import glyphs, render
+from synthetic_source import make_source
+
+
+def test_data_limits_are_percentiles_of_the_offdiagonal_values():
+    g = np.full((11, 11), 100.0)  # the diagonal (self-similarity) must not count
+    off = ~np.eye(11, dtype=bool)
+    g[off] = np.arange(110.0)  # off-diagonal values 0..109
+    lo, hi = data_limits(g)
+    # linear interpolation over 110 sorted values: position 0.01·109 and 0.99·109
+    assert lo == pytest.approx(1.09) and hi == pytest.approx(107.91)
+
+
+def test_symmetric_limits_use_the_magnitude_and_are_centred():
+    g = np.zeros((3, 3))
+    g[0, 1], g[1, 0], g[0, 2], g[2, 0], g[1, 2], g[2, 1] = -4.0, -4.0, 1.0, 1.0, 2.0, 2.0
+    lo, hi = symmetric_data_limits(g, q=50)  # |values| 1,1,2,2,4,4: median 2
+    assert (lo, hi) == (-2.0, 2.0)
+
+
+def test_a_constant_matrix_still_gets_a_usable_range():
+    lo, hi = data_limits(np.full((4, 4), 0.3))
+    assert lo < 0.3 < hi and hi - lo == pytest.approx(1e-3)
+
+
+def test_full_range_and_unknown_choices():
+    levels = build_levels(np.zeros((8, 8), np.float32), "max")
+    assert color_limits(levels, "full", "similarity") == (-1.0, 1.0)
+    assert color_limits(levels, "full", "difference") == (-2.0, 2.0)
+    with pytest.raises(ValueError, match="color_range"):
+        color_limits(levels, "auto")
+    assert "full range" in describe("full", (-1.0, 1.0)) and "p1–p99" in describe("data", (0.1, 0.5))
+
+
+def test_overview_level_has_blocks_no_larger_than_a_pixel():
+    levels = build_levels(np.zeros((2048, 2048), np.float32), "max", min_size=64)  # f = 1, 2, 4, …, 32
+    assert overview_level(levels, 400)[0] == 4  # 2048 / 400 ≈ 5.1 cells per pixel
+    assert overview_level(levels, 2048)[0] == 1
+    assert overview_level(levels, 10)[0] == 32  # coarsest available
+
+
+def test_union_covers_every_range():
+    assert union([(-0.2, 0.5), (0.1, 0.9)]) == (-0.2, 0.9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 40), st.integers(0, 10_000))
+def test_data_limits_lie_within_the_values_and_clip_few(n, seed):
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=(n, n))
+    off = g[~np.eye(n, dtype=bool)]
+    lo, hi = data_limits(g)
+    assert off.min() - 1e-3 <= lo <= hi <= off.max() + 1e-3
+    outside = np.mean((off < lo) | (off > hi))
+    assert outside <= 0.02 + 2.0 / off.size  # 1% each side, up to rounding of the rank
+
+
+def test_state_limits_come_from_the_overview_the_heatmap_shows():
+    """600×600 matrix, 100-pixel overview: 6 cells per pixel, the 2×2 max level is what is shown."""
+    src = make_source(n=300, d=6, gap=0.5)
+    state = ExplorerState(src, aggregation="max")
+    s = state.similarity("A")
+    blocks = s.reshape(300, 2, 300, 2).max(axis=(1, 3))  # 2×2 maxima, computed here by hand
+    values = blocks[~np.eye(300, dtype=bool)]
+    expected = tuple(np.percentile(values.astype(np.float64), [1, 99]))
+    assert state.color_limits("A", pixels=100) == pytest.approx(expected)
+    state.aggregation = "mean"
+    blocks = s.reshape(300, 2, 300, 2).astype(np.float64).mean(axis=(1, 3))
+    assert state.color_limits("A", pixels=100) == pytest.approx(tuple(np.percentile(blocks[~np.eye(300, dtype=bool)], [1, 99])), abs=1e-6)
+    state.color_range = "full"
+    assert state.color_limits("A", pixels=100) == FULL_LIMITS["similarity"]
+
+
+def test_difference_limits_are_symmetric_from_the_mean_overview():
+    state = ExplorerState(make_source(n=12, d=5))
+    d = state.difference("A").astype(np.float64)
+    m = np.percentile(np.abs(d[~np.eye(12, dtype=bool)]), 99)
+    assert state.color_limits("A", "difference") == pytest.approx((-m, m))
+    assert state.pixel_aggregation("difference") == "mean"
+
+
+def test_compared_heatmaps_share_one_range():
+    state = ExplorerState(make_source(n=20, d=6))
+    a, b = state.color_limits("A"), state.color_limits("B")
+    assert a != b
+    assert state.color_limits("A", shared=True) == state.color_limits("B", shared=True) == union([a, b])
+
+
+def test_rendered_heatmap_follows_the_colour_range_and_the_gap(tmp_path):
+    from explorer.views.heatmap import similarity_heatmap
+
+    state = ExplorerState(make_source(n=10, image_dir=tmp_path / "imgs"))
+    plot = render(similarity_heatmap(state, "A"))
+
+    def mapper():
+        return glyphs(plot, "Image")[0].glyph.color_mapper
+
+    def colorbar_title():
+        return [r.title for r in plot.state.right if type(r).__name__ == "ColorBar"][0]
+
+    assert (mapper().low, mapper().high) == pytest.approx(state.color_limits("A"))
+    assert colorbar_title() == "cosine similarity · data p1–p99"
+    state.alpha = 1.0  # closing the gap raises the cross-modal similarities: new limits
+    assert (mapper().low, mapper().high) == pytest.approx(state.color_limits("A"))
+    state.color_range = "full"
+    assert (mapper().low, mapper().high) == (-1.0, 1.0)
+    assert colorbar_title() == "cosine similarity · full range"
+    assert plot.state.tags[-1]["provenance"]["clim"] == [-1.0, 1.0]
