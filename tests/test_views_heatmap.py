@@ -41,12 +41,15 @@ def test_separators_quadrant_labels_and_title(state):
     assert sorted((s.dimension, s.location) for s in spans) == [("height", 9.5), ("width", 9.5)]
     labels = data(plot, "Text", 0)
     assert sorted(labels["quadrant"]) == ["image–image", "image–text", "text–image", "text–text"]
-    title = plot.state.title.text
-    assert "A on synthetic:test (n=10)" in title and "α=0" in title and "max per pixel" in title
+    # a short title; what produced the plot is in the figure's tags (and in the line beside it)
+    assert plot.state.title.text == "Similarity · A"
+    prov = plot.state.tags[-1]["provenance"]
+    assert (prov["model"], prov["source"], prov["n"], prov["alpha"], prov["aggregation"]) == ("A", "synthetic:test", 10, 0.0, "max")
     assert plot.state.xaxis[0].axis_label == "column: images 0–9 | captions 10–19"
     assert plot.state.yaxis[0].axis_label == "row: images 0–9 | captions 10–19"
     state.alpha = 0.5
-    assert "α=0.5" in plot.state.title.text
+    assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5
+    assert plot.state.title.text == "Similarity · A"
     state.caption_filter = "red"  # pairs 4 and 8 (pair 0's caption is a hostile one)
     assert plot.state.yaxis[0].axis_label == "row: images 0–1 | captions 2–3"
     spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]

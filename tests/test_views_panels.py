@@ -130,7 +130,11 @@ def test_histograms_are_densities_of_the_four_groups(state):
         np.testing.assert_allclose(d["top"], density(dist.counts[g], dist.edges))
         area = np.sum(np.asarray(d["top"]) * (np.asarray(d["right"]) - np.asarray(d["left"])))
         assert area == pytest.approx(1.0)
-    assert "matched" in plot.state.title.text
+    assert plot.state.title.text == "Similarity distributions · A"
+    from explorer.views.provenance import provenance_text
+
+    line = provenance_text(state, "A", "histograms")
+    assert "means: " + ", ".join(f"{g} {dist.means[g]:.3f}" for g in ["image-image", "text-text", "matched", "unmatched"]) in line
     assert density(np.zeros(3), np.arange(4.0)).tolist() == [0, 0, 0]
 
 
@@ -143,7 +147,10 @@ def test_loss_landscape_plot_marks_original_and_closed(state):
     d = state.numbers("A")
     xs = marks.get("signed gap distance", marks.get("x"))
     np.testing.assert_allclose(sorted(xs), sorted([d["gap_distance_before"], d["gap_distance_after"]]))
-    assert "symmetric loss, batch 12" in plot.state.title.text
+    assert plot.state.title.text == "Loss along the gap · A"
+    from explorer.views.provenance import provenance_text
+
+    assert "symmetric loss, batch 12, logit scale s=" in provenance_text(state, "A", "landscape")
 
 
 def test_compare_two_models_with_a_shared_ordering(state):
@@ -165,7 +172,8 @@ def test_compare_two_models_with_a_shared_ordering(state):
     assert state.display_order("B", shared=True).tolist() == state.ordering("B").order.tolist()
     view = compare_view(state)
     view.get_root()
-    assert "mean|XXᵀ−YYᵀ|" in view[1].object
+    assert "A, B · on synthetic:test (n=12)" in view[1].object and "shared by all" in view[1].object
+    assert "mean|XXᵀ−YYᵀ|" in view[2].object
 
 
 def test_augment_view_over_a_precomputed_series(amumo_dir):
@@ -177,7 +185,7 @@ def test_augment_view_over_a_precomputed_series(amumo_dir):
     assert len(layout) == 2
     view = augment_view(aug)
     view.get_root()
-    assert type(view[0]._pane).__name__ == "HoloViews"
+    assert [type(p).__name__ for p in view[0]._pane] == ["HoloViews", "HoloViews"]  # curves, heatmaps
     aug.series_source = "amumo:/nonexistent/<b>folder"
     html = view[0]._pane.object  # a clear message instead of a broken page, escaped
     assert "not found" in html and "&lt;b&gt;folder" in html
@@ -201,6 +209,7 @@ def test_faithfulness_for_each_projection(state):
 def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file):
     """Liang et al.'s real CLIP features: no captions, no images; every view still renders."""
     from explorer.views import cluster_gallery, difference_heatmap, projection_scatter, similarity_heatmap
+    from explorer.views.provenance import provenance_text
 
     path = liang_file("features_clip.npy")
     st = ExplorerState(source=f"liang:{path}", cluster=True, k=4, sample_size=120)
@@ -209,7 +218,9 @@ def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file
     idx = st.active_indices()
     assert st.numbers()["gap_distance_before"] == pytest.approx(gap_distance(raw[0][idx], raw[1][idx]), abs=1e-6)
     for view in (similarity_heatmap, difference_heatmap, projection_scatter, loss_landscape_plot, similarity_histograms):
-        assert "n=120" in render(view(st)).state.title.text
+        assert render(view(st)).state.title.text.split(" · ")[1] == "CLIP ViT-B/16"
+    for kind in ("similarity", "difference", "projection", "landscape", "histograms"):
+        assert "(n=120)" in provenance_text(st, None, kind)
     assert st.cluster_labels() == ["cluster 1", "cluster 2", "cluster 3", "cluster 4"][: len(st.ordering().members)]
     info = st.inspect_cell(None, 0, 130)
     assert info["row_item"]["thumb"] is None and info["col_item"]["caption"] == ""

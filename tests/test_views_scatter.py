@@ -43,7 +43,8 @@ def test_edges_follow_the_displayed_components(state):
     np.testing.assert_allclose(d["x0"], p.coords[:12, 2])
     np.testing.assert_allclose(d["y0"], p.coords[:12, 1])
     np.testing.assert_allclose(d["x1"], p.coords[12:, 2])
-    assert "PCA joint (seed 0)" in plot.state.title.text
+    assert plot.state.title.text == "Projection · A · PCA joint"
+    assert plot.state.tags[-1]["provenance"]["projection"] == "PCA joint (seed 0)"
     assert state.compute_counts["faithfulness"] == 0  # only computed when shown
 
 
@@ -147,3 +148,19 @@ def test_point_colour_by_faithfulness(state):
     f = state.faithfulness("A")
     np.testing.assert_allclose(pts.data_source.data[field], f.knn_overlap_per_point)
     assert not np.allclose(f.knn_overlap_per_point, f.trustworthiness_per_point)
+
+
+@pytest.mark.parametrize("rasterized", [False, True])
+def test_axes_follow_new_coordinates_when_alpha_moves(rasterized):
+    """Closing the gap moves every point: the visible range must follow (plain glyphs: framewise
+    ranges; rasterized layers: the old visible range is forgotten first)."""
+    state = ExplorerState(make_source(n=60, d=8, gap=3.0), alpha=1.0, datashade_above=10 if rasterized else 2000)
+    sc = projection_scatter(state, "A")
+    assert sc.rasterized is rasterized
+    plot = render(sc)
+    for alpha in (0.0, 0.5):  # (with the ranges of α = 1 kept, α = 0 puts points off the axes)
+        state.alpha = alpha
+        df = state.projection_coords("A")
+        xr, yr = plot.state.x_range, plot.state.y_range
+        assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (alpha, xr.start, xr.end)
+        assert yr.start <= df.y.min() + 1e-9 and df.y.max() - 1e-9 <= yr.end, (alpha, yr.start, yr.end)

@@ -22,10 +22,19 @@ Final API (module: function(state, model=None, ...) -> object):
   ``plot.selection_streams`` (Selection1D, or BoundsXY + Tap when ``plot.rasterized``).
   Helpers: ``points_frame``, ``edges_frame``, ``pairs_in_bounds``, ``nearest_pair``.
 - numbers: ``numbers_table(state, model=None)`` (hv.Table quantity/before/after),
-  ``numbers_pane(state, model=None)`` (Panel, escaped HTML incl. faithfulness and
-  consistency), ``faithfulness_table(state, model=None)``,
+  ``numbers_pane(state, model=None, faithfulness=True)`` (Panel, escaped HTML incl.
+  consistency and, unless faithfulness=False, the projection's faithfulness),
+  ``faithfulness_table(state, model=None)``,
   ``faithfulness_comparison(state, model=None, methods=("PCA", "UMAP", "t-SNE"))`` (one row
-  per projection method: trustworthiness, kNN overlap, edges within clusters).
+  per projection method: trustworthiness, kNN overlap, edges within clusters);
+  ``faithfulness_pane(state, model=None, runner=None, active=True)`` and
+  ``faithfulness_comparison_deferred(...)``: the same computed off the event loop and only
+  when wanted (:class:`explorer.views.deferred.DeferredHTML`; show ``.pane``).
+- provenance: ``provenance_pane(state, model=None, kind="similarity"|"difference"|"projection"|
+  "numbers"|"landscape"|"histograms", shared=False)`` (the escaped line under a plot saying
+  what produced it), ``provenance_text``, ``provenance_hook`` (Bokeh figure ``tags``).
+- colour: ``color_limits(levels, color_range, kind, pixels)`` and the data / full ranges of
+  the heatmaps (``state.color_range``; ``state.color_limits(model, kind, shared)``).
 - landscape: ``loss_landscape_plot(state, model=None)``.
 - histograms: ``similarity_histograms(state, model=None)``.
 - selection: ``selection_panel(state, model=None)`` (thumbnails, captions, cluster labels of the
@@ -34,8 +43,10 @@ Final API (module: function(state, model=None, ...) -> object):
   numbers), ``compare_numbers_table(state)``.
 - augment: ``augment_view(augment_state)`` (heatmaps of every selected model over the series).
 
-Every plot title records what produced it (``state.provenance_line``: model, source recipe with
-filter/sample/seed, gap setting, ordering, projection method and parameters).
+Plot titles are short ("Similarity · own:clip"); what produced a plot (model id, source recipe
+with filter/sample/seed, gap setting, ordering, projection method and parameters, aggregation
+and colour limits) is in a text line beside it (``provenance_pane``) and in the Bokeh figure's
+``tags`` as ``{"provenance": {...}}`` (kept when the plot is exported).
 """
 
 from __future__ import annotations
@@ -52,6 +63,11 @@ _LAZY = {
     "numbers_pane": "numbers",
     "faithfulness_table": "numbers",
     "faithfulness_comparison": "numbers",
+    "faithfulness_pane": "numbers",
+    "faithfulness_comparison_deferred": "numbers",
+    "provenance_pane": "provenance",
+    "provenance_text": "provenance",
+    "DeferredHTML": "deferred",
     "loss_landscape_plot": "landscape",
     "similarity_histograms": "histograms",
     "selection_panel": "selection",

@@ -14,7 +14,7 @@ import pandas as pd
 import param
 
 from .cards import esc
-from .dynamic import ACTIVE, GAP
+from .dynamic import ACTIVE, GAP, ORDER
 from .heatmap import similarity_heatmap
 
 COMPARE_SIZE = 330
@@ -43,9 +43,40 @@ def compare_frame(state: Any) -> pd.DataFrame:
 
 
 def compare_heatmaps(state: Any, size: int = COMPARE_SIZE) -> hv.Layout:
-    """The heatmaps of the compared models (shared ordering), as one HoloViews layout."""
-    plots = [similarity_heatmap(state, m, shared=True, size=size) for m in state.shown_compare_models()]
-    return hv.Layout(plots).cols(min(len(plots), 2) if len(plots) == 4 else len(plots))
+    """The heatmaps of the compared models (shared ordering and colour limits, one colour bar at
+    the end of each row), as one HoloViews layout (zooming one zooms all); two per row from
+    three models on, so they fit beside the sidebar."""
+    models = state.shown_compare_models()
+    cols = len(models) if len(models) <= 2 else 2
+    plots = []
+    for i, m in enumerate(models):
+        last_in_row = (i % cols == cols - 1) or i == len(models) - 1
+        plots.append(similarity_heatmap(state, m, shared=True, size=size, colorbar=last_in_row))
+    return hv.Layout(plots).cols(cols)
+
+
+def compare_provenance_html(state: Any, size: int = COMPARE_SIZE) -> str:
+    """One escaped line: every compared model with its id, then what they share (pairs, gap
+    setting, ordering, aggregation and colour limits)."""
+    from .colour import describe
+
+    try:
+        models = state.shown_compare_models()
+        named = []
+        for m in models:
+            mid = str(state.source_data().embeddings[m].provenance.get("model_id", m))
+            named.append(m if mid == m else f"{m} [{mid}]")
+        d = state.provenance(models[0])
+        lo, hi = state.color_limits(models[0], "similarity", True, pixels=size)
+        parts = [", ".join(named), f"on {d['source']} (n={d['n']})",
+                 f"gap α={d['alpha']:g}{' re-normalised' if d['renormalize'] else ''}"]
+        if "ordering" in d:
+            parts.append(f"clusters {d['ordering']}" + (f" of {models[0]} for all" if state.shared_order else " of each model"))
+        parts.append(f"{state.aggregation} per pixel · colours {describe(state.color_range, (lo, hi))}, shared by all")
+        text = " · ".join(parts)
+    except Exception as exc:
+        text = str(exc)
+    return f'<div class="bx-provenance" style="font-size:11px;color:#555;overflow-wrap:anywhere">{esc(text, 2000)}</div>'
 
 
 def compare_numbers_table(state: Any):
@@ -70,7 +101,8 @@ def compare_numbers_table(state: Any):
 
 
 def compare_view(state: Any, size: int = COMPARE_SIZE):
-    """Panel column: heatmaps of the compared models (rebuilt when the model set changes) + table."""
+    """Panel column: heatmaps of the compared models (rebuilt when the model set changes), what
+    produced them, and the numbers table."""
     import panel as pn
 
     def layout(*_: Any):
@@ -80,4 +112,7 @@ def compare_view(state: Any, size: int = COMPARE_SIZE):
             return pn.pane.HTML(f'<div class="bx-compare">{esc(exc)}</div>')
 
     deps = [state.param[p] for p in ("source", "models", "source_options", "compare_models")]
-    return pn.Column(pn.panel(param.bind(layout, *deps)), compare_numbers_table(state), sizing_mode="stretch_width")
+    prov_deps = ACTIVE + GAP + ORDER + ("aggregation", "color_range", "compare_models", "shared_order")
+    provenance = pn.pane.HTML(param.bind(lambda *_: compare_provenance_html(state, size), *[state.param[p] for p in dict.fromkeys(prov_deps)]),
+                              sizing_mode="stretch_width")
+    return pn.Column(pn.panel(param.bind(layout, *deps)), provenance, compare_numbers_table(state), sizing_mode="stretch_width")

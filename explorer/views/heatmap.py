@@ -15,7 +15,7 @@ Selected pairs are highlighted as bands over their rows and columns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import holoviews as hv
 import numpy as np
@@ -50,43 +50,30 @@ def symmetric_clim(d: np.ndarray) -> tuple[float, float]:
 
 
 class LevelCache:
-    """The pre-aggregated levels (explorer.views.pyramid) of the matrix a view currently shows.
+    """The hv.Images of the pre-aggregated levels (explorer.views.pyramid, cached by the state)
+    of the matrix a view currently shows, with its colour limits; one matrix at a time."""
 
-    Keyed by the matrix object (the state returns the same array while its inputs are
-    unchanged) and the aggregation; holds one matrix at a time.
-    """
-
-    def __init__(self, vdim: str = "similarity", paired: bool = True, symmetric: bool = False):
-        self.vdim, self.paired, self.symmetric = vdim, paired, symmetric
+    def __init__(self, vdim: str = "similarity", paired: bool = True):
+        self.vdim, self.paired = vdim, paired
         self.key: tuple | None = None
-        self.levels: list = []
         self.images: dict[int, hv.Image] = {}
-        self.clim: tuple[float, float] | None = None
 
-    def _prepare(self, matrix: np.ndarray, how: str) -> None:
-        if self.key is not None and self.key[0] is matrix and self.key[1] == how:
-            return
-        from .pyramid import build_levels
-
-        self.key = (matrix, how)
-        self.levels = build_levels(matrix, how, min_size=512)
-        # colour limits of the whole matrix, so zooming never changes what a colour means
-        self.clim = symmetric_clim(matrix) if self.symmetric else (float(np.nanmin(matrix)), float(np.nanmax(matrix)))
-        self.images = {}
-
-    def image(self, matrix: np.ndarray, how: str, x_range, y_range, width: float, height: float) -> hv.Image:
+    def image(self, levels: list, clim: tuple[float, float], x_range, y_range, width: float, height: float) -> hv.Image:
         """The hv.Image of the level suited to the visible range (full matrix when zoomed in)."""
         from .pyramid import choose_level, level_coords
 
-        self._prepare(matrix, how)
+        if self.key is None or self.key[0] is not levels or self.key[1] != clim:
+            self.key = (levels, tuple(clim))
+            self.images = {}
+        matrix = levels[0][1]
         n = matrix.shape[0]
         cells = max(_span(x_range, n), _span(y_range, n))
-        f, a = choose_level(self.levels, cells, min(width, height))
+        f, a = choose_level(levels, cells, min(width, height))
         if f not in self.images:
             if f == 1:
-                img = matrix_image(a, self.vdim, clim=self.clim, paired=self.paired)
+                img = matrix_image(a, self.vdim, clim=clim, paired=self.paired)
             else:
-                dim = hv.Dimension(self.vdim, range=self.clim)
+                dim = hv.Dimension(self.vdim, range=clim)
                 kd = _kdims(n, self.paired)
                 img = hv.Image((level_coords(f, a.shape[1]), level_coords(f, a.shape[0]), a), kdims=kd, vdims=[dim])
             self.images[f] = img
@@ -106,6 +93,7 @@ def _kdims(n: int, paired: bool):
 
 
 def empty_image(vdim: str = "similarity") -> hv.Image:
+    """A 2×2 NaN image (shown while a view has nothing to show, e.g. a filter matching nothing)."""
     return matrix_image(np.full((2, 2), np.nan, dtype=np.float32), vdim, clim=(0.0, 1.0))
 
 
@@ -195,55 +183,117 @@ def similarity_heatmap(
     size: int = HEATMAP_SIZE,
     interactive: bool = True,
     hover_inspect: bool = False,
+    colorbar: bool = True,
 ) -> hv.DynamicMap:
     """The full 2N×2N similarity heatmap of `model` (None: follow `state.active_model`).
 
-    shared=True uses the Compare page's shared ordering. Returns an overlay of DynamicMaps:
-    the rasterized matrix, separators/quadrant labels/cluster boxes and selection bands.
+    shared=True uses the Compare page's shared ordering (and colour limits shared by the
+    compared models). Returns an overlay of DynamicMaps: the rasterized matrix, separators/
+    quadrant labels/cluster boxes and selection bands. The title is short ("Similarity ·
+    model"); what produced the plot is in :func:`explorer.views.provenance.provenance_pane`
+    and in the Bokeh figure's ``tags`` (``{"provenance": {...}}``, kept by exports).
     ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive` (and a
     PointerXY stream when `hover_inspect`: hovering then updates ``state.inspected`` too, so
-    the side panel follows the mouse; server round trips, so off by default).
+    the side panel follows the mouse; server round trips, so off by default). `colorbar`:
+    draw the colour bar (Compare draws one for heatmaps sharing their colour limits).
     """
-    deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
+    from .provenance import provenance_hook
+
+    view = MODEL if model is None else ()
+    deps = ACTIVE + GAP + ORDER + view + (COMPARE if shared else ())
     levels = LevelCache()
 
     def build_image(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
         m = state.resolve_model(model)
-        return levels.image(state.similarity(m, shared), state.aggregation, x_range, y_range, width or size, height or size)
+        lv = state.matrix_levels(m, "similarity", shared=shared)
+        clim = state.color_limits(m, "similarity", shared, pixels=size)
+        return levels.image(lv, clim, x_range, y_range, width or size, height or size)
 
-    image = dynamic(state, deps + ("aggregation",), build_image, lambda _msg: empty_image(),
+    image = dynamic(state, deps + ("aggregation", "color_range"), build_image, lambda _msg: empty_image(),
                     extra_streams=[hv.streams.RangeXY(), hv.streams.PlotSize()])
-    raster = rasterize(image, aggregator=state.param.aggregation, precompute=True).apply.opts(cmap=state.param.cmap)
+    raster = rasterize(image, aggregator=state.param.aggregation, precompute=True)
+    raster = with_clim(raster.apply.opts(cmap=state.param.cmap), state, model, "similarity", shared, size, deps)
     raster = raster.opts(
-        colorbar=True,
+        colorbar=colorbar,
         invert_yaxis=True,
         frame_width=size,
         frame_height=size,
         tools=["hover", "tap", "doubletap"] if interactive else ["hover"],
-        colorbar_opts={"title": "cosine similarity"},
+        hover_tooltips=[("row", "$y{0}"), ("column", "$x{0}"), ("similarity", "@image{0.000}")],
+        hooks=[provenance_hook(state, model, shared=shared, kind="similarity"), colorbar_title_hook(state, "cosine similarity")],
     )
-    annotations = dynamic(state, ACTIVE + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ()),
+    annotations = dynamic(state, ACTIVE + ORDER + view + (COMPARE if shared else ()),
                           lambda: _annotations(state, model, shared), _empty_annotations)
-    bands = dynamic(state, ACTIVE + ORDER + ("selected_pairs",) + (MODEL if model is None else ()) + (COMPARE if shared else ()),
+    bands = dynamic(state, ACTIVE + ORDER + ("selected_pairs",) + view + (COMPARE if shared else ()),
                     lambda: _bands(state, model, shared), _empty_bands)
     plot = raster * annotations * bands
-    plot = plot.apply.opts(title=_title_ref(state, model, shared, deps))
+    plot = with_title(plot, state, "Similarity", model)
     # the streams, for callers that drive the plot programmatically (tests, notebooks)
     plot.cell_streams = attach_cell_streams(state, raster, model, shared, hover_inspect) if interactive else ()
     return plot
 
 
-def _title_ref(state: Any, model: str | None, shared: bool, deps) -> Any:
-    import param
+def short_title(state: Any, what: str, model: str | None, suffix: Any = None) -> Callable[..., str]:
+    """A title that fits above a plot: "<what> · <model>" (+ " · suffix(model)"). The full
+    provenance goes beside the plot instead (explorer.views.provenance)."""
+    from .cards import truncate
 
-    def title(*_: Any) -> str:
+    def title(*_: Any, **__: Any) -> str:
         try:
             m = state.resolve_model(model)
-            return f"Similarity · {state.provenance_line(m)} · {state.aggregation} per pixel"
-        except Exception as exc:  # title must never break the plot
-            return f"Similarity · {exc}"
+            extra = suffix(m) if suffix is not None else ""
+            return f"{what} · {truncate(m, 40)}{' · ' + extra if extra else ''}"
+        except Exception as exc:  # a title must never break the plot
+            return f"{what} · {truncate(exc, 60)}"
 
-    return param.bind(title, *[state.param[p] for p in dict.fromkeys(deps + ("aggregation",))])
+    return title
+
+
+def with_title(obj: Any, state: Any, what: str, model: str | None, suffix: Any = None, deps: tuple = ()) -> Any:
+    """`obj` titled short_title(...), following `active_model` (when `model` is None) and the
+    state parameters `deps` the suffix reads, through the state's StreamHub (one refresh)."""
+    from .dynamic import params_stream
+
+    title = short_title(state, what, model, suffix)
+    names = tuple(deps) + (MODEL if model is None else ())
+    if not names:
+        return obj.opts(title=title())
+    return obj.apply(lambda element, **_: element.opts(title=title()), streams=[params_stream(state, names)])
+
+
+def with_clim(obj: Any, state: Any, model: str | None, kind: str, shared: bool, size: int, deps) -> Any:
+    """`obj` with its colour limits following state.color_limits (a layer driven by the view's
+    state streams, so a change refreshes the plot once)."""
+    from .colour import FULL_LIMITS
+    from .dynamic import params_stream
+
+    def clim(element: Any, **_: Any) -> Any:
+        try:
+            lim = state.color_limits(model, kind, shared, pixels=size)
+        except Exception:
+            lim = FULL_LIMITS[kind]
+        return element.opts(clim=tuple(lim))
+
+    names = deps + ("aggregation", "color_range") + (("compare_models", "shared_order") if shared else ())
+    return obj.apply(clim, streams=[params_stream(state, names)])
+
+
+def colorbar_label(label: str, color_range: str) -> str:
+    """The colour bar's title, naming the colour range (explorer.views.colour)."""
+    return f"{label} · {'data p1–p99' if color_range == 'data' else 'full range'}"
+
+
+def colorbar_title_hook(state: Any, label: str):
+    """A plot hook keeping the colour bar's title in step with `state.color_range` (HoloViews
+    sets a colour bar's title only when the plot is first drawn)."""
+
+    def hook(plot: Any, element: Any) -> None:
+        title = colorbar_label(label, state.color_range)
+        for r in plot.state.right:
+            if type(r).__name__ == "ColorBar" and r.title != title:
+                r.title = title
+
+    return hook
 
 
 def axis_label(kind: str, n: int) -> str:

@@ -2,7 +2,8 @@
 
 Densities (each group normalised to area 1) of image–image, text–text, matched-pair and
 unmatched cross-modal similarities over shared bins; with a modality gap the cross-modal groups
-sit below the in-modal ones.
+sit below the in-modal ones. The groups' means are in the line beside the plot, with the
+provenance (explorer.views.provenance; legend labels stay fixed, so moving α only updates data).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
-import param
 
 from .dynamic import ACTIVE, GAP, MODEL, dynamic
+from .heatmap import with_title
 
 GROUP_COLORS = {"image-image": "#1f77b4", "text-text": "#ff7f0e", "matched": "#2ca02c", "unmatched": "#d62728"}
 
@@ -43,14 +44,7 @@ def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, 
         return hv.Overlay([hv.Histogram((edges, np.zeros(bins)), kdims=["cosine similarity"], vdims=["density"], label=g)
                            .opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0) for g in GROUP_COLORS])
 
-    def title(*_: Any) -> str:
-        try:
-            m = state.resolve_model(model)
-            means = state.distributions(m, bins).means
-            mean_s = ", ".join(f"{g} {v:.3f}" for g, v in means.items())
-            return f"Similarity distributions (means: {mean_s}) · {state.provenance_line(m)}"
-        except Exception as exc:
-            return f"Similarity distributions · {exc}"
-
-    plot = dynamic(state, deps, build, empty).opts(hv.opts.Overlay(width=width, height=height, legend_position="top_left"))
-    return plot.apply.opts(title=param.bind(title, *[state.param[p] for p in dict.fromkeys(deps)]))
+    # framewise: the axes follow the distributions when α moves them
+    plot = dynamic(state, deps, build, empty).opts(hv.opts.Overlay(width=width, height=height, legend_position="top_left"),
+                                                   hv.opts.Histogram(framewise=True))
+    return with_title(plot, state, "Similarity distributions", model)

@@ -2,7 +2,8 @@
 
 The loss of the active pairs while shifting images and captions along the unit gap vector,
 against the signed centroid distance; the original embeddings (and the current gap-closed ones)
-are marked.
+are marked. The loss variant, batch size and logit scale are in the provenance line beside the
+plot (explorer.views.provenance).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
-import param
 
 from .dynamic import ACTIVE, GAP, MODEL, dynamic
+from .heatmap import with_title
 
 
 def loss_landscape_plot(state: Any, model: str | None = None, width: int = 520, height: int = 320) -> hv.DynamicMap:
@@ -34,14 +35,5 @@ def loss_landscape_plot(state: Any, model: str | None = None, width: int = 520, 
         return (hv.Curve(([], []), "signed gap distance", "loss", label="landscape")
                 * hv.Scatter(np.zeros((0, 3)), "signed gap distance", ["loss", "state"], label="marks").opts(color="state", size=9))
 
-    def title(*_: Any) -> str:
-        try:
-            m = state.resolve_model(model)
-            ls = state.landscape(m)
-            return (f"Loss along the gap · {state.provenance_line(m)} · {ls.variant} loss, "
-                    f"batch {ls.batch_size}, s={ls.logit_scale:.4g}")
-        except Exception as exc:
-            return f"Loss along the gap · {exc}"
-
-    plot = dynamic(state, deps, build, empty).opts(hv.opts.Curve(width=width, height=height, color="#444"))
-    return plot.apply.opts(title=param.bind(title, *[state.param[p] for p in dict.fromkeys(deps)]))
+    plot = dynamic(state, deps, build, empty).opts(hv.opts.Curve(width=width, height=height, color="#444", framewise=True))
+    return with_title(plot, state, "Loss along the gap", model)

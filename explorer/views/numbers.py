@@ -137,3 +137,41 @@ def faithfulness_comparison(state: Any, model: str | None = None, methods=("PCA"
             return f'<div class="bx-faithfulness">{esc(exc)}</div>'
 
     return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+
+
+FAITHFULNESS_DEPS = ACTIVE + GAP + PROJ + ("k",)
+
+
+def faithfulness_html(state: Any, model: str | None = None) -> str:
+    """The displayed projection's faithfulness as an escaped HTML table."""
+    m = state.resolve_model(model)
+    rows = faithfulness_rows(state, m)
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v, 200)}</td></tr>" for k, v in rows)
+    return f'<table class="bx-numbers-table bx-faithfulness-table">{body}</table>'
+
+
+def faithfulness_pane(state: Any, model: str | None = None, *, runner: Any = None, active: bool = True):
+    """The projection's faithfulness (trustworthiness, kNN overlap, pair edges within clusters),
+    computed off the event loop by `runner` (explorer.views.deferred) and only while `active`, so
+    moving α never waits for k-means. Returns the DeferredHTML; show its ``.pane``."""
+    from .deferred import DeferredHTML
+
+    deps = FAITHFULNESS_DEPS + (MODEL if model is None else ())
+    return DeferredHTML(
+        lambda: faithfulness_html(state, model), [(state, deps)], runner=runner, active=active,
+        idle_html='<div style="color:#666;font-size:12px">Open this section to compute how faithful the projection is.</div>',
+        busy_note="computing the faithfulness of the projection…", css_class="bx-faithfulness",
+    )
+
+
+def faithfulness_comparison_deferred(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE"), *, runner: Any = None):
+    """faithfulness_comparison computed on demand (``.refresh()``, e.g. a button): runs UMAP and
+    t-SNE, which take a while; when the settings change the table is marked out of date."""
+    from .deferred import DeferredHTML
+
+    deps = ACTIVE + GAP + ("projection_mode", "x_component", "y_component", "faithfulness_k", "k") + (MODEL if model is None else ())
+    return DeferredHTML(
+        lambda: faithfulness_comparison_html(state, model, methods), [(state, deps)], runner=runner, auto=False,
+        idle_html="", busy_note="projecting with every method and measuring each (UMAP and t-SNE take a while)…",
+        stale_note="the settings changed: press the button again", css_class="bx-faithfulness-all",
+    )

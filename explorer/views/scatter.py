@@ -25,7 +25,9 @@ import pandas as pd
 from holoviews.operation.datashader import dynspread, rasterize
 
 from .cards import esc
-from .dynamic import ACTIVE, GAP, MODEL, PROJ, dynamic
+from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub, dynamic
+from .heatmap import with_title
+from .provenance import provenance_hook
 from .style import MODALITY_COLORS, SCATTER_SIZE
 
 POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
@@ -118,6 +120,16 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     """
     deps = ACTIVE + GAP + PROJ + ("k",) + (MODEL if model is None else ())
     large = _large(state)
+    range_streams: list[hv.streams.RangeXY] = []
+    if large:
+        # Rasterized layers draw the visible range of the data (RangeXY). New coordinates (α moved,
+        # another projection) must be shown whole: forget the old range before the layers redraw
+        # (the state's StreamHub calls this before it triggers the layers).
+        def forget_range() -> None:
+            for s in range_streams:
+                s.reset()
+
+        StreamHub.of(state).before(deps, forget_range)
 
     def build_edges() -> hv.Segments:
         return make_edges(edges_frame(state.projection_coords(model)), state.edge_cmap)
@@ -129,30 +141,50 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     points = dynamic(state, deps + ("point_color",), build_points, lambda _m: make_points(_empty_points(), state.point_color))
     selected = dynamic(state, deps + ("selected_pairs",), lambda: _selected_points(state, model), lambda _m: _selected_points_empty())
 
-    common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y")
+    # framewise: the axes (and the edge colours) follow each new projection, e.g. after α moved
+    # the points, so they never sit outside the visible range
+    common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y", framewise=True)
+    hooks = [provenance_hook(state, model, "projection")]
     if large:
         edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply(as_float32)
         edge_layer = edge_layer.apply.opts(cmap=state.param.edge_cmap).opts(
-            colorbar=True, colorbar_opts={"title": "pair similarity"}, alpha=0.9, **common
+            colorbar=True, clabel="pair similarity", alpha=0.9, hooks=hooks, **common
         )
         edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
         point_layer = dynspread(
             rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
         ).opts(cmap=MODALITY_COLORS)
         plot = edge_layer * point_layer * selected
+        range_streams.extend(_range_streams(edge_layer) + _range_streams(point_layer))
         streams = attach_large_streams(state, edge_layer, model) if interactive else ()
     else:
-        edge_layer = edges.opts(colorbar=True, colorbar_opts={"title": "pair similarity"}, **common)
+        edge_layer = edges.opts(colorbar=True, clabel="pair similarity", hooks=hooks, **common)
         point_layer = points.opts(
             size=5, line_color=None, tools=["hover", "box_select", "lasso_select", "tap"] if interactive else ["hover"],
-            hover_tooltips=TOOLTIP, nonselection_alpha=0.3,
+            hover_tooltips=TOOLTIP, nonselection_alpha=0.3, framewise=True,
         )
         plot = edge_layer * point_layer * selected
         streams = (attach_selection_stream(state, point_layer, model),) if interactive else ()
-    plot = plot.apply.opts(title=_title_ref(state, model, deps))
+
+    def method(m: str) -> str:
+        return f"{state.projection} {state.projection_mode}"
+
+    plot = with_title(plot, state, "Projection", model, method, deps=("projection", "projection_mode"))
     plot.selection_streams = streams  # Selection1D, or (BoundsXY, Tap) when rasterized
     plot.rasterized = large
     return plot
+
+
+def _range_streams(obj: Any, found: list | None = None) -> list:
+    """The RangeXY streams of a DynamicMap and of the DynamicMaps it is computed from."""
+    found = [] if found is None else found
+    if isinstance(obj, hv.DynamicMap):
+        for s in obj.streams:
+            if isinstance(s, hv.streams.RangeXY) and all(s is not f for f in found):
+                found.append(s)
+        for inp in getattr(obj.callback, "inputs", []):
+            _range_streams(inp, found)
+    return found
 
 
 def _selected_points(state: Any, model: str | None) -> hv.Points:
@@ -167,19 +199,6 @@ def _selected_points_empty() -> hv.Points:
     return hv.Points(pd.DataFrame({"x": [], "y": [], "pair_id": []}), kdims=["x", "y"], vdims=["pair_id"]).opts(
         size=9, fill_alpha=0.0, line_color="black", line_width=2
     )
-
-
-def _title_ref(state: Any, model: str | None, deps) -> Any:
-    import param
-
-    def title(*_: Any) -> str:
-        try:
-            m = state.resolve_model(model)
-            return f"Projection · {state.provenance_line(m, projection=True)} · edges: pair similarity"
-        except Exception as exc:
-            return f"Projection · {exc}"
-
-    return param.bind(title, *[state.param[p] for p in dict.fromkeys(deps)])
 
 
 def attach_selection_stream(state: Any, points: Any, model: str | None) -> hv.streams.Selection1D:
