@@ -103,7 +103,7 @@ def test_a_failing_computation_shows_an_escaped_message(state):
 def test_one_change_refreshes_a_layered_plot_once(state, monkeypatch):
     from explorer.views.heatmap import similarity_heatmap
 
-    render(similarity_heatmap(state, "A"))  # image, colour limits, title: three layers on α
+    render(similarity_heatmap(state, "A"))  # image, colour limits, annotations, bands, title: five layers
     triggers = []
     original = hv.streams.Stream.trigger.__func__
 
@@ -113,7 +113,7 @@ def test_one_change_refreshes_a_layered_plot_once(state, monkeypatch):
 
     monkeypatch.setattr(hv.streams.Stream, "trigger", classmethod(counting))
     state.alpha = 0.5
-    assert triggers == [2]  # the matrix and its colour limits, in one trigger
+    assert triggers == [5]  # every layer of the plot, in one trigger (one refresh)
 
 
 def test_provenance_line_is_escaped_and_complete(tmp_path):

@@ -164,3 +164,46 @@ def test_axes_follow_new_coordinates_when_alpha_moves(rasterized):
         xr, yr = plot.state.x_range, plot.state.y_range
         assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (alpha, xr.start, xr.end)
         assert yr.start <= df.y.min() + 1e-9 and df.y.max() - 1e-9 <= yr.end, (alpha, yr.start, yr.end)
+
+
+def test_a_new_projection_is_computed_off_the_slider_move(state):
+    """With a background runner (the app's), moving α returns at once; the scatter keeps the
+    previous projection, says it is updating, and shows the new one when it is ready."""
+    from explorer.views.scatter import scatter_provenance_pane
+
+    jobs = []
+    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
+    plot = render(sc)
+    line = scatter_provenance_pane(sc.feed)
+
+    def run():
+        work, done = jobs.pop(0)
+        done(work())
+
+    assert len(data(plot, "Segment")["x0"]) == 0 and sc.feed.pending  # nothing yet
+    run()
+    old = np.asarray(data(plot, "Segment")["x0"]).copy()
+    assert len(old) == 12 and not sc.feed.pending and "α=0 " in line.object
+    sc.feed.deferred.last_seconds = 5.0  # as slow as a UMAP of thousands of pairs
+    projections = state.compute_counts["projection"]
+    state.alpha = 0.7
+    assert state.compute_counts["projection"] == projections  # the α move computed nothing
+    assert sc.feed.pending and "updating" in line.object and "α=0 " in line.object
+    np.testing.assert_array_equal(data(plot, "Segment")["x0"], old)
+    run()
+    assert jobs == [] and not sc.feed.pending and "updating" not in line.object and "α=0.7" in line.object
+    np.testing.assert_allclose(data(plot, "Segment")["x0"], state.projection_result("A").coords[:12, 0])
+    assert plot.state.tags[-1]["provenance"]["alpha"] == 0.7
+
+
+def test_a_quick_projection_is_computed_at_once_even_with_a_runner(state):
+    """Work that took less than SYNC_BELOW seconds last time skips the thread (no added latency)."""
+    jobs = []
+    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
+    work, done = jobs.pop(0)
+    done(work())  # the first computation goes through the runner (its cost is unknown)
+    assert sc.feed.deferred.last_seconds is not None  # measured
+    sc.feed.deferred.last_seconds = 0.01  # (12 pairs, PCA: milliseconds)
+    state.alpha = 0.6
+    assert jobs == [] and not sc.feed.pending
+    assert sc.feed.value["provenance"]["alpha"] == 0.6

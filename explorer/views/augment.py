@@ -21,16 +21,18 @@ from .heatmap import similarity_heatmap
 AUGMENT_SIZE = 330
 
 
-def series_heatmaps(state: Any, size: int = AUGMENT_SIZE) -> hv.Layout:
+def series_heatmaps(state: Any, size: int = AUGMENT_SIZE, runner: Any = None) -> hv.Layout:
     """Every model's heatmap of a series' ExplorerState, with colour limits shared by the models
     (one colour bar per row); two per row from three models on."""
     models = state.model_names()
     if list(state.compare_models) != models:
         state.compare_models = models
     cols = len(models) if len(models) <= 2 else 2
-    plots = [similarity_heatmap(state, m, shared=True, size=size, colorbar=(i % cols == cols - 1) or i == len(models) - 1)
-             for i, m in enumerate(models)]
-    return hv.Layout(plots).cols(cols)
+    plots = [similarity_heatmap(state, m, shared=True, size=size, colorbar=(i % cols == cols - 1) or i == len(models) - 1,
+                                runner=runner) for i, m in enumerate(models)]
+    layout = hv.Layout(plots).cols(cols)
+    layout.feeds = [p.feed for p in plots]
+    return layout
 
 
 def series_curves(state: Any, width: int = 420, height: int = 260) -> hv.Layout:

@@ -42,7 +42,7 @@ def compare_frame(state: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_heatmaps(state: Any, size: int = COMPARE_SIZE) -> hv.Layout:
+def compare_heatmaps(state: Any, size: int = COMPARE_SIZE, runner: Any = None) -> hv.Layout:
     """The heatmaps of the compared models (shared ordering and colour limits, one colour bar at
     the end of each row), as one HoloViews layout (zooming one zooms all); two per row from
     three models on, so they fit beside the sidebar."""
@@ -51,8 +51,10 @@ def compare_heatmaps(state: Any, size: int = COMPARE_SIZE) -> hv.Layout:
     plots = []
     for i, m in enumerate(models):
         last_in_row = (i % cols == cols - 1) or i == len(models) - 1
-        plots.append(similarity_heatmap(state, m, shared=True, size=size, colorbar=last_in_row))
-    return hv.Layout(plots).cols(cols)
+        plots.append(similarity_heatmap(state, m, shared=True, size=size, colorbar=last_in_row, runner=runner))
+    layout = hv.Layout(plots).cols(cols)
+    layout.feeds = [p.feed for p in plots]  # disposed when the layout is replaced (dispose_views)
+    return layout
 
 
 def compare_provenance_html(state: Any, size: int = COMPARE_SIZE) -> str:
@@ -79,40 +81,60 @@ def compare_provenance_html(state: Any, size: int = COMPARE_SIZE) -> str:
     return f'<div class="bx-provenance" style="font-size:11px;color:#555;overflow-wrap:anywhere">{esc(text, 2000)}</div>'
 
 
-def compare_numbers_table(state: Any):
+def compare_numbers_html(state: Any) -> str:
+    """The compare table as escaped HTML."""
+    try:
+        df = compare_frame(state)
+    except Exception as exc:
+        return f'<div class="bx-compare">{esc(exc)}</div>'
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{v:.4f}</td>" if isinstance(v, float) else f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return f'<table class="bx-compare-table"><tr>{head}</tr>{body}</table>'
+
+
+def _bound_or_deferred(state: Any, render: Any, deps: tuple, runner: Any, note: str):
+    """An HTML pane of render(): bound to the state, or with a `runner` computed off the event
+    loop (explorer.views.deferred)."""
+    import panel as pn
+
+    if runner is None:
+        return pn.pane.HTML(param.bind(lambda *_: render(), *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+    from .deferred import SYNC_BELOW, DeferredHTML
+
+    lazy = DeferredHTML(render, [(state, deps)], runner=runner, busy_note=note, css_class="bx-compare-lazy", sync_below=SYNC_BELOW)
+    return lazy.pane
+
+
+def compare_numbers_table(state: Any, runner: Any = None):
     """Panel pane: the compare table (escaped HTML), updated with the state."""
-    import panel as pn
-
     deps = ACTIVE + GAP + ("loss_variant", "batch_size", "compare_models")
-
-    def render(*_: Any) -> str:
-        try:
-            df = compare_frame(state)
-        except Exception as exc:
-            return f'<div class="bx-compare">{esc(exc)}</div>'
-        head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{v:.4f}</td>" if isinstance(v, float) else f"<td>{esc(v)}</td>" for v in row) + "</tr>"
-            for row in df.itertuples(index=False)
-        )
-        return f'<table class="bx-compare-table"><tr>{head}</tr>{body}</table>'
-
-    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+    return _bound_or_deferred(state, lambda: compare_numbers_html(state), deps, runner, "computing the numbers…")
 
 
-def compare_view(state: Any, size: int = COMPARE_SIZE):
+def compare_view(state: Any, size: int = COMPARE_SIZE, runner: Any = None):
     """Panel column: heatmaps of the compared models (rebuilt when the model set changes), what
-    produced them, and the numbers table."""
+    produced them, and the numbers table. `runner`: where their data are computed when the
+    settings change (explorer.views.deferred; default at once)."""
     import panel as pn
+
+    from .deferred import dispose_views
+
+    shown: list[Any] = []
 
     def layout(*_: Any):
+        for old in shown:  # the heatmaps of the previous model set stop computing
+            dispose_views(old)
+        shown.clear()
         try:
-            return pn.pane.HoloViews(compare_heatmaps(state, size), linked_axes=True)
+            shown.append(compare_heatmaps(state, size, runner))
+            return pn.pane.HoloViews(shown[0], linked_axes=True)
         except Exception as exc:
             return pn.pane.HTML(f'<div class="bx-compare">{esc(exc)}</div>')
 
     deps = [state.param[p] for p in ("source", "models", "source_options", "compare_models")]
     prov_deps = ACTIVE + GAP + ORDER + ("aggregation", "color_range", "compare_models", "shared_order")
-    provenance = pn.pane.HTML(param.bind(lambda *_: compare_provenance_html(state, size), *[state.param[p] for p in dict.fromkeys(prov_deps)]),
-                              sizing_mode="stretch_width")
-    return pn.Column(pn.panel(param.bind(layout, *deps)), provenance, compare_numbers_table(state), sizing_mode="stretch_width")
+    provenance = _bound_or_deferred(state, lambda: compare_provenance_html(state, size), prov_deps, runner, "")
+    return pn.Column(pn.panel(param.bind(layout, *deps)), provenance, compare_numbers_table(state, runner), sizing_mode="stretch_width")

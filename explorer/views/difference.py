@@ -14,44 +14,44 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
-import param
 from holoviews.operation.datashader import rasterize
 
-from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER, dynamic
 from .heatmap import LevelCache, matrix_image, symmetric_clim  # noqa: F401 (symmetric_clim re-exported)
 from .style import HEATMAP_SIZE
 
 
-def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = False, size: int = HEATMAP_SIZE) -> hv.DynamicMap:
-    """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`)."""
-    from .heatmap import colorbar_title_hook, with_clim, with_title
-    from .provenance import provenance_hook
+def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = False, size: int = HEATMAP_SIZE,
+                       runner: Any = None) -> hv.DynamicMap:
+    """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`). `runner`:
+    where its data are computed (explorer.views.deferred). ``plot.feed`` is the Feed."""
+    from .dynamic import params_stream
+    from .heatmap import colorbar_title_hook, feed_title, heatmap_feed
+    from .provenance import feed_provenance_hook
 
-    deps = ACTIVE + GAP + ORDER + (MODEL if model is None else ()) + (COMPARE if shared else ())
-
+    feed = heatmap_feed(state, model, "difference", shared, size, runner)
     levels = LevelCache(vdim="difference", paired=False)
 
     def build(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
-        m = state.resolve_model(model)
-        lv = state.matrix_levels(m, "difference", shared=shared)
-        clim = state.color_limits(m, "difference", shared, pixels=size)
-        return levels.image(lv, clim, x_range, y_range, width or size, height or size)
+        v = feed.value
+        if v["levels"] is None:
+            return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
+        return levels.image(v["levels"], v["clim"], x_range, y_range, width or size, height or size)
 
-    def empty(_msg: str) -> hv.Image:
-        return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
-
-    image = dynamic(state, deps + ("color_range",), build, empty,
-                    extra_streams=[hv.streams.RangeXY(), hv.streams.PlotSize()])
+    version = params_stream(feed.params, ["version"])
+    image = hv.DynamicMap(build, streams=[version, hv.streams.RangeXY(), hv.streams.PlotSize()])
     raster = rasterize(image, aggregator="mean", precompute=True)  # state.pixel_aggregation("difference")
-    raster = with_clim(raster.apply.opts(cmap=state.param.diverging_cmap), state, model, "difference", shared, size, deps)
+    raster = raster.apply.opts(cmap=state.param.diverging_cmap)
+    raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=[params_stream(feed.params, ["version"])])
     raster = raster.opts(
         colorbar=True, invert_yaxis=True, frame_width=size, frame_height=size, tools=["hover"],
         xlabel="pair (display order)", ylabel="pair (display order)",
         hover_tooltips=[("row", "$y{0}"), ("column", "$x{0}"), ("difference", "@image{0.000}")],
-        hooks=[provenance_hook(state, model, "difference", shared), colorbar_title_hook(state, "XXᵀ − YYᵀ")],
+        hooks=[feed_provenance_hook(feed), colorbar_title_hook(feed, "XXᵀ − YYᵀ")],
     )
 
-    def mean_abs(m: str) -> str:
-        return f"mean|D| = {state.numbers(m)['in_modal_difference']:.4f}"
+    def mean_abs(v: dict) -> str:
+        return f"mean|D| = {v['mean_abs']:.4f}" if v.get("mean_abs") is not None else ""
 
-    return with_title(raster, state, "In-modal difference", model, mean_abs, deps=ACTIVE + GAP)
+    plot = feed_title(raster, feed, "In-modal difference", mean_abs)
+    plot.feed = feed
+    return plot

@@ -15,7 +15,7 @@ Selected pairs are highlighted as bands over their rows and columns.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -145,34 +145,61 @@ def selection_bands(positions: np.ndarray, n: int) -> tuple[hv.HSpans, hv.VSpans
     return h, v
 
 
-def _annotations(state: Any, model: str | None, shared: bool) -> hv.Overlay:
+def heatmap_frames(state: Any, model: str | None, kind: str = "similarity", shared: bool = False, size: int = HEATMAP_SIZE) -> dict:
+    """A heatmap's data for the current settings (computed by its Feed, in a thread on a server):
+    the matrix's pre-aggregated levels and colour limits, the cluster boxes and labels, the
+    display order, what produced it."""
+    from .provenance import provenance_dict, provenance_text
+
     m = state.resolve_model(model)
-    n = int(state.active_indices().size)
-    o = state.ordering(state.order_model(m, shared))
-    if o is not None:
-        boxes = cluster_rectangles(o.boundaries, n)
-        labels = cluster_label_points(o.boundaries, state.cluster_labels(state.order_model(m, shared)), n, state.cluster_block)
-    else:
-        boxes = cluster_rectangles([], n)
-        labels = cluster_label_points([], [], n, state.cluster_block)
+    om = state.order_model(m, shared)
+    o = state.ordering(om)
+    value = {
+        "model": m,
+        "levels": state.matrix_levels(m, kind, shared=shared),
+        "clim": tuple(state.color_limits(m, kind, shared, pixels=size)),
+        "color_range": state.color_range,
+        "n": int(state.active_indices().size),
+        "boundaries": list(o.boundaries) if o is not None else [],
+        "labels": state.cluster_labels(om) if o is not None else [],
+        "block": state.cluster_block,
+        "display_pairs": state.display_pairs(m, shared),
+        "provenance": provenance_dict(state, m, kind, shared, size),
+        "provenance_text": provenance_text(state, m, kind, shared, size),
+    }
+    if kind == "difference":
+        value["mean_abs"] = float(state.numbers(m)["in_modal_difference"])
+    return value
+
+
+def empty_heatmap_frames(state: Any) -> dict:
+    return {"model": "", "levels": None, "clim": (0.0, 1.0), "color_range": state.color_range, "n": 1, "boundaries": [],
+            "labels": [], "block": state.cluster_block, "display_pairs": np.zeros(0, dtype=np.int64), "provenance": {},
+            "provenance_text": "", "mean_abs": None}
+
+
+def heatmap_feed(state: Any, model: str | None, kind: str = "similarity", shared: bool = False, size: int = HEATMAP_SIZE,
+                 runner: Any = None):
+    """The Feed of a heatmap: recomputed when the pairs, gap, ordering, model or look change."""
+    from .deferred import Feed
+
+    deps = ACTIVE + GAP + ORDER + ("aggregation", "color_range") + (MODEL if model is None else ()) + (COMPARE if shared else ())
+    return Feed(state, lambda: heatmap_frames(state, model, kind, shared, size), lambda: empty_heatmap_frames(state), deps,
+                runner=runner)
+
+
+def _annotations(v: dict) -> hv.Overlay:
+    n = max(int(v["n"]), 1)
+    boxes = cluster_rectangles(v["boundaries"], n)
+    labels = cluster_label_points(v["boundaries"], v["labels"], n, v["block"])
     return separators(n) * quadrant_labels(n) * boxes * labels
 
 
-def _empty_annotations(_: str = "") -> hv.Overlay:
-    return separators(1) * quadrant_labels(1) * cluster_rectangles([], 1) * cluster_label_points([], [], 1, "text-image")
-
-
-def _bands(state: Any, model: str | None, shared: bool) -> hv.Overlay:
-    m = state.resolve_model(model)
-    pairs = state.display_pairs(m, shared)
-    pos = np.flatnonzero(np.isin(pairs, np.asarray(state.selected_pairs, dtype=np.int64)))
-    h, v = selection_bands(pos, pairs.size)
-    return h * v
-
-
-def _empty_bands(_: str = "") -> hv.Overlay:
-    h, v = selection_bands(np.zeros(0), 1)
-    return h * v
+def _bands(v: dict, selected: Any) -> hv.Overlay:
+    pairs = np.asarray(v["display_pairs"])
+    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected, dtype=np.int64)))
+    h, vs = selection_bands(pos, max(pairs.size, 1))
+    return h * vs
 
 
 def similarity_heatmap(
@@ -184,6 +211,7 @@ def similarity_heatmap(
     interactive: bool = True,
     hover_inspect: bool = False,
     colorbar: bool = True,
+    runner: Any = None,
 ) -> hv.DynamicMap:
     """The full 2N×2N similarity heatmap of `model` (None: follow `state.active_model`).
 
@@ -195,24 +223,29 @@ def similarity_heatmap(
     ``plot.cell_streams`` holds the (Tap, DoubleTap) streams when `interactive` (and a
     PointerXY stream when `hover_inspect`: hovering then updates ``state.inspected`` too, so
     the side panel follows the mouse; server round trips, so off by default). `colorbar`:
-    draw the colour bar (Compare draws one for heatmaps sharing their colour limits).
+    draw the colour bar (Compare draws one for heatmaps sharing their colour limits). `runner`:
+    where the matrix, its levels and limits are computed when the settings change (explorer.views.
+    deferred; default at once, the app passes a background thread). ``plot.feed`` is the Feed.
     """
-    from .provenance import provenance_hook
+    from .dynamic import params_stream
+    from .provenance import feed_provenance_hook
 
-    view = MODEL if model is None else ()
-    deps = ACTIVE + GAP + ORDER + view + (COMPARE if shared else ())
+    feed = heatmap_feed(state, model, "similarity", shared, size, runner)
     levels = LevelCache()
 
-    def build_image(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
-        m = state.resolve_model(model)
-        lv = state.matrix_levels(m, "similarity", shared=shared)
-        clim = state.color_limits(m, "similarity", shared, pixels=size)
-        return levels.image(lv, clim, x_range, y_range, width or size, height or size)
+    def on_feed(*extra: str) -> list:
+        return [params_stream(feed.params, ["version"])] + ([params_stream(state, list(extra))] if extra else [])
 
-    image = dynamic(state, deps + ("aggregation", "color_range"), build_image, lambda _msg: empty_image(),
-                    extra_streams=[hv.streams.RangeXY(), hv.streams.PlotSize()])
+    def build_image(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
+        v = feed.value
+        if v["levels"] is None:
+            return empty_image()
+        return levels.image(v["levels"], v["clim"], x_range, y_range, width or size, height or size)
+
+    image = hv.DynamicMap(build_image, streams=[*on_feed(), hv.streams.RangeXY(), hv.streams.PlotSize()])
     raster = rasterize(image, aggregator=state.param.aggregation, precompute=True)
-    raster = with_clim(raster.apply.opts(cmap=state.param.cmap), state, model, "similarity", shared, size, deps)
+    raster = raster.apply.opts(cmap=state.param.cmap)
+    raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=on_feed())
     raster = raster.opts(
         colorbar=colorbar,
         invert_yaxis=True,
@@ -220,62 +253,31 @@ def similarity_heatmap(
         frame_height=size,
         tools=["hover", "tap", "doubletap"] if interactive else ["hover"],
         hover_tooltips=[("row", "$y{0}"), ("column", "$x{0}"), ("similarity", "@image{0.000}")],
-        hooks=[provenance_hook(state, model, shared=shared, kind="similarity"), colorbar_title_hook(state, "cosine similarity")],
+        hooks=[feed_provenance_hook(feed), colorbar_title_hook(feed, "cosine similarity")],
     )
-    annotations = dynamic(state, ACTIVE + ORDER + view + (COMPARE if shared else ()),
-                          lambda: _annotations(state, model, shared), _empty_annotations)
-    bands = dynamic(state, ACTIVE + ORDER + ("selected_pairs",) + view + (COMPARE if shared else ()),
-                    lambda: _bands(state, model, shared), _empty_bands)
+    annotations = hv.DynamicMap(lambda **_: _annotations(feed.value), streams=on_feed())
+    bands = hv.DynamicMap(lambda **_: _bands(feed.value, state.selected_pairs), streams=on_feed("selected_pairs"))
     plot = raster * annotations * bands
-    plot = with_title(plot, state, "Similarity", model)
+    plot = feed_title(plot, feed, "Similarity")
     # the streams, for callers that drive the plot programmatically (tests, notebooks)
     plot.cell_streams = attach_cell_streams(state, raster, model, shared, hover_inspect) if interactive else ()
+    plot.feed = feed
     return plot
 
 
-def short_title(state: Any, what: str, model: str | None, suffix: Any = None) -> Callable[..., str]:
-    """A title that fits above a plot: "<what> · <model>" (+ " · suffix(model)"). The full
-    provenance goes beside the plot instead (explorer.views.provenance)."""
+def feed_title(obj: Any, feed: Any, what: str, suffix: Any = None) -> Any:
+    """`obj` titled "<what> · <model>" (+ " · suffix(value)") from what its feed shows."""
     from .cards import truncate
-
-    def title(*_: Any, **__: Any) -> str:
-        try:
-            m = state.resolve_model(model)
-            extra = suffix(m) if suffix is not None else ""
-            return f"{what} · {truncate(m, 40)}{' · ' + extra if extra else ''}"
-        except Exception as exc:  # a title must never break the plot
-            return f"{what} · {truncate(exc, 60)}"
-
-    return title
-
-
-def with_title(obj: Any, state: Any, what: str, model: str | None, suffix: Any = None, deps: tuple = ()) -> Any:
-    """`obj` titled short_title(...), following `active_model` (when `model` is None) and the
-    state parameters `deps` the suffix reads, through the state's StreamHub (one refresh)."""
     from .dynamic import params_stream
 
-    title = short_title(state, what, model, suffix)
-    names = tuple(deps) + (MODEL if model is None else ())
-    if not names:
-        return obj.opts(title=title())
-    return obj.apply(lambda element, **_: element.opts(title=title()), streams=[params_stream(state, names)])
+    def title(element: Any, **_: Any) -> Any:
+        v = feed.value
+        if not v.get("model"):
+            return element.opts(title=f"{what} · {truncate(feed.error, 60) if feed.error else '…'}")
+        extra = suffix(v) if suffix is not None else ""
+        return element.opts(title=f"{what} · {truncate(v['model'], 40)}{' · ' + extra if extra else ''}")
 
-
-def with_clim(obj: Any, state: Any, model: str | None, kind: str, shared: bool, size: int, deps) -> Any:
-    """`obj` with its colour limits following state.color_limits (a layer driven by the view's
-    state streams, so a change refreshes the plot once)."""
-    from .colour import FULL_LIMITS
-    from .dynamic import params_stream
-
-    def clim(element: Any, **_: Any) -> Any:
-        try:
-            lim = state.color_limits(model, kind, shared, pixels=size)
-        except Exception:
-            lim = FULL_LIMITS[kind]
-        return element.opts(clim=tuple(lim))
-
-    names = deps + ("aggregation", "color_range") + (("compare_models", "shared_order") if shared else ())
-    return obj.apply(clim, streams=[params_stream(state, names)])
+    return obj.apply(title, streams=[params_stream(feed.params, ["version"])])
 
 
 def colorbar_label(label: str, color_range: str) -> str:
@@ -283,12 +285,12 @@ def colorbar_label(label: str, color_range: str) -> str:
     return f"{label} · {'data p1–p99' if color_range == 'data' else 'full range'}"
 
 
-def colorbar_title_hook(state: Any, label: str):
-    """A plot hook keeping the colour bar's title in step with `state.color_range` (HoloViews
+def colorbar_title_hook(feed: Any, label: str):
+    """A plot hook keeping the colour bar's title in step with the colour range shown (HoloViews
     sets a colour bar's title only when the plot is first drawn)."""
 
     def hook(plot: Any, element: Any) -> None:
-        title = colorbar_label(label, state.color_range)
+        title = colorbar_label(label, feed.value["color_range"])
         for r in plot.state.right:
             if type(r).__name__ == "ColorBar" and r.title != title:
                 r.title = title

@@ -13,8 +13,7 @@ from typing import Any
 import holoviews as hv
 import numpy as np
 
-from .dynamic import ACTIVE, GAP, MODEL, dynamic
-from .heatmap import with_title
+from .dynamic import ACTIVE, GAP, MODEL
 
 GROUP_COLORS = {"image-image": "#1f77b4", "text-text": "#ff7f0e", "matched": "#2ca02c", "unmatched": "#d62728"}
 
@@ -26,25 +25,40 @@ def density(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / (total * np.diff(edges))
 
 
-def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, width: int = 520, height: int = 300) -> hv.DynamicMap:
-    deps = ACTIVE + GAP + (MODEL if model is None else ())
+def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, width: int = 520, height: int = 300,
+                          runner: Any = None) -> hv.DynamicMap:
+    """The four similarity distributions of `model` (densities over shared bins). `runner`: where
+    they are computed when α or the pairs change (explorer.views.deferred; 10,000×10,000
+    similarities take seconds). ``plot.feed`` is the Feed."""
+    from .deferred import Feed
+    from .dynamic import params_stream
+    from .heatmap import feed_title
+    from .provenance import feed_provenance_hook, provenance_dict, provenance_text
 
-    def build() -> hv.Overlay:
+    def compute() -> dict:
         m = state.resolve_model(model)
-        dist = state.distributions(m, bins)
-        layers = [
-            hv.Histogram((dist.edges, density(dist.counts[g], dist.edges)), kdims=["cosine similarity"], vdims=["density"],
-                         label=g).opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0)
-            for g in GROUP_COLORS
-        ]
-        return hv.Overlay(layers)
+        return {"model": m, "dist": state.distributions(m, bins), "provenance": provenance_dict(state, m, "histograms"),
+                "provenance_text": provenance_text(state, m, "histograms")}
 
-    def empty(msg: str) -> hv.Overlay:
-        edges = np.linspace(0, 1, bins + 1)
-        return hv.Overlay([hv.Histogram((edges, np.zeros(bins)), kdims=["cosine similarity"], vdims=["density"], label=g)
-                           .opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0) for g in GROUP_COLORS])
+    feed = Feed(state, compute, lambda: {"model": "", "dist": None}, ACTIVE + GAP + (MODEL if model is None else ()), runner=runner)
+
+    def build(**_: Any) -> hv.Overlay:
+        dist = feed.value["dist"]
+        if dist is None:
+            edges = np.linspace(0, 1, bins + 1)
+            counts = {g: np.zeros(bins) for g in GROUP_COLORS}
+        else:
+            edges, counts = dist.edges, dist.counts
+        return hv.Overlay([
+            hv.Histogram((edges, density(counts[g], edges)), kdims=["cosine similarity"], vdims=["density"], label=g)
+            .opts(fill_color=GROUP_COLORS[g], fill_alpha=0.45, line_alpha=0)
+            for g in GROUP_COLORS
+        ])
 
     # framewise: the axes follow the distributions when α moves them
-    plot = dynamic(state, deps, build, empty).opts(hv.opts.Overlay(width=width, height=height, legend_position="top_left"),
-                                                   hv.opts.Histogram(framewise=True))
-    return with_title(plot, state, "Similarity distributions", model)
+    plot = hv.DynamicMap(build, streams=[params_stream(feed.params, ["version"])]).opts(
+        hv.opts.Overlay(width=width, height=height, legend_position="top_left", hooks=[feed_provenance_hook(feed)]),
+        hv.opts.Histogram(framewise=True))
+    plot = feed_title(plot, feed, "Similarity distributions")
+    plot.feed = feed
+    return plot

@@ -91,8 +91,11 @@ def numbers_html(state: Any, model: str | None = None, faithfulness: bool = True
     )
 
 
-def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True):
-    """Panel HTML pane with the numbers (and the projection's faithfulness), updated with the state."""
+def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True, runner: Any = None):
+    """Panel HTML pane with the numbers (and the projection's faithfulness), updated with the state.
+    With a `runner` (the app's background thread) they are computed off the slider move: the
+    pane shows the previous numbers greyed, with a note, until the new ones are ready
+    (explorer.views.deferred; ``pane.deferred``)."""
     import panel as pn
 
     deps = _NUMBER_DEPS + (PROJ + ("k",) if faithfulness else ()) + (MODEL if model is None else ())
@@ -103,7 +106,13 @@ def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True
         except Exception as exc:
             return f'<div class="bx-numbers">{esc(exc)}</div>'
 
-    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+    if runner is None:
+        return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+    from .deferred import SYNC_BELOW, DeferredHTML
+
+    lazy = DeferredHTML(render, [(state, deps)], runner=runner, busy_note="computing the numbers…", css_class="bx-numbers-lazy",
+                        sync_below=SYNC_BELOW)
+    return lazy.pane
 
 
 def faithfulness_comparison_html(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")) -> str:

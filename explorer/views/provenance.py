@@ -111,3 +111,17 @@ def provenance_hook(state: Any, model: str | None = None, kind: str = "similarit
         plot.state.tags = [*tags, {"provenance": d}]
 
     return hook
+
+
+def feed_provenance_hook(feed: Any):
+    """A plot hook recording the provenance of what a feed-driven view shows (``value['provenance']``)
+    in the Bokeh figure's ``tags``."""
+
+    def hook(plot: Any, element: Any) -> None:
+        d = feed.value.get("provenance")
+        if not d:
+            return
+        tags = [t for t in (plot.state.tags or []) if not (isinstance(t, dict) and "provenance" in t)]
+        plot.state.tags = [*tags, {"provenance": d}]
+
+    return hook

@@ -12,6 +12,13 @@ and points ``rasterize(points, aggregator=ds.by('modality', ds.count()))``; a bo
 since server-side hover cannot show HTML).
 
 Selected pairs are drawn on top with a black outline whichever way they were selected.
+
+The data come from a :class:`~explorer.views.deferred.Feed`: the projection of the current settings computed by
+a :class:`~explorer.views.deferred.Deferred`, in a background thread on a server (the app passes
+its runner). Moving α in UMAP or t-SNE mode recomputes the projection (seconds to minutes), so
+until it is ready the scatter keeps showing the previous one (its provenance line says which,
+and that an update is under way) and the rest of the page responds at once. Axes follow every
+new projection (framewise ranges; rasterized layers forget their old visible range first).
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ import pandas as pd
 from holoviews.operation.datashader import dynspread, rasterize
 
 from .cards import esc
-from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub, dynamic
-from .heatmap import with_title
-from .provenance import provenance_hook
+from .deferred import Feed, feed_provenance_pane
+from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub
+from .provenance import feed_provenance_hook
 from .style import MODALITY_COLORS, SCATTER_SIZE
 
 POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
@@ -43,9 +50,10 @@ TOOLTIP = """
 """
 
 
-def points_frame(state: Any, model: str | None) -> pd.DataFrame:
-    """The projection frame with display columns: escaped caption HTML and thumbnail URLs."""
-    df = state.projection_coords(model).copy()
+def points_frame(state: Any, model: str | None, coords: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The projection frame (`coords`, default state.projection_coords) with display columns:
+    faithfulness per point when the points are coloured by it, escaped caption HTML, thumbnail URLs."""
+    df = (state.projection_coords(model) if coords is None else coords).copy()
     if state.point_color != "modality":  # faithfulness is computed only when it is shown
         f = state.faithfulness(model)
         df["knn_overlap"] = f.knn_overlap_per_point
@@ -112,39 +120,74 @@ def _large(state: Any) -> bool:
         return False
 
 
-def projection_scatter(state: Any, model: str | None = None, *, size: int = SCATTER_SIZE, interactive: bool = True) -> hv.Overlay:
+#: what the scatter's data depend on (the feed recomputes when one of them changes)
+FEED_DEPS = ACTIVE + GAP + PROJ + ("k", "point_color")
+
+
+def scatter_frames(state: Any, model: str | None) -> dict[str, Any]:
+    """The scatter's data for the current settings (computed by its Feed, in a thread on a server)."""
+    from .provenance import provenance_dict, provenance_text
+
+    m = state.resolve_model(model)
+    coords = state.projection_coords(m)
+    return {
+        "model": m,
+        "coords": coords,
+        "points": points_frame(state, m, coords),
+        "edges": edges_frame(coords),
+        "point_color": state.point_color,
+        "method": f"{state.projection} {state.projection_mode}",
+        "provenance": provenance_dict(state, m, "projection"),
+        "provenance_text": provenance_text(state, m, "projection"),
+    }
+
+
+def scatter_feed(state: Any, model: str | None = None, runner: Any = None) -> Feed:
+    """The Feed of a scatter: recomputed when the pairs, gap, projection or point colour change."""
+    deps = FEED_DEPS + (MODEL if model is None else ())
+    return Feed(state, lambda: scatter_frames(state, model), lambda: empty_frames(state.point_color), deps, runner=runner)
+
+
+def empty_frames(point_color: str = "modality") -> dict[str, Any]:
+    pts = _empty_points()
+    return {"model": "", "coords": pts, "points": pts, "edges": edges_frame(pts), "point_color": point_color,
+            "method": "", "provenance": {}, "provenance_text": ""}
+
+
+def projection_scatter(state: Any, model: str | None = None, *, size: int = SCATTER_SIZE, interactive: bool = True,
+                       runner: Any = None) -> hv.Overlay:
     """Scatter of the projection with similarity-coloured pair edges (see module docstring).
 
     Chooses the plain or the rasterized form from the current number of active pairs; the app
-    rebuilds the view when the source or sample changes.
+    rebuilds the view when that choice changes. `runner`: where the projection is computed
+    (explorer.views.deferred; default at once). ``plot.feed`` is its :class:`~explorer.views.deferred.Feed`.
     """
-    deps = ACTIVE + GAP + PROJ + ("k",) + (MODEL if model is None else ())
+    from .dynamic import params_stream
+
     large = _large(state)
+    feed = scatter_feed(state, model, runner)
     range_streams: list[hv.streams.RangeXY] = []
     if large:
         # Rasterized layers draw the visible range of the data (RangeXY). New coordinates (α moved,
         # another projection) must be shown whole: forget the old range before the layers redraw
-        # (the state's StreamHub calls this before it triggers the layers).
+        # (the feed's StreamHub calls this before it triggers the layers).
         def forget_range() -> None:
             for s in range_streams:
                 s.reset()
 
-        StreamHub.of(state).before(deps, forget_range)
+        StreamHub.of(feed.params).before(["version"], forget_range)
 
-    def build_edges() -> hv.Segments:
-        return make_edges(edges_frame(state.projection_coords(model)), state.edge_cmap)
+    def on_feed(*extra: str):
+        return [params_stream(feed.params, ["version"])] + ([params_stream(state, list(extra))] if extra else [])
 
-    def build_points() -> hv.Points:
-        return make_points(points_frame(state, model), state.point_color)
-
-    edges = dynamic(state, deps + ("edge_cmap",), build_edges, lambda _m: make_edges(edges_frame(_empty_points()), state.edge_cmap))
-    points = dynamic(state, deps + ("point_color",), build_points, lambda _m: make_points(_empty_points(), state.point_color))
-    selected = dynamic(state, deps + ("selected_pairs",), lambda: _selected_points(state, model), lambda _m: _selected_points_empty())
+    edges = hv.DynamicMap(lambda **_: make_edges(feed.value["edges"], state.edge_cmap), streams=on_feed("edge_cmap"))
+    points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], feed.value["point_color"]), streams=on_feed())
+    selected = hv.DynamicMap(lambda **_: _selected_points(feed.value["coords"], state.selected_pairs), streams=on_feed("selected_pairs"))
 
     # framewise: the axes (and the edge colours) follow each new projection, e.g. after α moved
     # the points, so they never sit outside the visible range
     common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y", framewise=True)
-    hooks = [provenance_hook(state, model, "projection")]
+    hooks = [feed_provenance_hook(feed)]
     if large:
         edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply(as_float32)
         edge_layer = edge_layer.apply.opts(cmap=state.param.edge_cmap).opts(
@@ -156,7 +199,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         ).opts(cmap=MODALITY_COLORS)
         plot = edge_layer * point_layer * selected
         range_streams.extend(_range_streams(edge_layer) + _range_streams(point_layer))
-        streams = attach_large_streams(state, edge_layer, model) if interactive else ()
+        streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()
     else:
         edge_layer = edges.opts(colorbar=True, clabel="pair similarity", hooks=hooks, **common)
         point_layer = points.opts(
@@ -164,15 +207,25 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
             hover_tooltips=TOOLTIP, nonselection_alpha=0.3, framewise=True,
         )
         plot = edge_layer * point_layer * selected
-        streams = (attach_selection_stream(state, point_layer, model),) if interactive else ()
+        streams = (attach_selection_stream(state, point_layer, model, feed),) if interactive else ()
 
-    def method(m: str) -> str:
-        return f"{state.projection} {state.projection_mode}"
+    def title(element: Any, **_: Any) -> Any:
+        from .cards import truncate
 
-    plot = with_title(plot, state, "Projection", model, method, deps=("projection", "projection_mode"))
+        f = feed.value
+        name = truncate(f["model"], 40) if f["model"] else truncate(feed.error or "…", 60)
+        return element.opts(title=f"Projection · {name}{' · ' + f['method'] if f['method'] else ''}")
+
+    plot = plot.apply(title, streams=[params_stream(feed.params, ["version"])])
     plot.selection_streams = streams  # Selection1D, or (BoundsXY, Tap) when rasterized
     plot.rasterized = large
+    plot.feed = feed
     return plot
+
+
+def scatter_provenance_pane(feed: Feed, **pane_options: Any):
+    """The escaped provenance line of the projection the scatter shows (feed_provenance_pane)."""
+    return feed_provenance_pane(feed, **pane_options)
 
 
 def _range_streams(obj: Any, found: list | None = None) -> list:
@@ -187,9 +240,8 @@ def _range_streams(obj: Any, found: list | None = None) -> list:
     return found
 
 
-def _selected_points(state: Any, model: str | None) -> hv.Points:
-    df = state.projection_coords(model)
-    sel = df[df["pair_id"].isin(np.asarray(state.selected_pairs, dtype=np.int64))]
+def _selected_points(coords: pd.DataFrame, selected: Any) -> hv.Points:
+    sel = coords[coords["pair_id"].isin(np.asarray(selected, dtype=np.int64))]
     return hv.Points(sel[["x", "y", "pair_id"]], kdims=["x", "y"], vdims=["pair_id"]).opts(
         size=9, fill_alpha=0.0, line_color="black", line_width=2
     )
@@ -201,13 +253,18 @@ def _selected_points_empty() -> hv.Points:
     )
 
 
-def attach_selection_stream(state: Any, points: Any, model: str | None) -> hv.streams.Selection1D:
+def _shown_coords(state: Any, model: str | None, feed: Any) -> pd.DataFrame:
+    """The points the scatter shows (the feed's, which may lag the settings), else the state's."""
+    return feed.value["coords"] if feed is not None else state.projection_coords(model)
+
+
+def attach_selection_stream(state: Any, points: Any, model: str | None, feed: Any = None) -> hv.streams.Selection1D:
     """Box/lasso/tap selection of points → state.selected_pairs (pairs of the selected points)."""
     sel = hv.streams.Selection1D(source=points)
 
     def on_select(index=None):
         try:
-            df = state.projection_coords(model)
+            df = _shown_coords(state, model, feed)
             idx = [i for i in (index or []) if 0 <= i < len(df)]
             state.select_pairs(df["pair_id"].to_numpy()[idx].tolist())
             if len(idx) == 1:
@@ -233,7 +290,7 @@ def nearest_pair(coords: pd.DataFrame, x: float, y: float) -> int | None:
     return int(coords["pair_id"].iloc[int(np.argmin(d))])
 
 
-def attach_large_streams(state: Any, source: Any, model: str | None) -> tuple[hv.streams.BoundsXY, hv.streams.Tap]:
+def attach_large_streams(state: Any, source: Any, model: str | None, feed: Any = None) -> tuple[hv.streams.BoundsXY, hv.streams.Tap]:
     """Rasterized scatter: box select (BoundsXY) → selected_pairs; tap → inspect the nearest pair."""
     bounds = hv.streams.BoundsXY(source=source, bounds=None)
     tap = hv.streams.Tap(source=source, x=None, y=None)
@@ -242,7 +299,7 @@ def attach_large_streams(state: Any, source: Any, model: str | None) -> tuple[hv
         if bounds is None:
             return
         try:
-            state.select_pairs(pairs_in_bounds(state.projection_coords(model), bounds))
+            state.select_pairs(pairs_in_bounds(_shown_coords(state, model, feed), bounds))
         except Exception as exc:
             state.status = f"selection failed: {exc}"
 
@@ -250,7 +307,7 @@ def attach_large_streams(state: Any, source: Any, model: str | None) -> tuple[hv
         if x is None or y is None:
             return
         try:
-            pid = nearest_pair(state.projection_coords(model), x, y)
+            pid = nearest_pair(_shown_coords(state, model, feed), x, y)
             if pid is not None:
                 state.inspect_pair(model, pid)
         except Exception as exc:
