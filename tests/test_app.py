@@ -26,6 +26,7 @@ from explorer.errors import SpecError  # noqa: E402
 from explorer.images import FileImages  # noqa: E402
 from explorer.pairs import PairSet  # noqa: E402
 from explorer.sources import load_pairs  # noqa: E402
+from explorer.views.cards import esc as esc_  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +211,21 @@ def test_explore_page_rebuilds_the_heatmap_when_the_pairs_change(explorer_app):
     assert len(holders) == 1 and f"bx-n-{n}" in holders[0].css_classes
 
 
+def test_replaced_plots_stop_computing(explorer_app):
+    ex = explorer_app
+
+    def heatmap_pane():
+        return [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes][0]
+
+    old = heatmap_pane().object.feed
+    ex.state.caption_filter = "red"  # fewer pairs: a new heatmap
+    new = heatmap_pane().object.feed
+    assert new is not old and old.deferred.disposed and not new.deferred.disposed
+    done = old.deferred.computations, new.deferred.computations
+    ex.state.alpha = 0.4
+    assert old.deferred.computations == done[0] and new.deferred.computations == done[1] + 1
+
+
 def test_a_bad_source_shows_an_error_line_not_an_exception(tmp_path):
     from explorer.app.explorer import Explorer
 
@@ -239,6 +255,49 @@ def test_explorer_is_exported_lazily_and_renders_in_a_notebook(export):
     assert ex.state.model_names() == ["toyA"]
     root = pn.panel(ex).get_root()  # the Bokeh model a notebook would display
     assert root is not None and len(list(root.references())) > 50
+
+
+def test_sidebar_checkboxes_have_clickable_labels(explorer_app):
+    from explorer.app.template import CHECKBOX_CSS
+
+    boxes = list(explorer_app.sidebar().select(pn.widgets.Checkbox))
+    assert {b.name for b in boxes} >= {"re-normalise after closing", "cluster matrix by similarity", "optimal leaf order"}
+    assert all(CHECKBOX_CSS in b.stylesheets for b in boxes)
+
+
+def test_explore_page_shows_provenance_lines_and_a_lazy_faithfulness_section(explorer_app):
+    ex = explorer_app
+    html = [p.object for p in ex._explore.select(pn.pane.HTML) if isinstance(p.object, str) and "bx-provenance" in p.object]
+    assert len(html) == 5  # heatmap, scatter, difference, landscape, histograms
+    assert any("PCA joint (seed 0)" in h for h in html) and any("max per pixel" in h for h in html)
+    card = [c for c in ex._explore.select(pn.Card) if c.title == "Projection faithfulness"][0]
+    assert card.collapsed and ex.state.compute_counts["faithfulness"] == 0
+    ex.state.alpha = 0.5
+    assert ex.state.compute_counts["faithfulness"] == 0  # closed: α moves never compute it
+    card.collapsed = False  # opened: computed (synchronously here, in a thread on a server)
+    assert ex.state.compute_counts["faithfulness"] == 1
+    lazy, every = card.deferred
+    assert "trustworthiness" in lazy.pane.object
+    assert every.computations == 0  # every method only on the button
+
+
+def test_progress_text_and_bar():
+    from explorer.app.progress import ProgressView, work_percent, work_text
+
+    w = {"label": "Embedding <x>", "done": 1, "total": 4, "unit": "models", "started": 100.0}
+    assert work_text(w, now=112.4) == "Embedding <x> · 1/4 models · 12 s"
+    assert work_percent(w) == 25 and work_percent({**w, "total": None}) == -1 and work_text(None) == ""
+    from explorer.state import ExplorerState
+    from synthetic_source import make_source
+
+    st = ExplorerState(make_source(n=6))
+    view = ProgressView()
+    view.follow(st)
+    assert not view.bar.visible
+    with st._working("Clustering <b>6</b> pairs…"):
+        assert view.bar.visible and view.bar.value == -1  # unknown amount: an animated bar
+        assert "Clustering &lt;b&gt;6&lt;/b&gt; pairs…" in view.text.object
+    assert not view.bar.visible and not view.text.visible
 
 
 # -- augment page ------------------------------------------------------------------------------
@@ -299,11 +358,24 @@ def test_augment_page_shows_a_precomputed_series(explorer_app, export):
 
     page = AugmentPage(explorer_app.state, models=["own:clip"], series_sources=[f"amumo:{export}"])
     page.series.value = f"amumo:{export}"
+    assert "precomputed series" in page.preview.object and page.index.disabled
     page._show()
-    panes = page.plots.select(pn.pane.HoloViews)
-    assert panes, "heatmaps shown"
+    panes = list(page.plots.select(pn.pane.HoloViews))
+    assert [p.name for p in panes] == ["augment-curves", "augment-heatmaps"]
     assert page.button.disabled is False
-    assert "caption of every step" in page.caption.object
+    assert "caption of every step" in page.caption.object and f"series amumo:{export}" in page.caption.object
+    st = page.series_state_
+    assert st.color_limits(MODELS[0], shared=True) == st.color_limits(MODELS[1], shared=True)  # one colour scale
+
+
+def test_augment_page_previews_the_chosen_pair(explorer_app):
+    from explorer.app.augment import AugmentPage
+
+    page = AugmentPage(explorer_app.state, models=["own:clip"])
+    page.index.value = 1
+    assert f"pair 1: {esc_(explorer_app.state.pairs.captions[1])}" in page.preview.object
+    assert explorer_app.state.thumb_url(1) in page.preview.object
+    assert page.describe() == f"rotation of pair 1 of {explorer_app.state.source}, 40 steps"  # no file path
 
 
 # -- widgets with untrusted labels ------------------------------------------------------------

@@ -8,7 +8,9 @@ the index, so the series' cached embeddings are reused across sessions. Precompu
 when the server started (e.g. the Amumo export's ``Blurred-0_size-100``) can be shown instead.
 
 Embedding a series takes seconds to minutes, so it runs in the background when the button is
-pressed, with its progress in the status line.
+pressed, with its progress on the page (which model is being embedded, elapsed time). The result:
+each model's similarity along the series (step i's image with the caption and with the first
+image) and its heatmap, colour limits shared by the models.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ..errors import SpecError
 from ..state import DEFAULT_DATASET_MODELS, AugmentState, ExplorerState
 from .background import run_in_background
 from .controls import safe_multichoice
+from ..views.deferred import dispose_views
+from .progress import ProgressView
 
 OWN_SERIES = "augment a pair of this source"
 
@@ -68,10 +72,12 @@ class AugmentPage:
     """Controls + heatmaps of an augmentation series (see module docstring)."""
 
     def __init__(self, state: ExplorerState, *, models: Sequence[str], series_sources: Sequence[str] = (),
-                 set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330):
+                 set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330,
+                 runner: Callable[..., Any] | None = None):
         self.state = state
         self.size = heatmap_size
         self.say = set_message or (lambda msg, error=False: None)
+        self.runner = runner or run_in_background
         self.aug = AugmentState(models=list(models)[:4], steps=40, cmap=state.cmap, aggregation=state.aggregation)
         n = state.source_data().n
         self.series = pn.widgets.Select(label="series", options=[OWN_SERIES, *series_sources], value=OWN_SERIES, width=320)
@@ -81,51 +87,111 @@ class AugmentPage:
         self.models = safe_multichoice("models", augment_models(models), list(self.aug.models), max_items=4, width=420)
         self.button = pn.widgets.Button(label="Show heatmaps", color="primary", width=160)
         self.button.on_click(self._show)
+        self.progress = ProgressView(margin=(5, 10))
+        self.preview = pn.pane.HTML("", width=420, css_classes=["bx-augment-preview"])
         self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width",
                                css_classes=["bx-augment-plots"])
         self.caption = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.series_state_: ExplorerState | None = None
+        self.index.param.watch(self._render_preview, "value")
+        self.series.param.watch(self._on_series, "value")
+        self._render_preview()
 
     def panel(self) -> pn.Column:
         intro = pn.pane.Markdown(
             "Every image of the series is paired with the same caption; the heatmap shows how image–image and "
-            "image–caption similarities drift as the augmentation grows (row i = step i).",
+            "image–caption similarities drift as the augmentation grows (row i = step i), the curves two of its rows.",
             sizing_mode="stretch_width",
         )
         controls = pn.FlexBox(self.series, self.index, self.kind, self.steps, self.models, self.button, flex_wrap="wrap")
-        return pn.Column(intro, controls, self.caption, self.plots, sizing_mode="stretch_width", name="Augment")
+        return pn.Column(intro, pn.Row(controls, self.preview), self.progress.panel(), self.caption, self.plots,
+                         sizing_mode="stretch_width", name="Augment")
 
-    def series_state(self) -> ExplorerState:
-        """The ExplorerState of the chosen series (opened, with the similarity of every model computed)."""
+    # -- the chosen image ---------------------------------------------------------------------
+    def _render_preview(self, *_: Any) -> None:
+        """Thumbnail and caption of the chosen pair (own series), so the index is not a blind guess."""
+        from ..views.cards import esc, thumb_img
+
+        own = self.series.value == OWN_SERIES
+        for w in (self.index, self.kind, self.steps, self.models):
+            w.disabled = not own
+        if not own:
+            self.preview.object = '<div style="font-size:12px;color:#555">a precomputed series: its own images and caption</div>'
+            return
+        try:
+            i = int(self.index.value)
+            pairs = self.state.pairs
+            caption = pairs.captions[i] if pairs is not None else ""
+            self.preview.object = (
+                '<div style="display:flex;gap:8px;align-items:flex-start">'
+                f'{thumb_img(self.state.thumb_url(i), 72, alt=f"image of pair {i}")}'
+                f'<div style="font-size:12px;overflow-wrap:anywhere">pair {i}: {esc(caption)}</div></div>'
+            )
+        except Exception as exc:
+            self.preview.object = f'<div class="bx-status">{esc(exc)}</div>'
+
+    def _on_series(self, *_: Any) -> None:
+        self._render_preview()
+
+    # -- the series ---------------------------------------------------------------------------
+    def describe(self) -> str:
+        """What the shown series is, without file paths: 'rotation of pair 3 of shapes:1000, 40 steps'."""
         if self.series.value != OWN_SERIES:
-            st = ExplorerState(source=self.series.value, cmap=self.state.cmap, aggregation=self.state.aggregation)
-        else:
-            self.aug.models = list(self.models.value) or augment_models([])
-            pairs = self.state.source_data().pairs
-            self.aug.image = augment_image_file(pairs, int(self.index.value))
-            self.aug.caption = pairs.captions[int(self.index.value)]
-            st = self.aug.explorer_state()
+            return f"series {self.series.value}"
+        return f"{self.aug.kind} of pair {int(self.index.value)} of {self.state.source}, {self.aug.steps} steps"
+
+    def make_series_state(self) -> ExplorerState:
+        """The ExplorerState of the chosen series (not opened yet: that is the long part)."""
+        if self.series.value != OWN_SERIES:
+            return ExplorerState(source=self.series.value, cmap=self.state.cmap, aggregation=self.state.aggregation,
+                                 color_range=self.state.color_range)
+        self.aug.models = list(self.models.value) or augment_models([])
+        pairs = self.state.source_data().pairs
+        self.aug.image = augment_image_file(pairs, int(self.index.value))
+        self.aug.caption = pairs.captions[int(self.index.value)]
+        return self.aug.explorer_state(color_range=self.state.color_range)
+
+    @staticmethod
+    def compute(st: ExplorerState) -> ExplorerState:
+        """Open (embed) the series and compute every model's similarity matrix."""
         for m in st.model_names():
             st.similarity(m)
         return st
 
+    def series_state(self) -> ExplorerState:
+        """make_series_state() + compute(): the opened series with every similarity computed."""
+        return self.compute(self.make_series_state())
+
     def _show(self, *_: Any) -> None:
+        try:
+            st = self.make_series_state()
+        except Exception as exc:
+            self.say(f"augmentation failed: {exc}", True)
+            return
         self.button.disabled = True
         self.say("Embedding the augmentation series…", False)
+        self.progress.follow(st)
+        what = self.describe()
 
         def done(st: ExplorerState) -> None:
-            from .. import views as V
+            from .. import views as V  # noqa: F401  (the views package, lazily)
+            from ..views.augment import series_curves, series_heatmaps
             from ..views.cards import esc
 
             self.button.disabled = False
             self.say("", False)
-            plots = [V.similarity_heatmap(st, m, size=self.size) for m in st.model_names()]
-            layout = hv.Layout(plots).cols(2 if len(plots) == 4 else max(len(plots), 1))
+            self.series_state_ = st
             caption = st.pairs.captions[0] if st.pairs is not None and len(st.pairs) else ""
-            self.caption.object = f'<div style="font-size:13px">caption of every step: <b>{esc(caption)}</b> · {esc(st.source, 300)}</div>'
-            self.plots[:] = [pn.pane.HoloViews(layout, name="augment-heatmaps")]
+            self.caption.object = (f'<div style="font-size:13px">caption of every step: <b>{esc(caption)}</b> · '
+                                   f'{esc(what, 300)} · {len(st.model_names())} models</div>')
+            old = list(self.plots.objects)
+            self.plots[:] = [pn.pane.HoloViews(series_curves(st), name="augment-curves", linked_axes=False),
+                             pn.pane.HoloViews(series_heatmaps(st, self.size), name="augment-heatmaps")]
+            for obj in old:
+                dispose_views(obj)
 
         def failed(exc: BaseException) -> None:
             self.button.disabled = False
             self.say(f"augmentation failed: {exc}", True)
 
-        run_in_background(self.series_state, done, failed, name="augment")
+        self.runner(lambda: self.compute(st), done, failed)

@@ -11,6 +11,8 @@ from typing import Any
 
 import panel as pn
 
+from .template import clickable_checkbox
+
 #: colour maps offered for the similarity heatmap (colorcet / Bokeh names)
 SEQUENTIAL_CMAPS = ["fire", "kbc", "bmy", "kgy", "gray", "blues", "viridis", "inferno", "magma", "cividis"]
 DIVERGING_CMAPS = ["coolwarm", "bwy", "bkr", "gwv", "cwr"]
@@ -43,8 +45,9 @@ GROUPS: list[tuple[str, list[str], dict[str, Any]]] = [
         "point_color": {"type": pn.widgets.Select, "name": "colour points by"},
         "faithfulness_k": {"type": pn.widgets.IntInput, "name": "neighbours (faithfulness)"},
     }),
-    ("Appearance", ["aggregation", "cmap", "diverging_cmap", "edge_cmap", "datashade_above"], {
+    ("Appearance", ["aggregation", "color_range", "cmap", "diverging_cmap", "edge_cmap", "datashade_above"], {
         "aggregation": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap pixels show"},
+        "color_range": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap colour range (data = p1–p99 of the values shown)"},
         "cmap": {"type": pn.widgets.Select, "options": SEQUENTIAL_CMAPS, "name": "similarity colours"},
         "diverging_cmap": {"type": pn.widgets.Select, "options": DIVERGING_CMAPS, "name": "difference colours"},
         "edge_cmap": {"type": pn.widgets.Select, "options": EDGE_CMAPS, "name": "pair edge colours"},
@@ -69,7 +72,10 @@ def param_group(state: Any, parameters: list[str], widgets: dict[str, Any]) -> p
             specs[p] = spec
     for p in present:  # every widget as wide as the card, never wider
         specs.setdefault(p, {}).update(sizing_mode="stretch_width", margin=(5, 5))
-    return pn.Param(state, parameters=present, widgets=specs, show_name=False, sizing_mode="stretch_width", margin=0)
+    group = pn.Param(state, parameters=present, widgets=specs, show_name=False, sizing_mode="stretch_width", margin=0)
+    for w in group.select(pn.widgets.Checkbox):
+        clickable_checkbox(w)
+    return group
 
 
 def sample_widget(state: Any) -> pn.widgets.IntInput:

@@ -8,10 +8,12 @@ In a notebook::
     ex.state.alpha = 1.0    # the views follow (and so does the slider)
     ex.selected             # the pairs selected in the scatter, as a DataFrame
 
-On a server (:mod:`explorer.app.server`) the page appears at once with a spinner; the source is
-opened and the first views' data computed in a background thread (embedding a dataset can take a
-while), then the pages are filled in. Switching sources works the same way, with a fresh state
-that keeps the current settings.
+On a server (:mod:`explorer.app.server`) the page appears at once with a progress bar; the source
+is opened and the first views' data computed in a background thread (embedding a dataset can take
+a while: the bar counts the models, the text names the one being embedded and the seconds
+elapsed), then the pages are filled in. Switching sources works the same way, with a fresh state
+that keeps the current settings. Later long work (clustering, UMAP, t-SNE, an augmentation
+series) shows in the same bar (:mod:`explorer.app.progress`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import param
 from ..state import DEFAULT_DATASET_MODELS, DEFAULT_SOURCE, ExplorerState
 from ..views.cards import esc
 from .background import run_in_background, server_document
+from .progress import ProgressView
 from .template import configure_panel, offline_template
 
 #: settings carried over when another source is opened
@@ -84,8 +87,11 @@ class Explorer(pn.viewable.Viewer):
         self._source_select.param.watch(self._on_source, "value")
         self._spinner = pn.indicators.LoadingSpinner(value=False, size=22, margin=(5, 10))
         self._status = pn.pane.HTML("", css_classes=["bx-status"], sizing_mode="stretch_width")
+        self._progress = ProgressView()
+        self._main_progress = ProgressView(margin=(5, 10))
+        self._progress_views = [self._progress, self._main_progress]
         self._controls = pn.Column(sizing_mode="stretch_width")
-        placeholder = pn.pane.Markdown("Opening the source…")
+        placeholder = pn.Column(pn.pane.Markdown("Opening the source…"), self._main_progress.panel(), sizing_mode="stretch_width")
         self._explore = pn.Column(placeholder, sizing_mode="stretch_width", name="Explore")
         self._compare = pn.Column(pn.pane.Markdown("Opening the source…"), sizing_mode="stretch_width", name="Compare")
         self._augment = pn.Column(pn.pane.Markdown("Opening the source…"), sizing_mode="stretch_width", name="Augment")
@@ -96,6 +102,8 @@ class Explorer(pn.viewable.Viewer):
         self._bind_state(state)
         if server_document() is None:
             self.load()  # notebooks and tests: synchronously, so the cell shows the views
+        else:  # the elapsed seconds of long work, once a second (cheap when idle)
+            pn.state.add_periodic_callback(self._tick, period=1000)
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -114,6 +122,7 @@ class Explorer(pn.viewable.Viewer):
     def sidebar(self) -> pn.Column:
         return pn.Column(
             pn.Row(self._spinner, self._status, sizing_mode="stretch_width"),
+            self._progress.panel(),
             self._source_select,
             self._controls,
             sizing_mode="stretch_width",
@@ -135,7 +144,14 @@ class Explorer(pn.viewable.Viewer):
             obj.param.unwatch(w)
         self._watchers = [(state, state.param.watch(self._render_status, "status"))]
         self._status_state = state
+        self._progress.follow(state)
+        self._main_progress.follow(state)
         self._render_status()
+
+    def _tick(self) -> None:
+        for view in self._progress_views:
+            if view.working or view.bar.visible:
+                view.render()
 
     def _render_status(self, *_: Any) -> None:
         st = getattr(self, "_status_state", self.state)
@@ -171,13 +187,15 @@ class Explorer(pn.viewable.Viewer):
 
         st = self.state
         self._controls[:] = [model_widget(st, st.model_names()), *sidebar_groups(st)]
-        self._explore[:] = [explore_page(st)]
-        self._compare[:] = [compare_page(st)]
+        self._explore[:] = [explore_page(st, runner=run_in_background)]
+        self._compare[:] = [compare_page(st, runner=run_in_background)]
         models = self.models_by_source.get(st.source) or list(st.models) or list(DEFAULT_DATASET_MODELS)
         try:
-            page = AugmentPage(st, models=augment_models(models), series_sources=self.series_sources, set_message=self._set_message)
+            page = AugmentPage(st, models=augment_models(models), series_sources=self.series_sources, set_message=self._set_message,
+                               runner=run_in_background)
             self._augment[:] = [page.panel()]
             self.augment_page = page
+            self._progress_views = [self._progress, self._main_progress, page.progress]
         except Exception as exc:
             self._augment[:] = [pn.pane.HTML(f'<div class="bx-status">{esc(exc)}</div>')]
 

@@ -222,8 +222,10 @@ def test_switching_to_umap_redraws_the_scatter_in_view(app, artifacts_dir):
     before = modality_pixels(page.locator(".bx-scatter").first.screenshot())
     assert before > 300, "image points are drawn"
     page.get_by_text("UMAP", exact=True).first.click()
-    wait_until(lambda: "UMAP" in page.locator(".bx-numbers").first.inner_text(), timeout=300, what="the UMAP projection")
-    # the scatter is rebuilt for the new coordinates: its points are inside the axes, not off-screen
+    line = page.locator(".bx-provenance").filter(has_text="UMAP joint")
+    # computed in the background: the line under the scatter names the projection shown, without "updating"
+    wait_until(lambda: line.count() and "updating" not in line.first.inner_text(), timeout=300, what="the UMAP projection")
+    # the scatter follows the new coordinates: its points are inside the axes, not off-screen
     after = wait_until(lambda: (lambda k: k if k > 300 else 0)(modality_pixels(page.locator(".bx-scatter").first.screenshot())),
                        timeout=120, what="image points of the UMAP scatter")
     assert after > 300
