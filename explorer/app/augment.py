@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import holoviews as hv
 import panel as pn
 
 from ..errors import SpecError
@@ -174,7 +173,6 @@ class AugmentPage:
         what = self.describe()
 
         def done(st: ExplorerState) -> None:
-            from .. import views as V  # noqa: F401  (the views package, lazily)
             from ..views.augment import series_curves, series_heatmaps
             from ..views.cards import esc
 

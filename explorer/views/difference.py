@@ -14,7 +14,6 @@ from typing import Any
 
 import holoviews as hv
 import numpy as np
-from holoviews.operation.datashader import rasterize
 
 from .heatmap import LevelCache, matrix_image, symmetric_clim  # noqa: F401 (symmetric_clim re-exported)
 from .style import HEATMAP_SIZE
@@ -25,28 +24,22 @@ def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = F
     """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`). `runner`:
     where its data are computed (explorer.views.deferred). ``plot.feed`` is the Feed."""
     from .dynamic import params_stream
-    from .heatmap import colorbar_title_hook, feed_title, heatmap_feed
+    from .heatmap import colorbar_title_hook, feed_title, heatmap_feed, matrix_raster
     from .provenance import feed_provenance_hook
 
     feed = heatmap_feed(state, model, "difference", shared, size, runner)
-    levels = LevelCache(vdim="difference", paired=False)
 
-    def build(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
-        v = feed.value
-        if v["levels"] is None:
-            return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
-        return levels.image(v["levels"], v["clim"], x_range, y_range, width or size, height or size)
+    def empty() -> hv.Image:
+        return matrix_image(np.full((2, 2), np.nan, np.float32), vdim="difference", clim=(-1.0, 1.0), paired=False)
 
-    version = params_stream(feed.params, ["version"])
-    image = hv.DynamicMap(build, streams=[version, hv.streams.RangeXY(), hv.streams.PlotSize()])
-    raster = rasterize(image, aggregator="mean", precompute=True)  # state.pixel_aggregation("difference")
+    raster, fit_hook = matrix_raster(feed, LevelCache(vdim="difference", paired=False), empty, "mean", size)
     raster = raster.apply.opts(cmap=state.param.diverging_cmap)
     raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=[params_stream(feed.params, ["version"])])
     raster = raster.opts(
         colorbar=True, invert_yaxis=True, frame_width=size, frame_height=size, tools=["hover"],
         xlabel="pair (display order)", ylabel="pair (display order)",
         hover_tooltips=[("row", "$y{0}"), ("column", "$x{0}"), ("difference", "@image{0.000}")],
-        hooks=[feed_provenance_hook(feed), colorbar_title_hook(feed, "XXᵀ − YYᵀ")],
+        hooks=[fit_hook, feed_provenance_hook(feed), colorbar_title_hook(feed, "XXᵀ − YYᵀ")],
     )
 
     def mean_abs(v: dict) -> str:

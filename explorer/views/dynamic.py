@@ -120,6 +120,19 @@ def _frozen(docs: Sequence[Any]):
         yield
 
 
+def all_range_streams(obj: Any, found: list | None = None) -> list:
+    """The RangeXY streams of a DynamicMap and of the DynamicMaps it is computed from (a
+    rasterized layer has its own and its input's); resetting them all forgets the zoom."""
+    found = [] if found is None else found
+    if isinstance(obj, hv.DynamicMap):
+        for s in obj.streams:
+            if isinstance(s, hv.streams.RangeXY) and all(s is not f for f in found):
+                found.append(s)
+        for inp in getattr(obj.callback, "inputs", []):
+            all_range_streams(inp, found)
+    return found
+
+
 def params_stream(state: Any, names: Sequence[str]) -> hv.streams.Params:
     """A Params stream over `names` of `state`, triggered together with the state's other
     view streams (StreamHub)."""

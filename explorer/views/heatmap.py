@@ -21,7 +21,7 @@ import holoviews as hv
 import numpy as np
 from holoviews.operation.datashader import rasterize
 
-from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER, dynamic
+from .dynamic import ACTIVE, COMPARE, GAP, MODEL, ORDER
 from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
 
 QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
@@ -231,19 +231,11 @@ def similarity_heatmap(
     from .provenance import feed_provenance_hook
 
     feed = heatmap_feed(state, model, "similarity", shared, size, runner)
-    levels = LevelCache()
 
     def on_feed(*extra: str) -> list:
         return [params_stream(feed.params, ["version"])] + ([params_stream(state, list(extra))] if extra else [])
 
-    def build_image(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
-        v = feed.value
-        if v["levels"] is None:
-            return empty_image()
-        return levels.image(v["levels"], v["clim"], x_range, y_range, width or size, height or size)
-
-    image = hv.DynamicMap(build_image, streams=[*on_feed(), hv.streams.RangeXY(), hv.streams.PlotSize()])
-    raster = rasterize(image, aggregator=state.param.aggregation, precompute=True)
+    raster, fit_hook = matrix_raster(feed, LevelCache(), empty_image, state.param.aggregation, size)
     raster = raster.apply.opts(cmap=state.param.cmap)
     raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=on_feed())
     raster = raster.opts(
@@ -253,7 +245,7 @@ def similarity_heatmap(
         frame_height=size,
         tools=["hover", "tap", "doubletap"] if interactive else ["hover"],
         hover_tooltips=[("row", "$y{0}"), ("column", "$x{0}"), ("similarity", "@image{0.000}")],
-        hooks=[feed_provenance_hook(feed), colorbar_title_hook(feed, "cosine similarity")],
+        hooks=[fit_hook, feed_provenance_hook(feed), colorbar_title_hook(feed, "cosine similarity")],
     )
     annotations = hv.DynamicMap(lambda **_: _annotations(feed.value), streams=on_feed())
     bands = hv.DynamicMap(lambda **_: _bands(feed.value, state.selected_pairs), streams=on_feed("selected_pairs"))
@@ -263,6 +255,54 @@ def similarity_heatmap(
     plot.cell_streams = attach_cell_streams(state, raster, model, shared, hover_inspect) if interactive else ()
     plot.feed = feed
     return plot
+
+
+def matrix_raster(feed: Any, levels: LevelCache, empty: Any, aggregator: Any, size: int) -> tuple[hv.DynamicMap, Any]:
+    """``rasterize`` of the matrix a heatmap feed publishes (its pre-aggregated level suited to
+    the visible range; ``empty()`` while there is none), re-aggregated on every zoom, and a plot
+    hook the caller must add to the plot's hooks.
+
+    The zoom is kept while the matrix keeps its size (α moved, another ordering). When the size
+    changes (the first matrix replaces the empty placeholder, a filter, another source) the
+    visible range is forgotten before the plot redraws, and the hook sets the axes to the whole
+    new matrix: otherwise the plot would stay zoomed into the placeholder's 2×2 cells.
+    """
+    from .dynamic import StreamHub, all_range_streams, params_stream
+
+    drawn: dict[str, Any] = {"n": None, "fit": False}
+
+    def matrix_size(v: dict) -> int:
+        return 0 if v["levels"] is None else int(v["levels"][0][1].shape[0])
+
+    def build(x_range=None, y_range=None, width=None, height=None, **_: Any) -> hv.Image:
+        v = feed.value
+        drawn["n"] = matrix_size(v)
+        if v["levels"] is None:
+            return empty()
+        return levels.image(v["levels"], v["clim"], x_range, y_range, width or size, height or size)
+
+    image = hv.DynamicMap(build, streams=[params_stream(feed.params, ["version"]), hv.streams.RangeXY(), hv.streams.PlotSize()])
+    raster = rasterize(image, aggregator=aggregator, precompute=True)
+    streams = all_range_streams(raster)
+
+    def forget_range() -> None:
+        if drawn["n"] is not None and matrix_size(feed.value) != drawn["n"]:
+            for s in streams:
+                s.reset()
+            drawn["fit"] = True
+
+    def fit_hook(plot: Any, element: Any) -> None:
+        if not drawn["fit"]:
+            return
+        drawn["fit"] = False
+        n = max(drawn["n"] or 0, 2)
+        x, y = plot.state.x_range, plot.state.y_range
+        x.start, x.end = -0.5, n - 0.5
+        # the y axis is inverted (row 0 at the top): keep the direction the plot has
+        y.start, y.end = (n - 0.5, -0.5) if (y.start or 0) > (y.end or 0) else (-0.5, n - 0.5)
+
+    StreamHub.of(feed.params).before(["version"], forget_range)
+    return raster, fit_hook
 
 
 def feed_title(obj: Any, feed: Any, what: str, suffix: Any = None) -> Any:

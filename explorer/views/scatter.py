@@ -33,7 +33,7 @@ from holoviews.operation.datashader import dynspread, rasterize
 
 from .cards import esc
 from .deferred import Feed, feed_provenance_pane
-from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub
+from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub, all_range_streams
 from .provenance import feed_provenance_hook
 from .style import MODALITY_COLORS, SCATTER_SIZE
 
@@ -198,7 +198,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
             rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
         ).opts(cmap=MODALITY_COLORS)
         plot = edge_layer * point_layer * selected
-        range_streams.extend(_range_streams(edge_layer) + _range_streams(point_layer))
+        range_streams.extend(all_range_streams(edge_layer) + all_range_streams(point_layer))
         streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()
     else:
         edge_layer = edges.opts(colorbar=True, clabel="pair similarity", hooks=hooks, **common)
@@ -226,18 +226,6 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
 def scatter_provenance_pane(feed: Feed, **pane_options: Any):
     """The escaped provenance line of the projection the scatter shows (feed_provenance_pane)."""
     return feed_provenance_pane(feed, **pane_options)
-
-
-def _range_streams(obj: Any, found: list | None = None) -> list:
-    """The RangeXY streams of a DynamicMap and of the DynamicMaps it is computed from."""
-    found = [] if found is None else found
-    if isinstance(obj, hv.DynamicMap):
-        for s in obj.streams:
-            if isinstance(s, hv.streams.RangeXY) and all(s is not f for f in found):
-                found.append(s)
-        for inp in getattr(obj.callback, "inputs", []):
-            _range_streams(inp, found)
-    return found
 
 
 def _selected_points(coords: pd.DataFrame, selected: Any) -> hv.Points:

@@ -228,6 +228,26 @@ def wait_for_app(page, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     page.wait_for_selector(".bx-numbers-table", state="attached", timeout=timeout_ms)
 
 
+FIGURE_RANGES_JS = """() => { const out = {};
+  for (const d of Bokeh.documents) for (const m of d.all_models)
+    if (m.x_range && m.y_range && m.title && m.title.text)
+      out[m.title.text] = [m.x_range.start, m.x_range.end, m.y_range.start, m.y_range.end];
+  return out; }"""
+
+
+def figure_ranges(page) -> dict[str, list[float]]:
+    """{figure title: [x start, x end, y start, y end]} of every titled Bokeh figure on the page."""
+    return page.evaluate(FIGURE_RANGES_JS)
+
+
+def heatmap_span(page, title_prefix: str = "Similarity") -> tuple[float, float] | None:
+    """(x span, y span) of the visible range of the first figure whose title starts with the prefix."""
+    for title, (x0, x1, y0, y1) in figure_ranges(page).items():
+        if title.startswith(title_prefix) and None not in (x0, x1, y0, y1):
+            return abs(x1 - x0), abs(y1 - y0)
+    return None
+
+
 def keep_log_on_failure(server: Server, artifacts: Path, name: str) -> None:
     try:
         shutil.copyfile(server.log, artifacts / f"{name}-server.log")

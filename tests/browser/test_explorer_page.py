@@ -14,7 +14,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import keep_log_on_failure, wait_for_app
+from conftest import heatmap_span, keep_log_on_failure, wait_for_app
 
 from explorer.pairs import filter_captions
 from hostile_export import HOSTILE, captions
@@ -71,6 +71,13 @@ def tap_heatmap_until_cards(page, n_shown: int, fx: float = 0.33, fy: float = 0.
                 raise
 
 
+def wait_for_whole_matrix(page, n_pairs: int, title: str = "Similarity", cells_per_pair: int = 2) -> None:
+    """Until the heatmap titled `title` shows its whole matrix (n_pairs × cells_per_pair cells a side)."""
+    size = n_pairs * cells_per_pair
+    wait_until(lambda: (lambda s: s is not None and abs(s[0] - size) < 1 and abs(s[1] - size) < 1)(heatmap_span(page, title)),
+               what=f"the {title} heatmap showing all {size}×{size} cells (visible span {heatmap_span(page, title)})")
+
+
 def image_stats(png: bytes) -> tuple[float, int]:
     from PIL import Image
 
@@ -105,6 +112,9 @@ def test_page_loads_offline_without_console_errors(app, hostile_server, artifact
 
 def test_heatmap_and_scatter_draw_something(app, artifacts_dir):
     page, _ = app
+    # the heatmaps show their whole matrices, not the placeholder's cells drawn before the data came
+    wait_for_whole_matrix(page, N)
+    wait_for_whole_matrix(page, N, "In-modal difference", cells_per_pair=1)
     for name in ("bx-heatmap", "bx-scatter"):
         pane = page.locator(f".{name}").first
         png = pane.screenshot(path=str(artifacts_dir / f"explorer-{name}.png"))
@@ -116,6 +126,14 @@ def test_gap_slider_changes_the_shown_distance(app, artifacts_dir):
     page, _ = app
     before, after = numbers_row(page, "gap distance")
     assert before == pytest.approx(after), "α = 0: nothing closed yet"
+    # zoom into the heatmap with the mouse wheel: moving α must keep that zoom
+    wait_for_whole_matrix(page, N)
+    hm = page.locator(".bx-heatmap canvas").first.bounding_box()
+    page.mouse.move(hm["x"] + hm["width"] * 0.4, hm["y"] + hm["height"] * 0.5)
+    page.mouse.wheel(0, -300)
+    wait_until(lambda: (lambda s: s is not None and s[0] < 2 * N - 2)(heatmap_span(page)), what="the heatmap zoomed in")
+    time.sleep(1.5)  # the wheel's last steps and the re-aggregation of the zoomed range
+    zoomed = heatmap_span(page)
     title = page.get_by_text(re.compile(r"close the gap \(α\)")).first
     slider = title.locator("xpath=ancestor::*[contains(@class,'bk-input-group')][1]")
     handle = page.locator(".noUi-handle").first if slider.count() == 0 else slider.locator(".noUi-handle").first
@@ -129,6 +147,8 @@ def test_gap_slider_changes_the_shown_distance(app, artifacts_dir):
                         what="the closed gap distance")
     assert closed[0] == pytest.approx(before, abs=1e-4), "the original distance stays"
     assert closed[1] < 0.1 * before, "α = 1 with re-normalisation leaves only a small residual"
+    time.sleep(2.0)  # the heatmap redraws after the numbers
+    assert heatmap_span(page) == pytest.approx(zoomed, rel=1e-6), "the heatmap kept its zoom while α moved"
     page.screenshot(path=str(artifacts_dir / "explorer-gap-closed.png"))
 
 
@@ -141,6 +161,7 @@ def test_caption_filter_shrinks_the_set(app, artifacts_dir):
     box.fill("red")
     box.press("Enter")
     wait_until(lambda: shown_pairs(page) == expected, what=f"n={expected} after filtering")
+    wait_for_whole_matrix(page, expected)  # the axes follow the smaller matrix
     page.screenshot(path=str(artifacts_dir / "explorer-filtered.png"))
 
 
