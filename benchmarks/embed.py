@@ -93,11 +93,11 @@ def model_dim(model) -> int:
 
 def cache_hit_seconds(tmp: Path, model, spec: str | None, n: int) -> float:
     """Time a cache hit of `n` pairs: files exist (the fingerprint stats them), the entry is stored."""
-    from explorer.embed import ModelInfo, embed_to_store, remember_model
+    from explorer.embed import ModelInfo, cache_key, compute_label, embed_to_store, remember_model
     from explorer.embeddings import Embeddings
     from explorer.images import FileImages
     from explorer.pairs import PairSet
-    from explorer.store import EmbeddingStore, entry_key
+    from explorer.store import EmbeddingStore
 
     folder = tmp / "many"
     folder.mkdir()
@@ -109,7 +109,8 @@ def cache_hit_seconds(tmp: Path, model, spec: str | None, n: int) -> float:
     rng = np.random.default_rng(0)
     d = model_dim(model)
     emb = Embeddings.from_arrays(rng.normal(size=(n, d)), rng.normal(size=(n, d)), model="m", logit_scale=100.0)
-    store.save(entry_key(pairs.fingerprint(), model.id, model.preprocessing), emb)
+    # the key embed_to_store looks up (device auto, precision auto: the arithmetic it will use)
+    store.save(cache_key(pairs.fingerprint(), model.id, model.preprocessing, compute_label("auto", "auto")), emb)
     if spec:
         remember_model(store, ModelInfo.of(model, spec))
     t = time.perf_counter()
