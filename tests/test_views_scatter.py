@@ -207,3 +207,22 @@ def test_a_quick_projection_is_computed_at_once_even_with_a_runner(state):
     state.alpha = 0.6
     assert jobs == [] and not sc.feed.pending
     assert sc.feed.value["provenance"]["alpha"] == 0.6
+
+
+def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
+    """On a server the first projection comes from a background thread: the rasterized layers
+    must draw the empty placeholder (no points yet) and then the projection, whole."""
+    state.datashade_above = 5
+    jobs = []
+    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
+    assert sc.rasterized and sc.feed.pending
+    plot = render(sc)  # the placeholder: an empty frame, not an exception
+    work, done = jobs.pop(0)
+    done(work())
+    df = state.projection_coords("A")
+    xr = plot.state.x_range
+    assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (xr.start, xr.end)
+    img = glyphs(plot, "Image")[0].data_source.data["image"][0]
+    assert np.isfinite(img).any(), "the edges are drawn"
+    counts = np.asarray(glyphs(plot, "ImageStack")[0].data_source.data["image"][0])
+    assert counts.shape[-1] == 2 and (counts.sum(axis=(0, 1)) > 0).all(), "points of both modalities are drawn"

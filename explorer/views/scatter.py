@@ -93,8 +93,12 @@ def edges_frame(coords: pd.DataFrame) -> pd.DataFrame:
 
 
 def _empty_points() -> pd.DataFrame:
-    return pd.DataFrame({"x": [0.0], "y": [0.0], "modality": ["image"], "pair_id": [0], "sim": [0.0],
-                         "knn_overlap": [0.0], "trustworthiness": [0.0], "caption_html": [""], "thumb": [""]}).iloc[:0]
+    """No points, with the columns (and the modality categories) of points_frame: rasterized by
+    modality, it gives the same kind of element (an ImageStack) as real points."""
+    df = pd.DataFrame({"x": [0.0], "y": [0.0], "modality": ["image"], "pair_id": [0], "sim": [0.0],
+                       "knn_overlap": [0.0], "trustworthiness": [0.0], "caption_html": [""], "thumb": [""]}).iloc[:0]
+    df["modality"] = pd.Categorical(df["modality"], categories=list(MODALITY_COLORS))
+    return df
 
 
 def make_points(df: pd.DataFrame, color: str = "modality") -> hv.Points:
@@ -109,8 +113,11 @@ def make_edges(edges: pd.DataFrame, cmap: str) -> hv.Segments:
 
 
 def as_float32(image: hv.Image) -> hv.Image:
-    """Halve the bytes of a rasterized grid sent to the browser (float64 → float32)."""
-    return image.clone(image.data.astype(np.float32))
+    """Halve the bytes of a rasterized grid sent to the browser (float64 → float32).
+
+    The densities are passed on: an empty frame (no points yet, its projection still being
+    computed) has zero-width bounds, from which they cannot be recomputed."""
+    return image.clone(image.data.astype(np.float32), xdensity=image.xdensity, ydensity=image.ydensity)
 
 
 def _large(state: Any) -> bool:
@@ -196,7 +203,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
         point_layer = dynspread(
             rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
-        ).opts(cmap=MODALITY_COLORS)
+        ).opts(cmap=list(MODALITY_COLORS.values()))  # a list: the empty placeholder rasterizes to a plain Image
         plot = edge_layer * point_layer * selected
         range_streams.extend(all_range_streams(edge_layer) + all_range_streams(point_layer))
         streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()
