@@ -530,7 +530,11 @@ def embed_to_store(
             text_bar.close()
 
         label = precision_label(str(dev), precision) if not distributed else f"{precision} (fp16 autocast on CUDA workers, else fp32)"
-        result = _assemble(pairs, info, [done[b] for b in bounds], fingerprint=fingerprint, device=dev_label, precision=label, batch_size=bs)
+        try:
+            result = _assemble(pairs, info, [done[b] for b in bounds], fingerprint=fingerprint, device=dev_label, precision=label, batch_size=bs)
+        except DataError:
+            partial.remove()  # the data leave nothing to embed: nothing to resume either
+            raise
         entry = store.save(
             key,
             result,

@@ -119,6 +119,7 @@ def test_nothing_usable_is_an_error_and_writes_nothing(tmp_path):
     with pytest.raises(DataError, match="none of the 3 pairs could be embedded"):
         embed_pairs(pairs, TinyModel(), store=store, progress=False, num_workers=0)
     assert list(store.entries()) == []
+    assert not store.tmp_dir.exists() or list(store.tmp_dir.iterdir()) == [], "no resumable leftovers of a run that cannot succeed"
 
 
 class NaNModel(TinyModel):
