@@ -80,9 +80,29 @@ def test_table_formats(table_dir, fmt):
         df.to_json(path, orient="records")
     else:
         df.to_parquet(path)
-    pairs = load_pairs_file(str(path))
+    pairs = load_pairs_file(str(path), image_root=str(table_dir.parent))  # c.png lies beside the table's folder
     check_pairs(pairs, table_dir)
     assert pairs.name == "pairs"
+
+
+def test_images_outside_the_image_root_are_skipped(table_dir):
+    """By default only images under the table's folder are read: a table must not reach any image
+    on the machine by naming it (the app serves a dataset's images as thumbnails)."""
+    outside = table_dir.parent / "elsewhere" / "c.png"
+    (table_dir / "imgs" / "link.png").symlink_to(outside)
+    path = table_dir / "pairs.csv"
+    pd.DataFrame({"image": ["imgs/a.png", str(outside), "../elsewhere/c.png", "imgs/link.png", "imgs/../imgs/b.png"],
+                  "caption": ["in", "absolute outside", "relative outside", "symlink out", "inside after all"]}).to_csv(path, index=False)
+    pairs = load_pairs_file(str(path))
+    assert pairs.captions == ("in", "inside after all")
+    body = "\n".join(pairs.notes)
+    for row in (1, 2, 3):
+        assert f"row {row}: image outside the image root {table_dir.resolve()}" in body, body
+    assert "image_root=DIR" in body
+    wider = load_pairs_file(str(path), image_root=str(table_dir.parent))
+    assert len(wider) == 5 and "image_root=" in wider.recipe
+    with pytest.raises(MissingResourceError, match="image_root is not a folder"):
+        load_pairs_file(str(path), image_root=str(table_dir / "nope"))
 
 
 def test_column_names_are_found_or_given(table_dir):
@@ -106,7 +126,7 @@ def test_corrupt_image_is_skipped_by_the_pipeline_not_the_loader(table_dir):
 
     df = pd.DataFrame(rows_for(table_dir), columns=["id", "image", "caption"])
     df.to_csv(table_dir / "pairs.csv", index=False)
-    pairs = load_pairs(f"pairs:{table_dir / 'pairs.csv'}")
+    pairs = load_pairs(f"pairs:{table_dir / 'pairs.csv'}", image_root=str(table_dir.parent))
     res = embed_to_store(pairs, TinyModel(), progress=False, num_workers=0)
     assert res.embeddings.n == 3
     assert [s["id"] for s in res.skipped] == ["8"]

@@ -7,7 +7,11 @@
     ``image_column=``); the caption column the first of ``caption``, ``text``, ``prompt``,
     ``title`` (or ``caption_column=``); an optional ``id`` column (or ``id_column=``) gives the
     pair ids, otherwise the row number does. Relative image paths are relative to the table's
-    folder.
+    folder. Images must lie under the *image root*: the table's folder, or ``image_root=DIR``
+    (CLI ``--option image_root=DIR``). A row pointing elsewhere (``../../secret.png``, an
+    absolute path outside, a symlink leading out) is skipped and reported: the app serves the
+    images of a dataset as thumbnails, so a table from elsewhere must not reach any image on the
+    machine by naming it.
 
     Image URLs (``http://``, ``https://``) are never fetched unless the caller allows it
     (``allow_urls=True``, CLI ``--allow-urls``): offline, a URL row is reported as unusable and
@@ -146,6 +150,7 @@ def load_pairs_file(
     image_column: str | None = None,
     caption_column: str | None = None,
     id_column: str | None = None,
+    image_root: str | Path | None = None,
     allow_urls: bool = False,
     download_dir: str | Path | None = None,
     timeout: float = 30.0,
@@ -153,7 +158,7 @@ def load_pairs_file(
 ) -> PairSet:
     """Pairs listed in a table file (module docstring)."""
     reject_unknown_options(
-        f"pairs:{arg}", options, "image_column, caption_column, id_column, allow_urls, download_dir, timeout"
+        f"pairs:{arg}", options, "image_column, caption_column, id_column, image_root, allow_urls, download_dir, timeout"
     )
     path = Path(arg).expanduser()
     if not path.is_file():
@@ -163,7 +168,10 @@ def load_pairs_file(
     ccol = _pick_column(df, caption_column, CAPTION_COLUMNS, "caption", path)
     idcol = _pick_column(df, id_column, ID_COLUMNS, "id", path, required=False)
     base = path.resolve().parent
-    recipe = f"pairs:{path}" + (" --allow-urls" if allow_urls else "")
+    root = Path(image_root).expanduser().resolve() if image_root else base
+    if not root.is_dir():
+        raise MissingResourceError(f"pairs:{arg}: image_root is not a folder: {root}")
+    recipe = f"pairs:{path}" + (f" image_root={root}" if image_root else "") + (" --allow-urls" if allow_urls else "")
     report = SkipReport(recipe)
 
     rows: list[tuple[int, str, str, Path | str]] = []  # (row, id, caption, local path or url)
@@ -198,6 +206,9 @@ def load_pairs_file(
                 ref = ref[len("file://"):]
             p = Path(ref).expanduser()
             p = (p if p.is_absolute() else base / p).resolve()
+            if not p.is_relative_to(root):
+                report.add(where, f"image outside the image root {root}: {p} (pass --option image_root=DIR to allow a wider folder)")
+                continue
             if not p.is_file():
                 report.add(where, f"image file not found: {p}")
                 continue
