@@ -48,7 +48,9 @@ def test_counts_must_be_positive(tmp_path, capsys):
 
     rng = np.random.default_rng(3)
     np.savez(tmp_path / "m.npz", image=rng.normal(size=(5, 3)), text=rng.normal(size=(5, 3)))
-    for argv in (["clusters", str(tmp_path / "m.npz"), "--k", "0"], ["gap-table", str(tmp_path / "m.npz"), "--limit", "-1"]):
+    for argv in (["clusters", str(tmp_path / "m.npz"), "--k", "0"], ["gap-table", str(tmp_path / "m.npz"), "--limit", "-1"],
+                 ["gap-table", str(tmp_path / "m.npz"), "--batch", "0"], ["gap-table", str(tmp_path / "m.npz"), "--batch", "-3"],
+                 ["report", "--source", str(tmp_path / "m.npz"), "--k", "0", "--out", str(tmp_path / "r.html")]):
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2

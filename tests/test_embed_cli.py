@@ -113,6 +113,9 @@ def test_user_errors_are_one_line(capsys, csv_file):
     assert code == 2 and err.strip().startswith("error: pairs:") and "do not apply" in err
     code, _, err = run(capsys, "--dataset", f"pairs:{csv_file}", "--model", "tiny:0", "--export", "x.txt", "--no-progress")
     assert code == 2 and "--export writes a .npy file" in err
+    # checked before any dataset work: a wrong export name is reported even when the dataset is missing too
+    code, _, err = run(capsys, "--dataset", "pairs:/nonexistent/pairs.csv", "--model", "tiny:0", "--export", "x.txt", "--no-progress")
+    assert code == 2 and "--export writes a .npy file" in err
 
 
 def test_open_source_keeps_pairs_and_embeddings_aligned(csv_file):

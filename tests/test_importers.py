@@ -137,6 +137,23 @@ def test_liang_and_tables(tmp_path):
         open_source(str(tmp_path / "v.npz"))
 
 
+def test_numpy_files_of_the_wrong_kind_or_no_numpy_at_all(tmp_path):
+    """A forced prefix on the other kind of numpy file, or a file that is no numpy file (numpy
+    would take it for a pickle): one sentence saying what the file is, never a pickle hint."""
+    a = np.random.default_rng(6).normal(size=(2, 5, 3))
+    np.savez(tmp_path / "t.npz", image=a[0], text=a[1])
+    np.save(tmp_path / "s.npy", a)
+    (tmp_path / "junk.npy").write_text("not an array")
+    with pytest.raises(DataError, match=r"t.npz: a .npz archive, but a .npy array was expected; for this file use npz:FILE"):
+        open_source("liang:" + str(tmp_path / "t.npz"))
+    with pytest.raises(DataError, match=r"s.npy: a .npy array, but a .npz archive was expected; for this file use liang:FILE"):
+        open_source("npz:" + str(tmp_path / "s.npy"))
+    for prefix in ("liang", "npz"):
+        with pytest.raises(DataError, match="neither .npy nor .npz") as info:
+            open_source(f"{prefix}:{tmp_path / 'junk.npy'}")
+        assert "allow_pickle" not in str(info.value)
+
+
 def test_parquet(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

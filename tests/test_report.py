@@ -4,6 +4,8 @@ export's numbers against the export's own meta_info."""
 
 from __future__ import annotations
 
+import os
+
 import base64
 import io
 import re
@@ -235,6 +237,9 @@ def test_report_command_writes_the_file(export, tmp_path, capsys):
     assert "data:image/jpeg" not in html
     assert re.search(r"python -m explorer report --source \S+ --out \S+report.html .*--models toyA.*--limit 30", html)
     assert "wrote" in capsys.readouterr().out
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask, "an ordinary file, not mkstemp's private one"
 
 
 def test_report_command_errors_are_one_line(export, tmp_path, capsys):
@@ -257,3 +262,6 @@ def test_report_of_the_real_amumo_export_matches_its_meta_info(amumo_dir, tmp_pa
         meta = json.loads((folder / "similarities" / f"{model}_meta_info.json").read_text())
         assert f"{meta['gap_distance']:.4f}" in text, model
         assert f"{meta['loss']:.4f}" in text, model
+        # the views show α = 0 (the default), yet the gap table says what closing the whole gap does
+        closed = json.loads((folder / "similarities" / f"{model}_nogap_meta_info.json").read_text())
+        assert f"{closed['gap_distance']:.4f}" in text and f"{closed['loss']:.4f}" in text, model

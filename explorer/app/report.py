@@ -367,10 +367,38 @@ def _num(v: Any) -> str:
     return f"<td>{esc(v)}</td>"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def gap_table(state: Any, models: Sequence[str]) -> str:
+    """The article's table, as ``python -m explorer gap-table`` computes it: the whole gap closed
+    (α = 1), whatever α the views show, so a report always says what closing the gap does."""
+    from ..analysis.summary import gap_table_row
+
+    rows = []
+    for m in models:
+        e = state.original_embeddings(m)
+        r = gap_table_row(e.image, e.text, logit_scale=e.logit_scale, model=m, batch_size=state.effective_batch_size(m),
+                          variant=state.loss_variant, alpha=1.0, renormalize=state.renormalize)
+        cells = [m, r["n"], r["original_distance"], r["original_loss"], r["closed_distance"], r["closed_loss"],
+                 r["loss_difference"], r["r1_image_to_text"], r["r1_text_to_image"]]
+        rows.append("<tr>" + "".join(_num(c) for c in cells) + "</tr>")
+    head = ("<tr><th>model</th><th>n</th><th>Original Distance</th><th>Original Loss</th><th>Closed Distance</th>"
+            "<th>Closed Loss</th><th>Loss Difference</th><th>R@1 i→t</th><th>R@1 t→i</th></tr>")
+    note = (f'<p class="note">Closed: the whole gap (α = 1{", re-normalised" if state.renormalize else ", not re-normalised"}), '
+            f"as <code>python -m explorer gap-table</code>; loss {esc(state.loss_variant)}, batches of "
+            f"{state.effective_batch_size(models[0])}.</p>")
+    return f'<table class="numbers gap-table">{head}{"".join(rows)}</table>{note}'
+
+
 def numbers_table(state: Any, models: Sequence[str]) -> str:
+    a = f"α = {state.alpha:g}"
     head = (
-        "<tr><th>model</th><th>n</th><th>logit scale</th><th>gap distance</th><th>gap distance after closing</th>"
-        "<th>loss</th><th>loss after closing</th><th>loss difference</th><th>R@1 i→t</th><th>R@5 i→t</th>"
+        f"<tr><th>model</th><th>n</th><th>logit scale</th><th>gap distance</th><th>gap distance after closing ({a})</th>"
+        f"<th>loss</th><th>loss after closing ({a})</th><th>loss difference</th><th>R@1 i→t</th><th>R@5 i→t</th>"
         "<th>R@10 i→t</th><th>R@1 t→i</th><th>R@5 t→i</th><th>R@10 t→i</th><th>mean |XXᵀ−YYᵀ|</th><th>mean |XYᵀ−YXᵀ|</th></tr>"
     )
     rows = []
@@ -553,7 +581,8 @@ def render_report(
 </head><body>
 <h1>{esc(title)}</h1>
 <h2>Settings</h2>{settings_table(state, names, command)}
-<h2>Gap, loss and retrieval</h2>{numbers_table(state, names)}
+<h2>Closing the gap</h2>{gap_table(state, names)}
+<h2>Gap, loss and retrieval at the views' setting</h2>{numbers_table(state, names)}
 <h2>Projection faithfulness</h2>{faithfulness_table(state, names)}
 {intro}
 {"".join(body)}
@@ -572,6 +601,7 @@ def write_report(state: Any, out: str | os.PathLike, **kwargs: Any) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private; a report is a normal file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

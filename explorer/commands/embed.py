@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-urls", action="store_true", help="pairs: download image URLs (otherwise URL rows are skipped as unusable offline)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco); repeatable")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto: cuda, then mps, then cpu)")
-    p.add_argument("--batch-size", type=int, default=None, help="images per forward pass (default 256 on CUDA, 64 on MPS, 32 on CPU)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="images per forward pass (default 256 on CUDA, 64 on MPS, 32 on CPU)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader processes decoding images (default: CPUs - 1, at most 8)")
     p.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto", help="auto: fp16 autocast on CUDA, fp32 elsewhere")
     p.add_argument("--dask", default=None, metavar="local[:N]", help="embed on a local dask.distributed cluster of N worker processes")
@@ -71,12 +71,24 @@ def parse_options(items: list[str]) -> dict:
     return out
 
 
-def export_array(path: Path, array: np.ndarray) -> None:
-    """Write `array` as .npy atomically (a temporary file renamed into place)."""
+def check_export(path: Path) -> Path:
+    """The --export destination, checked before any work: a .npy name in a folder that exists or
+    can be made (made now, so a run never ends in an error after the embedding)."""
     path = Path(path).expanduser()
     if path.suffix != ".npy":
         raise SpecError(f"--export writes a .npy file; got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpecError(f"--export: cannot create the folder {path.parent}: {exc.strerror or exc}") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise SpecError(f"--export: the folder {path.parent} is not writable")
+    return path
+
+
+def export_array(path: Path, array: np.ndarray) -> None:
+    """Write `array` as .npy atomically (a temporary file renamed into place)."""
+    path = check_export(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -114,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     from ..models import split_model_spec
 
     split_model_spec(args.model)  # a mistyped model spec fails before any dataset work
+    if args.export:
+        check_export(Path(args.export))
     options = parse_options(args.option)
     if args.caption is not None:
         options["caption"] = args.caption

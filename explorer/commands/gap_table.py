@@ -15,7 +15,7 @@ import argparse
 from ..analysis.loss import VARIANTS
 from ..analysis.summary import consistency_summary, gap_table_row
 from ..errors import DataError
-from .common import add_source_options, format_table, open_from_args, print_json, print_notes
+from .common import add_source_options, format_table, open_from_args, positive_int, print_json, print_notes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="symmetric",
         help="symmetric: ½(CE(L)+CE(Lᵀ)) (default); article: image→text CE only, as in the article's numbers",
     )
-    p.add_argument("--batch", type=int, default=50, help="pairs per loss batch (consecutive, remainder dropped; default 50)")
+    p.add_argument("--batch", type=positive_int, default=50, help="pairs per loss batch (consecutive, remainder dropped; default 50)")
     p.add_argument("--consistency", action="store_true", help="also print mean|XXᵀ−YYᵀ| and mean|XYᵀ−YXᵀ| (text output)")
     p.add_argument("--json", action="store_true", help="print a JSON list of rows")
     add_source_options(p)
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
         source = open_from_args(spec, args)
         print_notes(source.notes)
         for model, emb in source.embeddings.items():
-            batch = args.batch if args.batch and args.batch > 0 else None
-            if batch is not None and emb.n < batch:
+            batch = args.batch
+            if emb.n < batch:
                 raise DataError(
                     f"{spec} / {model}: {emb.n} pairs are fewer than one loss batch of {batch}; pass --batch {emb.n} or less"
                 )

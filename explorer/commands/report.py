@@ -19,7 +19,7 @@ import sys
 from ..analysis.loss import VARIANTS
 from ..analysis.similarity import QUADRANTS
 from ..errors import SpecError
-from .common import model_list, print_notes
+from .common import model_list, positive_int, print_notes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,9 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=0.0, help="fraction of the gap closed in the views (0..1, default 0)")
     g.add_argument("--no-renormalize", action="store_true", help="do not re-normalise after closing")
     g.add_argument("--loss", choices=VARIANTS, default="symmetric", help="loss variant (default symmetric; article = image→text only)")
-    g.add_argument("--batch", type=int, default=50, help="loss batch size (default 50)")
+    g.add_argument("--batch", type=positive_int, default=50, help="loss batch size (default 50)")
     g.add_argument("--cluster", action="store_true", help="order the heatmaps by clusters and list labelled clusters")
-    g.add_argument("--k", type=int, default=10, help="number of clusters (default 10)")
+    g.add_argument("--k", type=positive_int, default=10, help="number of clusters (default 10)")
     g.add_argument("--block", choices=QUADRANTS, default="text-image", help="quadrant whose rows are clustered")
     g.add_argument("--optimal", action="store_true", help="optimal leaf ordering")
     g.add_argument("--projection", choices=("PCA", "UMAP", "t-SNE"), default="PCA")

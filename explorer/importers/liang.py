@@ -24,10 +24,9 @@ KNOWN_FILES = {
 def load_stacked(path: Path) -> np.ndarray:
     if not path.is_file():
         raise MissingResourceError(f"embedding file not found: {path}")
-    try:
-        a = np.load(path, allow_pickle=False)
-    except Exception as exc:
-        raise DataError(f"{path}: not a readable .npy array ({exc})") from exc
+    from .tables import load_numpy
+
+    a = load_numpy(path, "npy")
     if a.ndim != 3 or a.shape[0] != 2:
         raise DataError(f"{path}: expected shape (2, N, D) (images, texts), got {a.shape}")
     return a

@@ -64,15 +64,34 @@ def _build(path: Path, prefix: str, image, text, *, captions, ids, model, logit_
     return pairs, {name: emb}
 
 
+def load_numpy(path: Path, kind: str):
+    """``np.load`` of a .npy array (`kind` 'npy') or a .npz archive ('npz'), never unpickling:
+    anything else (a pickle, a text file, the other kind) is a DataError saying what it is."""
+    names = {"npy": "a .npy array", "npz": "a .npz archive"}
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):  # numpy reads a file without the .npy/.npz magic as a pickle
+            raise DataError(f"{path}: not {names[kind]}: the file is neither .npy nor .npz (a pickle or some other "
+                            "format; pickles are never loaded)") from exc
+        raise DataError(f"{path}: not a readable {names[kind]} ({exc})") from exc
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable {names[kind]} ({type(exc).__name__}: {exc})") from exc
+    got = "npz" if isinstance(obj, np.lib.npyio.NpzFile) else "npy"
+    if got != kind:
+        if got == "npz":
+            obj.close()
+        use = "npz:FILE" if got == "npz" else "liang:FILE (a (2, N, D) array)"
+        raise DataError(f"{path}: {names[got]}, but {names[kind]} was expected; for this file use {use}")
+    return obj
+
+
 def import_npz(arg: str, *, logit_scale: float | None = None):
     path = Path(arg).expanduser()
     if not path.is_file():
         raise MissingResourceError(f"file not found: {path}")
-    try:
-        z = np.load(path, allow_pickle=False)
-        keys = set(z.files)
-    except Exception as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc})") from exc
+    z = load_numpy(path, "npz")
+    keys = set(z.files)
     ik, tk = _first(keys, IMAGE_KEYS), _first(keys, TEXT_KEYS)
     if ik and tk:
         image, text = z[ik], z[tk]
