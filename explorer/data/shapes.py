@@ -40,6 +40,12 @@ Planted phenomena (metadata column ``planted``; each pair has at most one)
   both senses (as filtering for "dog" returns hot dogs).
 - ``none``: everything else.
 
+What the explorer shows of them with the shipped models (tests/test_shapes_surfaced.py): every
+vague caption is among the 10% darkest pair edges of the scatter (least similar pairs); blurred
+images match their captions less well than the rest; the "heart" filter shows both senses. The
+homonym leaves no consistent trace in the embeddings themselves (own:clip puts centre-sense
+captions slightly nearer the heart-shape captions, own:cloob does not).
+
 Other metadata columns: ``scene`` (scene index), ``n_objects``, ``shapes``, ``colours``,
 ``sizes``, ``fills`` (``|``-separated, one entry per object, in drawing order), ``background``,
 ``relation`` (above|below|left of|right of for two different objects, else ``""``),
