@@ -363,7 +363,8 @@ def test_augment_page_shows_a_precomputed_series(explorer_app, export):
     panes = list(page.plots.select(pn.pane.HoloViews))
     assert [p.name for p in panes] == ["augment-curves", "augment-heatmaps"]
     assert page.button.disabled is False
-    assert "caption of every step" in page.caption.object and f"series amumo:{export}" in page.caption.object
+    assert "caption of every step" in page.caption.object and f"series amumo:{export.name}" in page.caption.object
+    assert str(export.parent) not in page.caption.object  # no file path
     st = page.series_state_
     assert st.color_limits(MODELS[0], shared=True) == st.color_limits(MODELS[1], shared=True)  # one colour scale
 
@@ -375,7 +376,19 @@ def test_augment_page_previews_the_chosen_pair(explorer_app):
     page.index.value = 1
     assert f"pair 1: {esc_(explorer_app.state.pairs.captions[1])}" in page.preview.object
     assert explorer_app.state.thumb_url(1) in page.preview.object
-    assert page.describe() == f"rotation of pair 1 of {explorer_app.state.source}, 40 steps"  # no file path
+    name = explorer_app.state.source.rsplit("/", 1)[-1]
+    assert page.describe() == f"rotation of pair 1 of amumo:{name}, 40 steps"  # no file path
+    assert page.models_note == "", "own models embed the series: nothing to explain"
+
+
+def test_augment_page_says_whose_models_embed_a_series_of_a_precomputed_source(explorer_app):
+    from explorer.app.augment import AugmentPage, short_source
+
+    page = AugmentPage(explorer_app.state, models=["CLIP", "CyCLIP"])
+    assert "precomputed embeddings of CLIP, CyCLIP" in page.models_note and "not with the source's models" in page.models_note
+    assert "bx-augment-note" in "".join(p.object for p in page.panel().select(pn.pane.HTML) if isinstance(p.object, str))
+    assert short_source("amumo:/data/exports/MSCOCO-Val_size-100") == "amumo:MSCOCO-Val_size-100"
+    assert short_source("shapes:1000") == "shapes:1000"
 
 
 # -- widgets with untrusted labels ------------------------------------------------------------
@@ -419,3 +432,32 @@ def test_serve_passes_options_to_panel(monkeypatch, export):
     assert seen["websocket_origin"] == ["localhost:5123", "127.0.0.1:5123"]
     assert any(p[1] is routes.ThumbnailHandler for p in seen["extra_patterns"])
     assert callable(seen["panels"]) and server is not None
+
+
+def test_scatter_is_rebuilt_when_points_change_from_modality_to_a_measure(explorer_app):
+    """Bokeh cannot turn the categorical modality colours into a colour scale in place: the
+    scatter is a new plot when the points are coloured by a faithfulness measure, and its points
+    carry the measure (and still follow new components)."""
+    import holoviews as hv
+
+    from explorer.app.pages import scatter_holder
+    from explorer.views.deferred import run_now
+
+    state = explorer_app.state
+    holder = scatter_holder(state, runner=run_now)
+    first = holder[0].object
+    state.point_color = "kNN overlap"
+    second = holder[0].object
+    assert second is not first, "a new plot for the colour scale"
+    plot = hv.renderer("bokeh").get_plot(second)
+    pts = [r for r in plot.state.renderers if type(getattr(r, "glyph", None)).__name__ == "Scatter"][0]
+    mapper = pts.glyph.fill_color["transform"]
+    assert type(mapper).__name__ == "LinearColorMapper"
+    measure = np.asarray(pts.data_source.data["knn_overlap"], dtype=float)
+    assert np.isfinite(measure).all() and ((0 <= measure) & (measure <= 1)).all()
+    state.x_component = 3
+    x = np.asarray(pts.data_source.data["x"], dtype=float)
+    np.testing.assert_allclose(np.sort(x), np.sort(state.projection_coords()["x"].to_numpy()))
+    assert holder[0].object is second, "new components update the plot in place"
+    state.point_color = "modality"
+    assert holder[0].object is not second

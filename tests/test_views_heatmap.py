@@ -92,7 +92,10 @@ def test_cluster_boxes_and_labels(state):
     top_left = sorted((lo, r, bo, t) for lo, r, bo, t in zip(quads["left"], quads["right"], quads["bottom"], quads["top"]) if r <= 9.5 and t <= 9.5)
     assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:])]
     cl = data(plot, "Text", 1)
-    assert [t.split(". ", 1)[1] for t in cl["cluster"]] == state.cluster_labels("A")
+    full = [f"{c + 1}. {label}" for c, label in enumerate(state.cluster_labels("A"))]
+    assert len(cl["cluster"]) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
+    for shown, whole in zip(cl["cluster"], full):  # long labels are shortened with an ellipsis
+        assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
     state.cluster = False
     assert len(data(plot, "Quad")["left"]) == 0
 
@@ -182,3 +185,29 @@ def test_cluster_gallery_escapes_labels_and_shows_examples(state):
     assert html.count('class="bx-cluster"') == len(state.ordering("A").members)
     assert "<script" not in html and "onerror=" not in html.replace("onerror=&quot;", "")
     assert html.count("/thumb/") == sum(min(2, s) for s in state.ordering("A").sizes)
+
+
+def test_cluster_labels_only_where_they_fit_and_inside_the_matrix():
+    from explorer.views.heatmap import LABEL_CHARS, cluster_label_points
+
+    n = 100  # on 400 px: 2 px per row, so a box needs 7 rows for a 14 px label
+    bounds = [0, 3, 6, 40, 97, 100]
+    labels = ["tiny", "small", "left half", "right half " + "x" * 60, "end"]
+    lab = cluster_label_points(bounds, labels, n, "text-image", size=400)
+    rows = lab.dframe()
+    assert list(rows["cluster"].str.split(". ").str[0]) == ["3", "4"], "clusters under 7 rows carry no label"
+    assert list(rows["align"]) == ["left", "right"]
+    # text-image: rows of the lower quadrants, columns of the image quadrant; the left box is labelled
+    # to its right, the right box to its left, so no label runs out of the quadrant's side of the matrix
+    assert rows["column"].iloc[0] > 40 - 0.5 and rows["column"].iloc[1] < 40 - 0.5
+    assert all(100 <= r < 200 for r in rows["row"])
+    assert max(len(t) for t in rows["cluster"]) == LABEL_CHARS and rows["cluster"].iloc[1].endswith("…")
+
+
+def test_selection_bands_fade_as_more_pairs_are_selected():
+    from explorer.views.heatmap import band_alpha, selection_bands
+
+    assert band_alpha(1) == band_alpha(5) == 0.35
+    assert band_alpha(10) < band_alpha(6) < 0.35 and band_alpha(1000) == 0.08
+    h, v = selection_bands(np.arange(50), 100)
+    assert h.opts.get().kwargs["alpha"] == v.opts.get().kwargs["alpha"] == band_alpha(50)

@@ -61,6 +61,14 @@ def augment_image_file(pairs: Any, index: int, root: Path | None = None) -> str:
     return str(target)
 
 
+def short_source(spec: str) -> str:
+    """A source spec without its folders ('amumo:/data/exports/MSCOCO' → 'amumo:MSCOCO')."""
+    prefix, sep, rest = str(spec).partition(":")
+    if not sep:
+        return Path(prefix).name or prefix
+    return f"{prefix}:{Path(rest).name or rest}" if "/" in rest else spec
+
+
 def augment_models(explorer_models: Sequence[str]) -> list[str]:
     """Model specs that can embed a new series: the given specs (with a ':'), else the defaults."""
     specs = [m for m in explorer_models if ":" in m]
@@ -74,6 +82,7 @@ class AugmentPage:
                  set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330,
                  runner: Callable[..., Any] | None = None):
         self.state = state
+        self.explorer_models = list(models)
         self.size = heatmap_size
         self.say = set_message or (lambda msg, error=False: None)
         self.runner = runner or run_in_background
@@ -103,8 +112,23 @@ class AugmentPage:
             sizing_mode="stretch_width",
         )
         controls = pn.FlexBox(self.series, self.index, self.kind, self.steps, self.models, self.button, flex_wrap="wrap")
-        return pn.Column(intro, pn.Row(controls, self.preview), self.progress.panel(), self.caption, self.plots,
+        parts: list[Any] = [intro]
+        if self.models_note:
+            parts.append(pn.pane.HTML(f'<div class="bx-augment-note" style="font-size:12px;color:#8a5a00">{self.models_note}</div>',
+                                      sizing_mode="stretch_width"))
+        return pn.Column(*parts, pn.Row(controls, self.preview), self.progress.panel(), self.caption, self.plots,
                          sizing_mode="stretch_width", name="Augment")
+
+    @property
+    def models_note(self) -> str:
+        """Why the offered models are not the source's own, when they are not (escaped HTML)."""
+        from ..views.cards import esc
+
+        if any(":" in m for m in self.explorer_models):
+            return ""
+        return (f"This source holds precomputed embeddings of {esc(', '.join(self.explorer_models), 200)}, which cannot embed new "
+                "images: a series made here is embedded with the models offered below (by default the project's own small "
+                "models, trained on the shapes world), not with the source's models.")
 
     # -- the chosen image ---------------------------------------------------------------------
     def _render_preview(self, *_: Any) -> None:
@@ -136,8 +160,8 @@ class AugmentPage:
     def describe(self) -> str:
         """What the shown series is, without file paths: 'rotation of pair 3 of shapes:1000, 40 steps'."""
         if self.series.value != OWN_SERIES:
-            return f"series {self.series.value}"
-        return f"{self.aug.kind} of pair {int(self.index.value)} of {self.state.source}, {self.aug.steps} steps"
+            return f"series {short_source(self.series.value)}"
+        return f"{self.aug.kind} of pair {int(self.index.value)} of {short_source(self.state.source)}, {self.aug.steps} steps"
 
     def make_series_state(self) -> ExplorerState:
         """The ExplorerState of the chosen series (not opened yet: that is the long part)."""

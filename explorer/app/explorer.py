@@ -103,7 +103,9 @@ class Explorer(pn.viewable.Viewer):
         if server_document() is None:
             self.load()  # notebooks and tests: synchronously, so the cell shows the views
         else:  # the elapsed seconds of long work, once a second (cheap when idle)
-            pn.state.add_periodic_callback(self._tick, period=1000)
+            # Bokeh's own periodic callback, not Panel's: Panel marks the page busy (the header's
+            # spinner) for every run of its periodic callbacks, even when nothing changes
+            server_document().add_periodic_callback(self._tick, 1000)
 
     # -- public -----------------------------------------------------------------------------
     @property

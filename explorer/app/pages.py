@@ -69,11 +69,12 @@ def _n_shown(state: Any) -> int:
     return int(state.active_indices().size)
 
 
-def _scatter_key(state: Any) -> bool:
-    """The scatter is rebuilt only to switch between plain glyphs and rasterized layers; new
-    coordinates (α, projection method, mode, components, filter) update it in place (its axes
-    follow them)."""
-    return _n_shown(state) > int(state.datashade_above)
+def _scatter_key(state: Any) -> tuple[bool, bool]:
+    """The scatter is rebuilt only to switch between plain glyphs and rasterized layers, or
+    between points coloured by modality (categories) and by a faithfulness measure (a colour
+    scale: Bokeh cannot turn one colour mapper into the other in place); new coordinates (α,
+    projection method, mode, components, filter) update it in place (its axes follow them)."""
+    return _n_shown(state) > int(state.datashade_above), state.point_color == "modality"
 
 
 def scatter_holder(state: Any, runner: Any = None) -> pn.Column:
@@ -81,7 +82,7 @@ def scatter_holder(state: Any, runner: Any = None) -> pn.Column:
     thread on a server), so a slow UMAP never holds up the rest of the page."""
     return rebuilt_on_change(
         state, lambda: V.projection_scatter(state, size=PLOT_SIZE, runner=runner),
-        _scatter_key, ACTIVE_PARAMS + ["datashade_above"],
+        _scatter_key, ACTIVE_PARAMS + ["datashade_above", "point_color"],
         width=PLOT_SIZE + PLOT_MARGIN, name="scatter", css_classes=["bx-scatter"],
         after=lambda plot: [styled(scatter_provenance_pane(plot.feed))],
     )
@@ -111,7 +112,8 @@ def heatmap_controls(state: Any) -> pn.Row:
         variant="outline", margin=(0, 5), css_classes=["bx-aggregation"])
     colours = pn.widgets.RadioButtonGroup.from_param(
         state.param.color_range, options={"colours: data p1–p99": "data", "colours: full −1…1": "full"}, label="",
-        color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"])
+        color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"],
+        description="data: 1st–99th percentile of the zoomed-out values; full: −1…1")
     return pn.Row(pixels, colours, margin=(0, 0, 0, 50))
 
 
@@ -151,9 +153,12 @@ def explore_page(state: Any, runner: Any = None) -> pn.Column:
                           sizing_mode="stretch_width", css_classes=["bx-selection-box"])
     middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
     faithfulness = faithfulness_card(state, runner)
-    clusters = pn.Card(styled(V.cluster_gallery(state)), title="Clusters (turn on 'cluster matrix by similarity')",
+    def clusters_title(on: bool) -> str:
+        return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
+
+    clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.cluster),
                        sizing_mode="stretch_width", collapsed=not state.cluster)
-    state.param.watch(lambda e: setattr(clusters, "collapsed", not e.new), "cluster")
+    state.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
     landscape = V.loss_landscape_plot(state, width=480, height=320, runner=runner)
     histograms = V.similarity_histograms(state, width=480, height=300, runner=runner)
     lower = pn.FlexBox(

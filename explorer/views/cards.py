@@ -93,7 +93,7 @@ def cluster_gallery_html(labels: list[str], sizes: list[int], examples: list[lis
         parts.append(
             '<div class="bx-cluster" style="margin:3px 0">'
             f'<div style="font-size:12px"><b>{c + 1}.</b> {esc(label, 120)} '
-            f'<span style="color:#777">({int(size)} pairs)</span></div>'
+            f'<span style="color:#777">({int(size)} pair{"" if int(size) == 1 else "s"})</span></div>'
             f"<div>{thumbs}</div></div>"
         )
     return '<div class="bx-clusters">' + "".join(parts) + "</div>"

@@ -103,11 +103,13 @@ def separators(n: int, color: str = SEPARATOR_COLOR) -> hv.Overlay:
 
 
 def quadrant_labels(n: int) -> hv.Labels:
-    """A label near the top-left corner of each quadrant (rows–columns)."""
+    """A label near the top-left corner of each quadrant (rows–columns), dark on a light box so
+    it reads on any cell colour."""
     pad = max(n * 0.03, 0.6)
     rows = [(qc * n - 0.5 + pad, qr * n - 0.5 + pad, QUADRANT_NAMES[qr][qc]) for qr in (0, 1) for qc in (0, 1)]
     return hv.Labels(rows, kdims=["column", "row"], vdims=["quadrant"]).opts(
-        text_color="white", text_font_size="10pt", text_align="left", text_baseline="top"
+        text_color="#222", text_font_size="9pt", text_align="left", text_baseline="top",
+        background_fill_color="white", background_fill_alpha=0.75,
     )
 
 
@@ -123,25 +125,51 @@ def cluster_rectangles(boundaries: list[int], n: int) -> hv.Rectangles:
     )
 
 
-def cluster_label_points(boundaries: list[int], labels: list[str], n: int, block: str) -> hv.Labels:
-    """Each cluster's n-gram label, beside its box in the clustered quadrant."""
+#: height in pixels a cluster's box needs on the heatmap to carry its label (about one text line)
+LABEL_MIN_PIXELS = 14
+#: longest cluster label drawn on the heatmap (the gallery shows it whole)
+LABEL_CHARS = 32
+
+
+def cluster_label_points(boundaries: list[int], labels: list[str], n: int, block: str, size: int = HEATMAP_SIZE) -> hv.Labels:
+    """Each cluster's n-gram label beside its box in the clustered quadrant, on the box colour.
+
+    Only boxes at least LABEL_MIN_PIXELS high on a `size`-pixel heatmap get one (smaller
+    clusters' labels would pile up; the gallery lists every cluster). A box in the left half of
+    its quadrant is labelled to its right, one in the right half to its left, so labels stay
+    inside the matrix."""
     qr = 0 if block.startswith("image") else 1
     qc = 0 if block.endswith("image") else 1
-    rows = [
-        (qc * n + b - 0.5 + max(n * 0.005, 0.3), qr * n + (a + b) / 2.0 - 0.5, f"{c + 1}. {label}")
-        for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels))
-    ]
-    return hv.Labels(rows, kdims=["column", "row"], vdims=["cluster"]).opts(
-        text_color=CLUSTER_BOX_COLOR, text_font_size="9pt", text_align="left", text_baseline="middle"
+    px_per_row = size / max(2 * n, 1)
+    pad = max(n * 0.005, 0.3)
+    rows = []
+    for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels)):
+        if (b - a) * px_per_row < LABEL_MIN_PIXELS:
+            continue
+        text = f"{c + 1}. {label}"
+        text = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+        left_half = (a + b) / 2.0 < n / 2.0
+        x = qc * n + (b - 0.5 + pad if left_half else a - 0.5 - pad)
+        rows.append((x, qr * n + (a + b) / 2.0 - 0.5, text, "left" if left_half else "right"))
+    return hv.Labels(rows, kdims=["column", "row"], vdims=["cluster", "align"]).opts(
+        text_color="#111", text_font_size="9pt", text_align=hv.dim("align"), text_baseline="middle",
+        background_fill_color=CLUSTER_BOX_COLOR, background_fill_alpha=0.85,
     )
+
+
+def band_alpha(selected: int) -> float:
+    """Opacity of the selection bands: 0.35 for a few pairs, fading as more are selected (a box
+    over dozens of pairs would otherwise cover the whole matrix), never below 0.08."""
+    return 0.35 if selected <= 5 else max(0.08, 0.35 * 5.0 / selected)
 
 
 def selection_bands(positions: np.ndarray, n: int) -> tuple[hv.HSpans, hv.VSpans]:
     """Bands over the rows and columns of the given display positions (image and caption each)."""
     q = np.asarray(positions, dtype=np.float64)
     starts = np.concatenate([q, q + n]) - 0.5
-    h = hv.HSpans((starts, starts + 1.0), kdims=["y0", "y1"]).opts(color=SELECTION_COLOR, alpha=0.35)
-    v = hv.VSpans((starts, starts + 1.0), kdims=["x0", "x1"]).opts(color=SELECTION_COLOR, alpha=0.35)
+    alpha = band_alpha(q.size)
+    h = hv.HSpans((starts, starts + 1.0), kdims=["y0", "y1"]).opts(color=SELECTION_COLOR, alpha=alpha)
+    v = hv.VSpans((starts, starts + 1.0), kdims=["x0", "x1"]).opts(color=SELECTION_COLOR, alpha=alpha)
     return h, v
 
 
@@ -163,6 +191,7 @@ def heatmap_frames(state: Any, model: str | None, kind: str = "similarity", shar
         "boundaries": list(o.boundaries) if o is not None else [],
         "labels": state.cluster_labels(om) if o is not None else [],
         "block": state.cluster_block,
+        "size": size,
         "display_pairs": state.display_pairs(m, shared),
         "provenance": provenance_dict(state, m, kind, shared, size),
         "provenance_text": provenance_text(state, m, kind, shared, size),
@@ -191,7 +220,7 @@ def heatmap_feed(state: Any, model: str | None, kind: str = "similarity", shared
 def _annotations(v: dict) -> hv.Overlay:
     n = max(int(v["n"]), 1)
     boxes = cluster_rectangles(v["boundaries"], n)
-    labels = cluster_label_points(v["boundaries"], v["labels"], n, v["block"])
+    labels = cluster_label_points(v["boundaries"], v["labels"], n, v["block"], v.get("size", HEATMAP_SIZE))
     return separators(n) * quadrant_labels(n) * boxes * labels
 
 

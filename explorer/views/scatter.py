@@ -97,7 +97,7 @@ def _empty_points() -> pd.DataFrame:
     modality, it gives the same kind of element (an ImageStack) as real points."""
     df = pd.DataFrame({"x": [0.0], "y": [0.0], "modality": ["image"], "pair_id": [0], "sim": [0.0],
                        "knn_overlap": [0.0], "trustworthiness": [0.0], "caption_html": [""], "thumb": [""]}).iloc[:0]
-    df["modality"] = pd.Categorical(df["modality"], categories=list(MODALITY_COLORS))
+    df["modality"] = pd.Categorical(df["modality"], categories=["image", "text"])
     return df
 
 
@@ -118,6 +118,15 @@ def as_float32(image: hv.Image) -> hv.Image:
     The densities are passed on: an empty frame (no points yet, its projection still being
     computed) has zero-width bounds, from which they cannot be recomputed."""
     return image.clone(image.data.astype(np.float32), xdensity=image.xdensity, ydensity=image.ydensity)
+
+
+def colour_by_modality(element: Any) -> Any:
+    """The rasterized points (one layer per modality present) in the modality colours; the empty
+    placeholder (a plain Image, no layers) is left as it is."""
+    names = [d.name for d in element.vdims]
+    if names and all(n in MODALITY_COLORS for n in names):
+        return element.opts(cmap=[MODALITY_COLORS[n] for n in names])
+    return element
 
 
 def _large(state: Any) -> bool:
@@ -203,7 +212,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
         point_layer = dynspread(
             rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
-        ).opts(cmap=list(MODALITY_COLORS.values()))  # a list: the empty placeholder rasterizes to a plain Image
+        ).apply(colour_by_modality)
         plot = edge_layer * point_layer * selected
         range_streams.extend(all_range_streams(edge_layer) + all_range_streams(point_layer))
         streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()

@@ -110,6 +110,22 @@ def test_page_loads_offline_without_console_errors(app, hostile_server, artifact
         assert page.get_by_text(tab, exact=True).count() >= 1
 
 
+def test_the_busy_spinner_stays_off_on_an_idle_page(app):
+    """Once everything is drawn, the header's busy spinner stays off (a 1 s ticker run through
+    Panel's periodic callbacks switched it on and off every second, so it never said whether
+    work was running)."""
+    page, _ = app
+    wait_for_whole_matrix(page, N)
+    assert page.locator(".loader").count() >= 1, "the template's busy indicator is on the page"
+    time.sleep(3.0)  # the last redraws of the first load
+    page.evaluate("""() => { window.__spins = 0; window.__polls = 0;
+        window.__spinTimer = setInterval(() => { window.__polls += 1;
+          if (document.querySelector('.loader.spin')) window.__spins += 1; }, 50); }""")
+    time.sleep(5.0)
+    spins, polls = page.evaluate("() => { clearInterval(window.__spinTimer); return [window.__spins, window.__polls]; }")
+    assert polls > 20 and spins == 0, f"the spinner was on in {spins} of {polls} polls of an idle page"
+
+
 def test_heatmap_and_scatter_draw_something(app, artifacts_dir):
     page, _ = app
     # the heatmaps show their whole matrices, not the placeholder's cells drawn before the data came
