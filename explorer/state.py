@@ -555,6 +555,17 @@ class ExplorerState(param.Parameterized):
         c = self.projection_result(model, method, mode).n_components
         return min(self.x_component, c) - 1, min(self.y_component, c) - 1
 
+    def axis_names(self, model: str | None = None, method: str | None = None, mode: str | None = None) -> tuple[str, str]:
+        """Names of the shown components, e.g. ('PC3', 'PC2') or ('UMAP 1', 'UMAP 2')."""
+        meth = method or self.projection
+        cx, cy = self.components(model, method, mode)
+        return tuple(f"PC{c + 1}" if meth == "PCA" else f"{meth} {c + 1}" for c in (cx, cy))
+
+    def projection_label(self, model: str | None = None, method: str | None = None, mode: str | None = None) -> str:
+        """What a projection shows: 'PCA joint (seed 0) · PC3 × PC2'."""
+        x, y = self.axis_names(model, method, mode)
+        return f"{self.projection_result(model, method, mode).describe()} · {x} × {y}"
+
     def projection_coords(self, model: str | None = None):
         """DataFrame: pair_id, modality ('image'/'text', or 'pair' when concatenated), x, y
         (the displayed components), sim (the pair's cosine similarity), caption.
@@ -632,7 +643,7 @@ class ExplorerState(param.Parameterized):
             f = self.faithfulness(model, meth, mo)
             rows.append(
                 {
-                    "projection": self.projection_result(model, meth, mo).describe(),
+                    "projection": self.projection_label(model, meth, mo),
                     "trustworthiness": f.trustworthiness,
                     "kNN overlap": f.knn_overlap,
                     "edges within 2-D cluster": f.edges_within_cluster_2d,

@@ -44,8 +44,14 @@ def test_edges_follow_the_displayed_components(state):
     np.testing.assert_allclose(d["y0"], p.coords[:12, 1])
     np.testing.assert_allclose(d["x1"], p.coords[12:, 2])
     assert plot.state.title.text == "Projection · A · PCA joint"
+    # the axes name the components shown, and so does the faithfulness of this projection
+    assert (plot.state.xaxis[0].axis_label, plot.state.yaxis[0].axis_label) == ("PC3", "PC2")
+    assert state.projection_label("A").endswith("· PC3 × PC2")
     assert plot.state.tags[-1]["provenance"]["projection"] == "PCA joint (seed 0)"
     assert state.compute_counts["faithfulness"] == 0  # only computed when shown
+    from explorer.views.numbers import faithfulness_rows
+
+    assert dict(faithfulness_rows(state, "A"))["projection"] == state.projection_label("A")
 
 
 def test_points_by_modality_with_escaped_html_tooltips(state):
@@ -226,3 +232,26 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     assert np.isfinite(img).any(), "the edges are drawn"
     counts = np.asarray(glyphs(plot, "ImageStack")[0].data_source.data["image"][0])
     assert counts.shape[-1] == 2 and (counts.sum(axis=(0, 1)) > 0).all(), "points of both modalities are drawn"
+
+
+@pytest.mark.parametrize("rasterized", [False, True])
+def test_concatenated_pairs_are_coloured_by_their_similarity(state, rasterized):
+    """One point per pair and no edges: the points carry the pair-similarity colours and the only
+    colour bar (an edge colour bar would describe nothing)."""
+    state.projection_mode = "concatenated"
+    state.datashade_above = 5 if rasterized else 2000
+    plot = render(projection_scatter(state, "A"))
+    bars = [r for r in plot.state.right if type(r).__name__ == "ColorBar"]
+    assert len(bars) == 1 and bars[0].title == "pair similarity"
+    e = state.embeddings("A")
+    if rasterized:
+        img = np.asarray(glyphs(plot, "Image")[-1].data_source.data["image"][0], dtype=float)
+        vals = img[np.isfinite(img)]
+        sims = pair_similarities(e.image, e.text)
+        assert vals.size and vals.min() >= sims.min() - 1e-5 and vals.max() <= sims.max() + 1e-5
+    else:
+        pts = glyphs(plot, "Scatter")[0]
+        d = pts.data_source.data
+        field = pts.glyph.fill_color["field"]
+        assert type(pts.glyph.fill_color["transform"]).__name__ == "LinearColorMapper"
+        np.testing.assert_allclose(np.sort(d[field]), np.sort(pair_similarities(e.image, e.text)), rtol=1e-6)

@@ -69,12 +69,16 @@ def _n_shown(state: Any) -> int:
     return int(state.active_indices().size)
 
 
-def _scatter_key(state: Any) -> tuple[bool, bool]:
+def _scatter_key(state: Any) -> tuple[bool, bool, bool]:
     """The scatter is rebuilt only to switch between plain glyphs and rasterized layers, or
     between points coloured by modality (categories) and by a faithfulness measure (a colour
     scale: Bokeh cannot turn one colour mapper into the other in place); new coordinates (α,
-    projection method, mode, components, filter) update it in place (its axes follow them)."""
-    return _n_shown(state) > int(state.datashade_above), state.point_color == "modality"
+    projection method, mode, components, filter) update it in place (its axes follow them); one
+    point per pair (concatenated mode) is coloured by the pair's similarity, so entering or leaving
+    that mode rebuilds it too."""
+    from ..views.scatter import concatenated
+
+    return _n_shown(state) > int(state.datashade_above), state.point_color == "modality", concatenated(state)
 
 
 def scatter_holder(state: Any, runner: Any = None) -> pn.Column:
@@ -82,7 +86,7 @@ def scatter_holder(state: Any, runner: Any = None) -> pn.Column:
     thread on a server), so a slow UMAP never holds up the rest of the page."""
     return rebuilt_on_change(
         state, lambda: V.projection_scatter(state, size=PLOT_SIZE, runner=runner),
-        _scatter_key, ACTIVE_PARAMS + ["datashade_above", "point_color"],
+        _scatter_key, ACTIVE_PARAMS + ["datashade_above", "point_color", "projection_mode"],
         width=PLOT_SIZE + PLOT_MARGIN, name="scatter", css_classes=["bx-scatter"],
         after=lambda plot: [styled(scatter_provenance_pane(plot.feed))],
     )
@@ -199,7 +203,7 @@ def compare_page(state: Any, runner: Any = None) -> pn.Column:
     chooser = safe_multichoice("models to compare (2–4; empty = the first four)", names,
                                list(state.compare_models) or state.shown_compare_models(), max_items=4, width=600)
     chooser.link(state, value="compare_models", bidirectional=True)
-    shared = clickable_checkbox(pn.widgets.Checkbox.from_param(state.param.shared_order, label="every heatmap in the first model's cluster order"))
+    shared = clickable_checkbox(pn.widgets.Checkbox.from_param(state.param.shared_order, label="every heatmap in the first model's cluster order", width=380))
     intro = pn.pane.Markdown(
         "The same pairs, filter, sample, gap setting and clustering for every model; with a shared order a row is the "
         "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.",

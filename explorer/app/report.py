@@ -425,7 +425,7 @@ def faithfulness_table(state: Any, models: Sequence[str]) -> str:
     for m in models:
         f = state.faithfulness(m).as_dict()
         rows.append(
-            "<tr>" + "".join(_num(v) for v in (m, state.projection_result(m).describe(), f["k"], f["trustworthiness"], f["knn_overlap"],
+            "<tr>" + "".join(_num(v) for v in (m, state.projection_label(m), f["k"], f["trustworthiness"], f["knn_overlap"],
                                               f["edges_within_cluster_2d"] if f["edges_within_cluster_2d"] is not None else "–",
                                               f["edges_within_cluster_full"] if f["edges_within_cluster_full"] is not None else "–")) + "</tr>"
         )

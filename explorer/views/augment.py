@@ -17,6 +17,7 @@ import param
 
 from .cards import esc
 from .heatmap import similarity_heatmap
+from .style import LEGEND_OPTS
 
 AUGMENT_SIZE = 330
 
@@ -46,8 +47,8 @@ def series_curves(state: Any, width: int = 420, height: int = 260) -> hv.Layout:
         to_caption.append(hv.Curve((steps, s[np.arange(n), n + np.arange(n)]), "step", "image–caption similarity", label=m))
         to_first.append(hv.Curve((steps, s[np.arange(n), 0]), "step", "similarity to the first image", label=m))
     opts = dict(width=width, height=height, tools=["hover"], show_grid=True, framewise=True)
-    a = hv.Overlay(to_caption).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the caption", legend_position="bottom_left"))
-    b = hv.Overlay(to_first).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the first image", legend_position="bottom_left"))
+    a = hv.Overlay(to_caption).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the caption", legend_position="bottom_left", legend_opts=LEGEND_OPTS))
+    b = hv.Overlay(to_first).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the first image", legend_position="bottom_left", legend_opts=LEGEND_OPTS))
     return (a + b).opts(shared_axes=False)
 
 

@@ -14,6 +14,7 @@ import holoviews as hv
 import numpy as np
 
 from .dynamic import ACTIVE, GAP, MODEL
+from .style import LEGEND_OPTS
 
 GROUP_COLORS = {"image-image": "#1f77b4", "text-text": "#ff7f0e", "matched": "#2ca02c", "unmatched": "#d62728"}
 
@@ -57,7 +58,8 @@ def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, 
 
     # framewise: the axes follow the distributions when α moves them
     plot = hv.DynamicMap(build, streams=[params_stream(feed.params, ["version"])]).opts(
-        hv.opts.Overlay(width=width, height=height, legend_position="top_left", hooks=[feed_provenance_hook(feed)]),
+        hv.opts.Overlay(width=width, height=height, legend_position="top_left", legend_opts=LEGEND_OPTS,
+                        hooks=[feed_provenance_hook(feed)]),
         hv.opts.Histogram(framewise=True))
     plot = feed_title(plot, feed, "Similarity distributions")
     plot.feed = feed

@@ -39,10 +39,9 @@ def numbers_table(state: Any, model: str | None = None) -> hv.DynamicMap:
 def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, str]]:
     m = state.resolve_model(model)
     f = state.faithfulness(m)
-    p = state.projection_result(m)
     est = f" (sample of {f.n_evaluated} of {f.n_points} points)" if f.estimated else ""
     rows = [
-        ("projection", p.describe()),
+        ("projection", state.projection_label(m)),
         (f"trustworthiness (k={f.k}){est}", f"{f.trustworthiness:.4f}"),
         (f"kNN overlap (k={f.k}){est}", f"{f.knn_overlap:.4f}"),
     ]

@@ -35,7 +35,7 @@ from .cards import esc
 from .deferred import Feed, feed_provenance_pane
 from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub, all_range_streams
 from .provenance import feed_provenance_hook
-from .style import MODALITY_COLORS, SCATTER_SIZE
+from .style import LEGEND_OPTS, MODALITY_COLORS, SCATTER_SIZE
 
 POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
 EDGE_VDIMS = ["sim", "pair_id"]
@@ -101,11 +101,24 @@ def _empty_points() -> pd.DataFrame:
     return df
 
 
-def make_points(df: pd.DataFrame, color: str = "modality") -> hv.Points:
+def make_points(df: pd.DataFrame, color: str = "modality", cmap: str = "viridis") -> hv.Points:
+    """Points coloured by modality, by a faithfulness measure, or (color 'pair similarity': one
+    point per pair, concatenated mode) by the pair's full-space similarity in `cmap`."""
     pts = hv.Points(df, kdims=["x", "y"], vdims=POINT_VDIMS)
+    if color == PAIR_SIMILARITY:
+        return pts.opts(color="sim", cmap=cmap, colorbar=True, clabel="pair similarity")
     if color == "modality":
         return pts.opts(color="modality", cmap=MODALITY_COLORS, show_legend=True)
     return pts.opts(color=COLOR_COLUMN[color], cmap="RdYlGn", clim=(0.0, 1.0), colorbar=True)
+
+
+#: the point colour of concatenated mode, where each point is a pair and there are no edges
+PAIR_SIMILARITY = "pair similarity"
+
+
+def concatenated(state: Any) -> bool:
+    """One point per pair coloured by its similarity (the edges' colour) instead of its modality."""
+    return state.projection_mode == "concatenated" and state.point_color == "modality"
 
 
 def make_edges(edges: pd.DataFrame, cmap: str) -> hv.Segments:
@@ -153,6 +166,7 @@ def scatter_frames(state: Any, model: str | None) -> dict[str, Any]:
         "edges": edges_frame(coords),
         "point_color": state.point_color,
         "method": f"{state.projection} {state.projection_mode}",
+        "axes": state.axis_names(m),
         "provenance": provenance_dict(state, m, "projection"),
         "provenance_text": provenance_text(state, m, "projection"),
     }
@@ -197,7 +211,12 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         return [params_stream(feed.params, ["version"])] + ([params_stream(state, list(extra))] if extra else [])
 
     edges = hv.DynamicMap(lambda **_: make_edges(feed.value["edges"], state.edge_cmap), streams=on_feed("edge_cmap"))
-    points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], feed.value["point_color"]), streams=on_feed())
+    pairs_only = concatenated(state)  # the app rebuilds the scatter when this changes
+    if pairs_only:
+        points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], PAIR_SIMILARITY, state.edge_cmap),
+                               streams=on_feed("edge_cmap"))
+    else:
+        points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], feed.value["point_color"]), streams=on_feed())
     selected = hv.DynamicMap(lambda **_: _selected_points(feed.value["coords"], state.selected_pairs), streams=on_feed("selected_pairs"))
 
     # framewise: the axes (and the edge colours) follow each new projection, e.g. after α moved
@@ -207,17 +226,23 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     if large:
         edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply(as_float32)
         edge_layer = edge_layer.apply.opts(cmap=state.param.edge_cmap).opts(
-            colorbar=True, clabel="pair similarity", alpha=0.9, hooks=hooks, **common
+            colorbar=not pairs_only, clabel="pair similarity", alpha=0.9, hooks=hooks, **common
         )
         edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
-        point_layer = dynspread(
-            rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
-        ).apply(colour_by_modality)
+        if pairs_only:  # each pixel: the mean similarity of its pairs
+            # spread by max: adding spread pixels would sum similarities
+            point_layer = dynspread(rasterize(points, aggregator=ds.mean("sim")).apply(as_float32), threshold=0.5, max_px=3,
+                                    how="max")
+            point_layer = point_layer.apply.opts(cmap=state.param.edge_cmap).opts(colorbar=True, clabel="pair similarity")
+        else:
+            point_layer = dynspread(
+                rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
+            ).apply(colour_by_modality)
         plot = edge_layer * point_layer * selected
         range_streams.extend(all_range_streams(edge_layer) + all_range_streams(point_layer))
         streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()
     else:
-        edge_layer = edges.opts(colorbar=True, clabel="pair similarity", hooks=hooks, **common)
+        edge_layer = edges.opts(colorbar=not pairs_only, clabel="pair similarity", hooks=hooks, **common)
         point_layer = points.opts(
             size=5, line_color=None, tools=["hover", "box_select", "lasso_select", "tap"] if interactive else ["hover"],
             hover_tooltips=TOOLTIP, nonselection_alpha=0.3, framewise=True,
@@ -230,7 +255,9 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
 
         f = feed.value
         name = truncate(f["model"], 40) if f["model"] else truncate(feed.error or "…", 60)
-        return element.opts(title=f"Projection · {name}{' · ' + f['method'] if f['method'] else ''}")
+        x, y = f.get("axes") or ("x", "y")
+        return element.opts(title=f"Projection · {name}{' · ' + f['method'] if f['method'] else ''}", xlabel=x, ylabel=y,
+                            legend_opts=LEGEND_OPTS)
 
     plot = plot.apply(title, streams=[params_stream(feed.params, ["version"])])
     plot.selection_streams = streams  # Selection1D, or (BoundsXY, Tap) when rasterized

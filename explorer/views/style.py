@@ -10,3 +10,5 @@ HEATMAP_SIZE = 560
 SCATTER_SIZE = 560
 #: longest caption shown in a tooltip or card (the full text stays in tables)
 CAPTION_CHARS = 300
+#: legends over plots: see-through, and a click on an entry hides its series (so it never hides data for good)
+LEGEND_OPTS = {"background_fill_alpha": 0.5, "click_policy": "hide"}
