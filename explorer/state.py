@@ -141,7 +141,8 @@ class ExplorerState(param.Parameterized):
     color_range = param.Selector(
         default="data", objects=list(COLOR_RANGES),
         doc="heatmap colour limits: 'data' = 1st–99th percentile of the off-diagonal values as the zoomed-out "
-        "heatmap shows them (structure visible), 'full' = the whole possible range ([-1, 1] for similarities)",
+        "heatmap shows them (structure visible), 'visible' = the same of the cells on screen, after every zoom, "
+        "'full' = the whole possible range ([-1, 1] for similarities)",
     )
     datashade_above = param.Integer(2000, bounds=(0, None), doc="rasterize the scatter above this many pairs")
 

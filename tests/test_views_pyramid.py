@@ -9,7 +9,7 @@ import pytest
 from explorer.state import ExplorerState
 from explorer.views.heatmap import similarity_heatmap
 from explorer.views.pyramid import build_levels, choose_level, halve, level_coords
-from render_helpers import data, render
+from render_helpers import data, glyphs, render
 from synthetic_source import make_source
 
 
@@ -81,3 +81,31 @@ def test_zoomed_in_shows_exact_cells():
     assert img.shape == (40, 40)
     np.testing.assert_allclose(img, sim[600:640, 100:140], atol=1e-6)
     assert (d["x"][0], d["y"][0]) == (99.5, 599.5)
+
+
+def test_visible_colour_range_follows_the_zoom():
+    """'visible': the colour limits are the p1–p99 of the cells on screen after each zoom (zoomed
+    into single cells of a max-aggregated overview, 'data' leaves most of them at the bottom colour)."""
+    from explorer.views.colour import visible_limits
+
+    st = pairs_state()
+    st.color_range = "visible"
+    plot = render(similarity_heatmap(st, "A", size=150))
+    for s in [s for s in plot.streams if type(s).__name__ == "PlotSize"]:
+        s.event(width=150, height=150)
+
+    def limits():
+        m = glyphs(plot, "Image")[0].glyph.color_mapper
+        return m.low, m.high
+
+    zoomed_out = limits()
+    assert zoomed_out == pytest.approx(visible_limits(data(plot, "Image")["image"][0]))
+    for r in range_streams(plot):
+        r.event(x_range=(99.5, 139.5), y_range=(599.5, 639.5))
+    cells = st.similarity("A")[600:640, 100:140].astype(np.float64)
+    assert limits() == pytest.approx(tuple(np.percentile(cells, [1, 99])), abs=1e-6)
+    assert limits() != pytest.approx(zoomed_out)
+    colorbar = [r.title for r in plot.state.right if type(r).__name__ == "ColorBar"][0]
+    assert colorbar.endswith("visible p1–p99")
+    st.color_range = "data"  # back to the fixed limits of the overview
+    assert limits() == pytest.approx(st.color_limits("A", pixels=150))

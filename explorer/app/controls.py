@@ -47,7 +47,7 @@ GROUPS: list[tuple[str, list[str], dict[str, Any]]] = [
     }),
     ("Appearance", ["aggregation", "color_range", "cmap", "diverging_cmap", "edge_cmap", "datashade_above"], {
         "aggregation": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap pixels show"},
-        "color_range": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap colour range (data = p1–p99 of the values shown)"},
+        "color_range": {"type": pn.widgets.RadioButtonGroup, "name": "heatmap colour range (data = p1–p99 zoomed out, visible = of the cells on screen)"},
         "cmap": {"type": pn.widgets.Select, "options": SEQUENTIAL_CMAPS, "name": "similarity colours"},
         "diverging_cmap": {"type": pn.widgets.Select, "options": DIVERGING_CMAPS, "name": "difference colours"},
         "edge_cmap": {"type": pn.widgets.Select, "options": EDGE_CMAPS, "name": "pair edge colours"},

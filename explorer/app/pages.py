@@ -115,9 +115,9 @@ def heatmap_controls(state: Any) -> pn.Row:
         state.param.aggregation, options={"max per pixel": "max", "mean per pixel": "mean"}, label="", color="light",
         variant="outline", margin=(0, 5), css_classes=["bx-aggregation"])
     colours = pn.widgets.RadioButtonGroup.from_param(
-        state.param.color_range, options={"colours: data p1–p99": "data", "colours: full −1…1": "full"}, label="",
+        state.param.color_range, options={"colours: data p1–p99": "data", "visible": "visible", "full −1…1": "full"}, label="",
         color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"],
-        description="data: 1st–99th percentile of the zoomed-out values; full: −1…1")
+        description="data: 1st–99th percentile of the zoomed-out values; visible: of the cells on screen, after each zoom; full: −1…1")
     return pn.Row(pixels, colours, margin=(0, 0, 0, 50))
 
 

@@ -12,6 +12,12 @@ Two choices (`ExplorerState.color_range`):
   symmetric, ±(99th percentile of |D|), so the diverging colour map stays centred at 0. The
   limits stay fixed while zooming, so a colour always means the same value; cells beyond them
   show the end colours.
+- ``visible``: the same robust limits, recomputed from the pixels on screen after every zoom
+  (:func:`visible_limits`). Zoomed out it looks like ``data``; zoomed in to single cells it
+  spreads the colours over the cells shown (with max per pixel, the zoomed-out limits come from
+  block maxima and would leave most single cells at the bottom colour). A colour then means
+  different values at different zooms: the colour bar says which. Compared heatmaps share one
+  scale, so on the Compare page it acts as ``data``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-COLOR_RANGES = ("data", "full")
+COLOR_RANGES = ("data", "visible", "full")
 FULL_LIMITS = {"similarity": (-1.0, 1.0), "difference": (-2.0, 2.0)}
 #: percentiles of the "data" range
 DATA_PERCENTILES = (1.0, 99.0)
@@ -98,9 +104,26 @@ def color_limits(
     return symmetric_data_limits(grid) if kind == "difference" else data_limits(grid)
 
 
+def visible_limits(values: np.ndarray, kind: str = "similarity") -> tuple[float, float] | None:
+    """The ``visible`` limits of the pixels on screen (any shape; NaN outside the matrix), or
+    None when there is nothing to go by."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return None
+    if kind == "difference":
+        m = max(float(np.percentile(np.abs(v), DATA_PERCENTILES[1])), MIN_SPAN / 2.0)
+        return -m, m
+    lo, hi = np.percentile(v, DATA_PERCENTILES)
+    return _widen(float(lo), float(hi))
+
+
 def describe(color_range: str, clim: tuple[float, float]) -> str:
     """A short label for the colour bar, e.g. 'data range p1–p99: −0.21 … 0.78'."""
     lo, hi = clim
     if color_range == "full":
         return f"full range {lo:g} … {hi:g}"
-    return f"data p{DATA_PERCENTILES[0]:g}–p{DATA_PERCENTILES[1]:g}: {lo:.2f} … {hi:.2f}"
+    p = f"p{DATA_PERCENTILES[0]:g}–p{DATA_PERCENTILES[1]:g}"
+    if color_range == "visible":
+        return f"{p} of the cells shown (zoomed out: {lo:.2f} … {hi:.2f})"
+    return f"data {p}: {lo:.2f} … {hi:.2f}"

@@ -24,7 +24,7 @@ def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = F
     """XXᵀ − YYᵀ of the displayed embeddings of `model` (None: `state.active_model`). `runner`:
     where its data are computed (explorer.views.deferred). ``plot.feed`` is the Feed."""
     from .dynamic import params_stream
-    from .heatmap import colorbar_title_hook, feed_title, heatmap_feed, matrix_raster
+    from .heatmap import colorbar_title_hook, element_clim, feed_title, heatmap_feed, matrix_raster
     from .provenance import feed_provenance_hook
 
     feed = heatmap_feed(state, model, "difference", shared, size, runner)
@@ -34,7 +34,8 @@ def difference_heatmap(state: Any, model: str | None = None, *, shared: bool = F
 
     raster, fit_hook = matrix_raster(feed, LevelCache(vdim="difference", paired=False), empty, "mean", size)
     raster = raster.apply.opts(cmap=state.param.diverging_cmap)
-    raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=[params_stream(feed.params, ["version"])])
+    raster = raster.apply(lambda el, **_: el.opts(clim=element_clim(el, feed.value, "difference", shared)),
+                          streams=[params_stream(feed.params, ["version"])])
     raster = raster.opts(
         colorbar=True, invert_yaxis=True, frame_width=size, frame_height=size, tools=["hover"],
         xlabel="pair (display order)", ylabel="pair (display order)",

@@ -186,7 +186,7 @@ def heatmap_frames(state: Any, model: str | None, kind: str = "similarity", shar
         "model": m,
         "levels": state.matrix_levels(m, kind, shared=shared),
         "clim": tuple(state.color_limits(m, kind, shared, pixels=size)),
-        "color_range": state.color_range,
+        "color_range": "data" if shared and state.color_range == "visible" else state.color_range,  # one scale in Compare
         "n": int(state.active_indices().size),
         "boundaries": list(o.boundaries) if o is not None else [],
         "labels": state.cluster_labels(om) if o is not None else [],
@@ -266,7 +266,7 @@ def similarity_heatmap(
 
     raster, fit_hook = matrix_raster(feed, LevelCache(), empty_image, state.param.aggregation, size)
     raster = raster.apply.opts(cmap=state.param.cmap)
-    raster = raster.apply(lambda el, **_: el.opts(clim=tuple(feed.value["clim"])), streams=on_feed())
+    raster = raster.apply(lambda el, **_: el.opts(clim=element_clim(el, feed.value, "similarity", shared)), streams=on_feed())
     raster = raster.opts(
         colorbar=colorbar,
         invert_yaxis=True,
@@ -349,9 +349,22 @@ def feed_title(obj: Any, feed: Any, what: str, suffix: Any = None) -> Any:
     return obj.apply(title, streams=[params_stream(feed.params, ["version"])])
 
 
+def element_clim(element: Any, value: dict, kind: str, shared: bool = False) -> tuple[float, float]:
+    """The colour limits of one rasterized frame: the feed's, or under the 'visible' colour range
+    (not shared by compared heatmaps) those of the pixels of this frame (explorer.views.colour)."""
+    if value.get("color_range") == "visible" and not shared and value.get("levels") is not None:
+        from .colour import visible_limits
+
+        lim = visible_limits(element.dimension_values(2, flat=True), kind)
+        if lim is not None:
+            return lim
+    return tuple(value["clim"])
+
+
 def colorbar_label(label: str, color_range: str) -> str:
     """The colour bar's title, naming the colour range (explorer.views.colour)."""
-    return f"{label} · {'data p1–p99' if color_range == 'data' else 'full range'}"
+    what = {"data": "data p1–p99", "visible": "visible p1–p99"}.get(color_range, "full range")
+    return f"{label} · {what}"
 
 
 def colorbar_title_hook(feed: Any, label: str):
