@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from render import message_bytes, synthetic_source  # noqa: E402  (same synthetic data as the render benchmark)
+from render import bare_similarity, message_bytes, synthetic_source  # noqa: E402  (same synthetic data as the render benchmark)
 
 
 class PageSession:
@@ -167,7 +167,6 @@ def main(argv=None) -> int:
     ap.add_argument("--no-http", action="store_true", help="skip starting a real server")
     args = ap.parse_args(argv)
 
-    from explorer.analysis.similarity import similarity_matrix
     from explorer.app.explorer import Explorer
     from explorer.state import ExplorerState
 
@@ -183,15 +182,7 @@ def main(argv=None) -> int:
     del warm
     gc.collect()
 
-    sims = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        s = similarity_matrix(e.image, e.text, dtype=np.float32)
-        sims.append(time.perf_counter() - t)
-        del s
-        gc.collect()
-    t_sim = min(sims)
-    raw_bytes = 4 * (2 * n) ** 2
+    t_sim, raw_bytes = bare_similarity(e, args.repeat)
 
     rows: list[tuple[str, float, int]] = []
     state = ExplorerState(src)

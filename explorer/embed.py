@@ -379,29 +379,16 @@ def _progress_bars(progress: bool, total: int, done: int, label: str):
     return tqdm(desc=f"images {label}", unit="img", position=0, **kw), tqdm(desc=f"texts {label}", unit="txt", position=1, **kw)
 
 
-def embed_pairs(
-    pairs: PairSet,
-    model: Any,
-    *,
-    store: EmbeddingStore | None = None,
-    device: str = "auto",
-    batch_size: int | None = None,
-    progress: bool = True,
-    num_workers: int | None = None,
-    dask: Any = None,
-    scheduler: str | None = None,
-    precision: str = "auto",
-) -> Embeddings:
-    """The embeddings of `pairs` under `model` (spec or BimodalModel), from the store or computed.
+def embed_pairs(pairs: PairSet, model: Any, **options: Any) -> Embeddings:
+    """The embeddings of `pairs` under `model` (spec or BimodalModel), from the store or computed;
+    `options` are those of :func:`embed_to_store` (store, device, batch_size, progress,
+    num_workers, dask, scheduler, precision).
 
     See the module docstring. Pairs whose image cannot be used are left out; the provenance then
     holds ``kept_indices`` and ``skipped`` (use :func:`align_skipped` or :func:`embed_to_store`,
     whose result carries the matching PairSet).
     """
-    return embed_to_store(
-        pairs, model, store=store, device=device, batch_size=batch_size, progress=progress,
-        num_workers=num_workers, dask=dask, scheduler=scheduler, precision=precision,
-    ).embeddings
+    return embed_to_store(pairs, model, **options).embeddings
 
 
 def embed_to_store(
@@ -417,7 +404,13 @@ def embed_to_store(
     scheduler: str | None = None,
     precision: str = "auto",
 ) -> EmbedResult:
-    """:func:`embed_pairs` with the details: store key and path, cache hit, skipped items, usable pairs."""
+    """The embeddings of `pairs` under `model` with the details: store key and path, cache hit,
+    skipped items, usable pairs (:func:`embed_pairs` returns only the embeddings).
+
+    `store`: default EmbeddingStore() ($BIMODAL_EXPLORER_CACHE); `device` auto|cpu|cuda|mps;
+    `batch_size` images per forward pass (default by device); `num_workers` DataLoader decoding
+    processes; `dask` ('local[:N]' or a Client) / `scheduler` ('tcp://HOST:PORT') embed on a
+    dask.distributed cluster; `precision` auto|fp32|fp16|bf16 (autocast on CUDA only)."""
     from .models import load_model, resolve_device
 
     store = store if store is not None else EmbeddingStore()
