@@ -229,3 +229,12 @@ def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file
     st.caption_filter = "dog"
     with pytest.raises(Exception, match="no captions"):
         st.active_indices()
+
+
+def test_histogram_provenance_of_a_single_pair_says_there_are_no_values():
+    """One pair has no off-diagonal image–image or text–text similarity: no 'nan' in the page."""
+    from explorer.views.provenance import provenance_text
+
+    state = ExplorerState(make_source(n=6, d=4), sample_size=1)
+    text = provenance_text(state, "A", "histograms")
+    assert "nan" not in text and "image-image – (no values)" in text, text

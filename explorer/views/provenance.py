@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import param
 
 from .cards import esc
@@ -69,7 +71,8 @@ def provenance_text(state: Any, model: str | None = None, kind: str = "similarit
         shared_note = " (shared by the compared models)" if "clim_shared_by" in d else ""
         parts.append(f"{d['aggregation']} per pixel · colours {describe(d['color_range'], tuple(d['clim']))}{shared_note}")
     if "means" in d:
-        parts.append("means: " + ", ".join(f"{g} {v:.3f}" for g, v in d["means"].items()))
+        # a group with no values (one pair: no off-diagonal image–image similarity) has no mean
+        parts.append("means: " + ", ".join(f"{g} {v:.3f}" if np.isfinite(v) else f"{g} – (no values)" for g, v in d["means"].items()))
     if "loss_variant" in d:
         parts.append(f"{d['loss_variant']} loss, batch {d['batch_size']}, logit scale s={d['logit_scale']:.4g}")
     return " · ".join(parts)
