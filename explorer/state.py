@@ -746,10 +746,10 @@ class ExplorerState(param.Parameterized):
         m = self.resolve_model(model)
 
         def compute():
-            from .analysis.distributions import similarity_distributions
+            from .analysis.distributions import distributions_from_similarity
 
-            e = self.embeddings(m)
-            return similarity_distributions(e.image, e.text, bins=bins)
+            # from the heatmap's matrix (computed once for both; the groups do not depend on the order)
+            return distributions_from_similarity(self.similarity(m), bins=bins)
 
         return self._cached("distributions", (m, bins), _ACTIVE + _GAP, compute)
 

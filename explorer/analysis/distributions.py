@@ -38,27 +38,55 @@ def _group_blocks(x: np.ndarray, y: np.ndarray, chunk: int):
         yield "unmatched", (x[start:stop] @ y.T)[off]
 
 
+def _matrix_blocks(s: np.ndarray, chunk: int):
+    """Like _group_blocks, from a 2N×2N similarity matrix (images then captions, one order)."""
+    n = s.shape[0] // 2
+    yield "matched", np.diagonal(s[:n, n:])
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        rows = np.arange(start, stop)
+        upper = np.arange(n)[None, :] > rows[:, None]
+        off = np.arange(n)[None, :] != rows[:, None]
+        yield "image-image", s[start:stop, :n][upper]
+        yield "text-text", s[n + start:n + stop, n:][upper]
+        yield "unmatched", s[start:stop, n:][off]
+
+
+def _histograms(blocks, bins: int) -> SimilarityDistributions:
+    """Two passes over blocks() (group, values): the joint range and sums, then the counts."""
+    if bins < 1:
+        raise ValueError(f"bins must be positive, got {bins}")
+    lo, hi = np.inf, -np.inf
+    sums = dict.fromkeys(GROUPS, 0.0)
+    sizes = dict.fromkeys(GROUPS, 0)
+    for g, v in blocks():
+        if v.size:
+            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+            sums[g] += float(v.sum(dtype=np.float64))
+            sizes[g] += int(v.size)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    counts = {g: np.zeros(bins, dtype=np.int64) for g in GROUPS}
+    for g, v in blocks():
+        counts[g] += np.histogram(v, bins=edges)[0]
+    means = {g: (sums[g] / sizes[g] if sizes[g] else float("nan")) for g in GROUPS}
+    return SimilarityDistributions(edges, counts, means, sizes)
+
+
 def similarity_distributions(image, text, bins: int = 60, chunk: int = 1024) -> SimilarityDistributions:
     """Histogram counts of the four groups over shared bin edges (see module docstring)."""
     x = np.asarray(image, dtype=np.float64)
     y = np.asarray(text, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"image and text must have the same 2-D shape, got {x.shape} and {y.shape}")
-    if bins < 1:
-        raise ValueError(f"bins must be positive, got {bins}")
-    lo, hi = np.inf, -np.inf
-    sums = dict.fromkeys(GROUPS, 0.0)
-    sizes = dict.fromkeys(GROUPS, 0)
-    for g, v in _group_blocks(x, y, chunk):
-        if v.size:
-            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
-            sums[g] += float(v.sum())
-            sizes[g] += int(v.size)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
-    counts = {g: np.zeros(bins, dtype=np.int64) for g in GROUPS}
-    for g, v in _group_blocks(x, y, chunk):
-        counts[g] += np.histogram(v, bins=edges)[0]
-    means = {g: (sums[g] / sizes[g] if sizes[g] else float("nan")) for g in GROUPS}
-    return SimilarityDistributions(edges, counts, means, sizes)
+    return _histograms(lambda: _group_blocks(x, y, chunk), bins)
+
+
+def distributions_from_similarity(matrix, bins: int = 60, chunk: int = 1024) -> SimilarityDistributions:
+    """The same histograms read from an already computed 2N×2N similarity matrix (images then
+    captions in one order, e.g. the heatmap's): no further matrix products."""
+    s = np.asarray(matrix)
+    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] % 2:
+        raise ValueError(f"expected a 2N×2N similarity matrix, got shape {s.shape}")
+    return _histograms(lambda: _matrix_blocks(s, chunk), bins)
