@@ -325,12 +325,16 @@ class ExplorerState(param.Parameterized):
     # -- active pairs -----------------------------------------------------------------------
     def active_indices(self) -> np.ndarray:
         """Source pair ids kept by the caption filter, then the seeded sample (source order)."""
+        return self._selection()[0]
+
+    def _selection(self) -> tuple[np.ndarray, str]:
+        """(active indices, the spec suffix that selects them), computed once per filter/sample."""
 
         def compute():
             from .sources import selection_indices
 
             src = self.source_data()
-            idx, _ = selection_indices(
+            idx, suffix = selection_indices(
                 src.n,
                 self.captions(),
                 limit=self.sample_size,
@@ -338,20 +342,15 @@ class ExplorerState(param.Parameterized):
                 words=self.caption_filter.strip() or None,
                 mode=self.filter_mode,
             )
-            return np.asarray(idx, dtype=np.int64)
+            return np.asarray(idx, dtype=np.int64), suffix
 
         return self._cached("active_indices", (), _ACTIVE, compute)
 
     def selection_recipe(self) -> str:
         """The source spec plus the filter and sample that select the active pairs."""
-        from .sources import selection_indices
-
         src = self.source_data()
         try:
-            _, suffix = selection_indices(
-                src.n, self.captions(), limit=self.sample_size, seed=self.seed,
-                words=self.caption_filter.strip() or None, mode=self.filter_mode,
-            )
+            suffix = self._selection()[1]
         except ExplorerError:
             suffix = f" --filter {self.caption_filter!r}"
         return src.spec + suffix
