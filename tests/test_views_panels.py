@@ -131,6 +131,8 @@ def test_histograms_are_densities_of_the_four_groups(state):
         area = np.sum(np.asarray(d["top"]) * (np.asarray(d["right"]) - np.asarray(d["left"])))
         assert area == pytest.approx(1.0)
     assert plot.state.title.text == "Similarity distributions · A"
+    # the x axis ends where the similarities do (no padding past them, never past ±1)
+    assert (plot.state.x_range.start, plot.state.x_range.end) == pytest.approx((dist.edges[0], dist.edges[-1]))
     from explorer.views.provenance import provenance_text
 
     line = provenance_text(state, "A", "histograms")

@@ -56,11 +56,12 @@ def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, 
             for g in GROUP_COLORS
         ])
 
-    # framewise: the axes follow the distributions when α moves them
+    # framewise: the axes follow the distributions when α moves them; no padding along x, so the
+    # axis ends where the similarities do (never past ±1)
     plot = hv.DynamicMap(build, streams=[params_stream(feed.params, ["version"])]).opts(
         hv.opts.Overlay(width=width, height=height, legend_position="top_left", legend_opts=LEGEND_OPTS,
                         hooks=[feed_provenance_hook(feed)]),
-        hv.opts.Histogram(framewise=True))
+        hv.opts.Histogram(framewise=True, padding=(0, (0, 0.05))))
     plot = feed_title(plot, feed, "Similarity distributions")
     plot.feed = feed
     return plot
