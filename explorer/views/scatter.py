@@ -216,7 +216,20 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], PAIR_SIMILARITY, state.edge_cmap),
                                streams=on_feed("edge_cmap"))
     else:
-        points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], feed.value["point_color"]), streams=on_feed())
+        # a plot's colour mapper is categorical (modality) or linear (a measure) for good: when the
+        # point colour switches kind the app replaces this plot, but its feed may publish the new
+        # colouring first; this plot then keeps its last points instead of failing to update
+        by_modality = state.point_color == "modality"
+        last: dict[str, Any] = {}
+
+        def draw_points(**_: Any) -> hv.Points:
+            v = feed.value
+            if (v["point_color"] == "modality") != by_modality:
+                return last.get("points") or make_points(_empty_points(), "modality" if by_modality else v["point_color"])
+            last["points"] = make_points(v["points"], v["point_color"])
+            return last["points"]
+
+        points = hv.DynamicMap(draw_points, streams=on_feed())
     selected = hv.DynamicMap(lambda **_: _selected_points(feed.value["coords"], state.selected_pairs), streams=on_feed("selected_pairs"))
 
     # framewise: the axes (and the edge colours) follow each new projection, e.g. after α moved

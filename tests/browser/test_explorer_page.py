@@ -14,7 +14,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import heatmap_span, keep_log_on_failure, wait_for_app
+from conftest import figure_ranges, heatmap_span, keep_log_on_failure, wait_for_app
 
 from explorer.pairs import filter_captions
 from hostile_export import HOSTILE, captions
@@ -76,6 +76,10 @@ def wait_for_whole_matrix(page, n_pairs: int, title: str = "Similarity", cells_p
     size = n_pairs * cells_per_pair
     wait_until(lambda: (lambda s: s is not None and abs(s[0] - size) < 1 and abs(s[1] - size) < 1)(heatmap_span(page, title)),
                what=f"the {title} heatmap showing all {size}×{size} cells (visible span {heatmap_span(page, title)})")
+
+
+def figure_titles(page) -> list[str]:
+    return list(figure_ranges(page))
 
 
 def image_stats(png: bytes) -> tuple[float, int]:
@@ -289,3 +293,21 @@ def test_compare_and_augment_pages(app, artifacts_dir):
     assert page.evaluate("() => window.__pwned === undefined"), "a model name ran as code"
     assert rec.foreign_requests(page.url.split("/explorer")[0]) == []
     assert not [u for u in rec.requests if u.rstrip("/").endswith("/x")], "an <img src=x> from a model name was rendered"
+
+
+def test_point_colour_switches_redraw_the_scatter(app, hostile_server, artifacts_dir):
+    """Modality ↔ a faithfulness measure replaces the scatter (a categorical colour mapper cannot
+    become a linear one); the replaced plot must not break the new one (it raised on the server,
+    the new scatter stayed empty and the broken update made the page fetch a CDN stylesheet)."""
+    page, rec = app
+    select = page.locator("select").filter(has_text="points by modality").first
+    options = select.evaluate("s => Array.from(s.options).map(o => [o.value, o.text])")
+    for wanted in ("kNN overlap", "trustworthiness", "modality"):
+        select.select_option([v for v, text in options if wanted in text][0])
+        wait_until(lambda: any(t.startswith("Projection · ") and not t.endswith("…") and t.count("·") >= 2
+                               for t in figure_titles(page)), what=f"a drawn scatter coloured by {wanted}")
+        time.sleep(1.0)
+        assert rec.page_errors == [] and rec.console_errors == [], (wanted, rec.page_errors, rec.console_errors)
+    page.locator(".bx-scatter").first.screenshot(path=str(artifacts_dir / "explorer-point-colours.png"))
+    assert rec.foreign_requests(hostile_server.base) == []
+    assert "Error" not in hostile_server.log_text(), hostile_server.log_text()[-2000:]
