@@ -223,6 +223,15 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
     assert sc.rasterized and sc.feed.pending
     plot = render(sc)  # the placeholder: an empty frame, not an exception
+
+    def stack():
+        g = glyphs(plot, "ImageStack")[0]
+        return np.asarray(g.data_source.data["image"][0]), list(g.glyph.color_mapper.palette)
+
+    empty, palette = stack()
+    # already the two modality layers (BokehJS fails on a palette longer than the stack while the
+    # number of layers changes from the placeholder's one to two)
+    assert empty.shape[-1] == 2 and palette == ["#1f77b4", "#ff7f0e"] and empty.sum() == 0
     work, done = jobs.pop(0)
     done(work())
     df = state.projection_coords("A")
@@ -230,8 +239,9 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (xr.start, xr.end)
     img = glyphs(plot, "Image")[0].data_source.data["image"][0]
     assert np.isfinite(img).any(), "the edges are drawn"
-    counts = np.asarray(glyphs(plot, "ImageStack")[0].data_source.data["image"][0])
+    counts, palette = stack()
     assert counts.shape[-1] == 2 and (counts.sum(axis=(0, 1)) > 0).all(), "points of both modalities are drawn"
+    assert palette == ["#1f77b4", "#ff7f0e"]
 
 
 @pytest.mark.parametrize("rasterized", [False, True])

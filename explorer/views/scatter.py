@@ -134,9 +134,19 @@ def as_float32(image: hv.Image) -> hv.Image:
 
 
 def colour_by_modality(element: Any) -> Any:
-    """The rasterized points (one layer per modality present) in the modality colours; the empty
-    placeholder (a plain Image, no layers) is left as it is."""
+    """The rasterized points (one layer per modality present) in the modality colours."""
     names = [d.name for d in element.vdims]
+    if isinstance(element, hv.ImageStack) and not all(n in MODALITY_COLORS for n in names):
+        # the empty frame (no points yet) comes as one layer named after the aggregation; a stack
+        # whose number of layers changes when the points arrive makes BokehJS meet a palette of
+        # the wrong length, so the empty frame gets the two (empty) modality layers too
+        xs = element.dimension_values(0, expanded=False)
+        ys = element.dimension_values(1, expanded=False)
+        xs = xs if len(xs) else np.zeros(1)
+        ys = ys if len(ys) else np.zeros(1)
+        element = hv.ImageStack((xs, ys, np.zeros((len(ys), len(xs), 2))), kdims=element.kdims, vdims=["image", "text"],
+                                xdensity=1.0, ydensity=1.0)
+        names = ["image", "text"]
     if names and all(n in MODALITY_COLORS for n in names):
         return element.opts(cmap=[MODALITY_COLORS[n] for n in names])
     return element
