@@ -120,3 +120,12 @@ def test_rendered_heatmap_follows_the_colour_range_and_the_gap(tmp_path):
     assert (mapper().low, mapper().high) == (-1.0, 1.0)
     assert colorbar_title() == "cosine similarity · full range"
     assert plot.state.tags[-1]["provenance"]["clim"] == [-1.0, 1.0]
+
+
+def test_visible_limits_of_one_cell_and_of_nothing():
+    from explorer.views.colour import visible_limits
+
+    lo, hi = visible_limits(np.array([[np.nan, 0.3], [np.nan, np.nan]]))
+    assert lo < 0.3 < hi and hi - lo == pytest.approx(1e-3)
+    assert visible_limits(np.full((2, 2), np.nan)) is None
+    assert visible_limits(np.array([0.1, -0.4]), "difference") == pytest.approx((-0.397, 0.397))  # ±p99 of |D|

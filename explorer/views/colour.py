@@ -106,10 +106,11 @@ def color_limits(
 
 def visible_limits(values: np.ndarray, kind: str = "similarity") -> tuple[float, float] | None:
     """The ``visible`` limits of the pixels on screen (any shape; NaN outside the matrix), or
-    None when there is nothing to go by."""
+    None when there is nothing to go by. One cell alone gets a narrow range around its value
+    (its colour is the middle of the map, the colour bar says the value)."""
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
-    if v.size < 2:
+    if v.size == 0:
         return None
     if kind == "difference":
         m = max(float(np.percentile(np.abs(v), DATA_PERCENTILES[1])), MIN_SPAN / 2.0)
