@@ -66,19 +66,21 @@ CHUNK = 1024
 def mean_abs_in_modal_difference(image, text, chunk: int = CHUNK) -> float:
     """mean|XXᵀ − YYᵀ|, accumulated in row blocks (never holds an N×N matrix)."""
     x, y = _pair_f64(image, text)
-    total = 0.0
-    for s in range(0, x.shape[0], chunk):
-        total += float(np.abs(x[s : s + chunk] @ x.T - y[s : s + chunk] @ y.T).sum())
-    return total / x.shape[0] ** 2
+    return _mean_abs_block_difference(x, x, y, y, chunk)
 
 
 def cross_modal_asymmetry(image, text, chunk: int = CHUNK) -> float:
     """mean|XYᵀ − YXᵀ| (CyCLIP's cross-modal consistency), accumulated in row blocks."""
     x, y = _pair_f64(image, text)
+    return _mean_abs_block_difference(x, y, y, x, chunk)
+
+
+def _mean_abs_block_difference(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, chunk: int) -> float:
+    """mean|ABᵀ − CDᵀ| over the N×N matrix, computed `chunk` rows at a time."""
     total = 0.0
-    for s in range(0, x.shape[0], chunk):
-        total += float(np.abs(x[s : s + chunk] @ y.T - y[s : s + chunk] @ x.T).sum())
-    return total / x.shape[0] ** 2
+    for s in range(0, a.shape[0], chunk):
+        total += float(np.abs(a[s : s + chunk] @ b.T - c[s : s + chunk] @ d.T).sum())
+    return total / a.shape[0] ** 2
 
 
 def _pair_f64(image, text) -> tuple[np.ndarray, np.ndarray]:

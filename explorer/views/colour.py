@@ -119,6 +119,12 @@ def visible_limits(values: np.ndarray, kind: str = "similarity") -> tuple[float,
     return _widen(float(lo), float(hi))
 
 
+def shown_range(color_range: str, shared: bool) -> str:
+    """The colour range a heatmap actually uses: compared heatmaps share one scale, so there
+    'visible' acts as 'data'."""
+    return "data" if shared and color_range == "visible" else color_range
+
+
 def describe(color_range: str, clim: tuple[float, float]) -> str:
     """A short label for the colour bar, e.g. 'data range p1–p99: −0.21 … 0.78'."""
     lo, hi = clim

@@ -177,6 +177,7 @@ def heatmap_frames(state: Any, model: str | None, kind: str = "similarity", shar
     """A heatmap's data for the current settings (computed by its Feed, in a thread on a server):
     the matrix's pre-aggregated levels and colour limits, the cluster boxes and labels, the
     display order, what produced it."""
+    from .colour import shown_range
     from .provenance import provenance_dict, provenance_text
 
     m = state.resolve_model(model)
@@ -186,7 +187,7 @@ def heatmap_frames(state: Any, model: str | None, kind: str = "similarity", shar
         "model": m,
         "levels": state.matrix_levels(m, kind, shared=shared),
         "clim": tuple(state.color_limits(m, kind, shared, pixels=size)),
-        "color_range": "data" if shared and state.color_range == "visible" else state.color_range,  # one scale in Compare
+        "color_range": shown_range(state.color_range, shared),
         "n": int(state.active_indices().size),
         "boundaries": list(o.boundaries) if o is not None else [],
         "labels": state.cluster_labels(om) if o is not None else [],

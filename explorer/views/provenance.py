@@ -41,9 +41,11 @@ def provenance_dict(state: Any, model: str | None = None, kind: str = "similarit
     d = dict(state.provenance(m, projection=kind == "projection"))
     if kind in ("similarity", "difference"):
         lo, hi = state.color_limits(m, kind, shared, pixels=pixels)
-        shown_range = "data" if shared and state.color_range == "visible" else state.color_range  # one scale in Compare
-        d.update(aggregation=state.pixel_aggregation(kind), color_range=shown_range, clim=[float(lo), float(hi)])
-        if shared and shown_range == "data":
+        from .colour import shown_range
+
+        used = shown_range(state.color_range, shared)
+        d.update(aggregation=state.pixel_aggregation(kind), color_range=used, clim=[float(lo), float(hi)])
+        if shared and used == "data":
             d["clim_shared_by"] = list(state.shown_compare_models())
     if kind == "histograms":
         d["means"] = {g: float(v) for g, v in state.distributions(m).means.items()}
