@@ -72,11 +72,13 @@ class Server:
     store: Path
     extra: dict = field(default_factory=dict)
 
-    def log_text(self) -> str:
+    def log_text(self, limit: int | None = 4000) -> str:
+        """The server's log so far (its last `limit` characters; None: all of it)."""
         try:
-            return self.log.read_text(errors="replace")[-4000:]
+            text = self.log.read_text(errors="replace")
         except OSError:
             return ""
+        return text if limit is None else text[-limit:]
 
 
 def start_server(cmd: list[str], page: str, tmp: Path, name: str) -> Server:

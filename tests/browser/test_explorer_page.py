@@ -300,6 +300,7 @@ def test_point_colour_switches_redraw_the_scatter(app, hostile_server, artifacts
     become a linear one); the replaced plot must not break the new one (it raised on the server,
     the new scatter stayed empty and the broken update made the page fetch a CDN stylesheet)."""
     page, rec = app
+    log_start = len(hostile_server.log_text(limit=None))
     select = page.locator("select").filter(has_text="points by modality").first
     options = select.evaluate("s => Array.from(s.options).map(o => [o.value, o.text])")
     for wanted in ("kNN overlap", "trustworthiness", "modality"):
@@ -310,4 +311,7 @@ def test_point_colour_switches_redraw_the_scatter(app, hostile_server, artifacts
         assert rec.page_errors == [] and rec.console_errors == [], (wanted, rec.page_errors, rec.console_errors)
     page.locator(".bx-scatter").first.screenshot(path=str(artifacts_dir / "explorer-point-colours.png"))
     assert rec.foreign_requests(hostile_server.base) == []
-    assert "Error" not in hostile_server.log_text(), hostile_server.log_text()[-2000:]
+    # errors the server logged meanwhile (a closed page's websocket, from earlier tests, is no error of this one)
+    new = hostile_server.log_text(limit=None)[log_start:]
+    errors = [line for line in new.splitlines() if "Error" in line and "ClosedError" not in line]
+    assert errors == [], new[-2000:]
