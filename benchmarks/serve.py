@@ -1,30 +1,28 @@
-"""Serve benchmark: what one browser session of the explorer costs, page-wide.
+"""Serve benchmark: what the served explorer costs, page-wide and across sessions.
 
-benchmarks/render.py measures single views (the heatmap, the scatter). This measures the whole
-served Explore page, in one run, as ratios to the bare similarity computation of the same
-embeddings (``similarity_matrix``, the least any view of the 2N×2N matrix costs):
+benchmarks/scale.py measures single views from 5,000 to 1,000,000 pairs. This measures
 
-1. one session's page: the Explorer built from an open source (every view of the Explore page:
-   heatmap, scatter with N edges, difference heatmap, numbers, landscape, histograms), server time
-   and the document Bokeh's server sends to the browser (a PULL-DOC-REPLY message), then the
-   PATCH-DOC messages and server time of typical interactions: the gap slider, a caption filter,
-   clustering, switching the model;
-2. the HTTP side of a real ``python -m explorer serve``: the page HTML and every script and
-   stylesheet it loads (all from the app's own server; fetched once per browser, then cached);
-3. the thumbnail endpoint: a cold (decode + resize + PNG) and a warm (cached) request.
+1. one session's whole Explore page (every view: heatmap, scatter with N edges, difference
+   heatmap, numbers, landscape, histograms, clusters) built from a ``synthetic:N`` source: server
+   time and the document Bokeh sends to the browser, then typical interactions (gap slider,
+   caption filter, clustering, model switch): server time and PATCH-DOC bytes, as ratios to one
+   pass over the embeddings; and a second session's page (the data shared through the memo);
+2. with ``--sessions`` (and Debian's chromium): a real ``python -m explorer serve`` with real
+   browser sessions opened and closed one after another: the server's RSS after 1, 10 and 30
+   sessions and once they are released, and the second session's open time as a ratio to the
+   first's;
+3. the HTTP side (page HTML and every script it loads, all local) and the thumbnail endpoint.
 
-No browser: client-side drawing time is not included. Numba compilation of datashader's kernels
-and the imports are done in an untimed warm-up.
+No browser for part 1: client-side drawing time is not included.
 
-    .venv/bin/python benchmarks/serve.py [--pairs 5000] [--dim 512] [--no-http]
+    .venv/bin/python benchmarks/serve.py [--pairs 5000] [--dim 512] [--sessions 30] [--no-http]
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,80 +36,89 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from render import bare_similarity, message_bytes, synthetic_source  # noqa: E402  (same synthetic data as the render benchmark)
+from common import Session, free_port, one_pass, rss_gb  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-dev-shm-usage"]
 
 
-class PageSession:
-    """A whole Panel page in a Bokeh document, recording the change events a server would send."""
-
-    def __init__(self, viewable, size: int):
-        from bokeh.document import Document
-        from bokeh.protocol import Protocol
-
-        self.protocol = Protocol()
-        self.doc = Document()
-        self.root = viewable.get_root(self.doc)
-        self.doc.add_root(self.root)
-        self.viewable, self.size, self._sized = viewable, size, set()
-        self.report_sizes()
-        self.first_bytes = message_bytes(self.protocol.create("PULL-DOC-REPLY", "1", self.doc))
-        self.events: list = []
-        self.doc.on_change(self.events.append)
-
-    def report_sizes(self) -> None:
-        """What the browser does once a new plot is laid out: it reports its size (PlotSize streams)."""
-        import panel as pn
-
-        for pane in self.viewable.select(pn.pane.HoloViews):
-            for plot, _ in getattr(pane, "_plots", {}).values():
-                for s in getattr(plot, "streams", []):
-                    if type(s).__name__ == "PlotSize" and id(s) not in self._sized:
-                        self._sized.add(id(s))
-                        s.event(width=self.size, height=self.size, scale=1.0)
-
-    def patch(self, action) -> tuple[float, int]:
-        self.events.clear()
-        t = time.perf_counter()
-        action()
-        self.report_sizes()  # plots rebuilt by the action render at their real size, as in a browser
-        dt = time.perf_counter() - t
-        nbytes = message_bytes(self.protocol.create("PATCH-DOC", list(self.events))) if self.events else 0
-        return dt, nbytes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_npz(path: Path, src) -> None:
-    e = next(iter(src.embeddings.values()))
-    np.savez(path, image=np.asarray(e.image), text=np.asarray(e.text), captions=np.asarray(src.pairs.captions))
-
-
-def http_side(npz: Path) -> list[tuple[str, float, int]]:
-    """Page HTML and its static resources from a real server (bytes and time per request)."""
+def start(spec: str, store: str, lifetime: float = 1.0) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    with tempfile.TemporaryDirectory() as store:
-        env = dict(__import__("os").environ, BIMODAL_EXPLORER_CACHE=store, PYTHONPATH=str(ROOT))
-        proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port), "--source", f"npz:{npz}"],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, BIMODAL_EXPLORER_CACHE=store, PYTHONPATH=str(ROOT), BOKEH_LOG_LEVEL="warn")
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port), "--source", spec,
+                             "--session-lifetime", str(lifetime)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://localhost:{port}"
+    deadline = time.monotonic() + 300
+    while True:
         try:
-            base = f"http://localhost:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
+            with urllib.request.urlopen(base + "/", timeout=60) as r:
+                r.read()
+            return proc, base
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()
+                raise RuntimeError("server did not start")
+            time.sleep(0.5)
+
+
+def wait_for_app(page, timeout_ms: int = 300_000) -> None:
+    for sel in (".bx-heatmap canvas", ".bx-scatter canvas", ".bx-numbers-table"):
+        page.wait_for_selector(sel, state="attached", timeout=timeout_ms)
+
+
+def settle(pid: int, seconds: float = 6.0) -> float:
+    """The server's RSS once closed sessions are released (it polls a few seconds)."""
+    time.sleep(seconds)
+    return rss_gb(pid)
+
+
+def sessions_side(spec: str, n_sessions: int) -> list[str]:
+    """RSS of a real server as browser sessions come and go, and open times (see docstring)."""
+    from playwright.sync_api import sync_playwright
+
+    out = []
+    with tempfile.TemporaryDirectory() as store:
+        proc, base = start(spec, store)
+        try:
+            rss0 = rss_gb(proc.pid)
+            opens, rss = [], {}
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+                for i in range(1, n_sessions + 1):
+                    ctx = browser.new_context(viewport={"width": 1600, "height": 1100})
+                    page = ctx.new_page()
                     t = time.perf_counter()
-                    with urllib.request.urlopen(base + "/", timeout=60) as r:
-                        html = r.read()
-                    t_html = time.perf_counter() - t
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("server did not start")
-                    time.sleep(0.5)
-            rows = [("page HTML (session created)", t_html, len(html))]
+                    page.goto(base + "/")
+                    wait_for_app(page)
+                    opens.append(time.perf_counter() - t)
+                    ctx.close()
+                    if i in (1, 10, n_sessions):
+                        rss[i] = settle(proc.pid)
+                browser.close()
+            out.append(f"server RSS: started {rss0:.2f} GB; " + "; ".join(f"after {i} session(s) (closed, released) {v:.2f} GB"
+                                                                        for i, v in rss.items()))
+            per = (rss[n_sessions] - rss[1]) / max(n_sessions - 1, 1)
+            out.append(f"RSS after {n_sessions} sessions / after the first = {rss[n_sessions] / rss[1]:.3f} "
+                       f"({per * 1000:+.1f} MB per further session)")
+            out.append(f"page open (browser, until heatmap, scatter and numbers are drawn): first {opens[0]:.2f} s, "
+                       f"second {opens[1]:.2f} s (ratio {opens[1] / opens[0]:.2f}), median of the rest {np.median(opens[2:]):.2f} s")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return out
+
+
+def http_side(spec: str) -> list[tuple[str, float, int]]:
+    """Page HTML and its static resources from a real server (bytes and time per request)."""
+    with tempfile.TemporaryDirectory() as store:
+        proc, base = start(spec, store)
+        try:
+            t = time.perf_counter()
+            with urllib.request.urlopen(base + "/", timeout=60) as r:
+                html = r.read()
+            rows = [("page HTML (session created)", time.perf_counter() - t, len(html))]
             urls = re.findall(rb'(?:src|href)="([^"]+\.(?:js|css)[^"]*)"', html)
             total, t_all, n = 0, 0.0, 0
             for u in dict.fromkeys(urls):
@@ -163,61 +170,59 @@ def main(argv=None) -> int:
     ap.add_argument("--pairs", type=int, default=5000)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--size", type=int, default=400, help="plot frame size the browser reports (the app uses 400)")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sessions", type=int, default=0, help="real browser sessions to open and close one after another (0: none)")
     ap.add_argument("--no-http", action="store_true", help="skip starting a real server")
     args = ap.parse_args(argv)
 
+    import holoviews as hv
+
+    hv.extension("bokeh")
     from explorer.app.explorer import Explorer
     from explorer.state import ExplorerState
 
     n = args.pairs
-    src = synthetic_source(n, args.dim)
-    e = src.embeddings["synthetic"]
-    print(f"{n} pairs × {args.dim} dims → {2 * n}×{2 * n} matrix; plot frames {args.size} px")
-
+    spec = f"synthetic:{n}:{args.dim}"
+    print(f"{spec}: {n} pairs × {args.dim} dims, 2 models; plot frames {args.size} px")
     # untimed warm-up: imports, numba compilation, Panel/HoloViews first-use costs
-    wn = min(n, 1500)
-    warm_src = synthetic_source(wn, 16)
-    warm = PageSession(Explorer(state=ExplorerState(warm_src, datashade_above=100)).main(), args.size)
+    warm = Session(Explorer(source=f"synthetic:1500:{args.dim}", datashade_above=100).main(), args.size)
     del warm
-    gc.collect()
-
-    t_sim, raw_bytes = bare_similarity(e, args.repeat)
 
     rows: list[tuple[str, float, int]] = []
-    state = ExplorerState(src)
+    state = ExplorerState(source=spec)
+    floor = one_pass(state.space())
     t = time.perf_counter()
-    ex = Explorer(state=state)  # opens, warms up and builds the pages (synchronously here)
-    t_build = time.perf_counter() - t
+    ex = Explorer(state=state)  # opens, warms up and builds the pages (at once here)
+    sess = Session(ex.main(), args.size)
+    rows.append(("Explore page: data + views (first session)", time.perf_counter() - t, sess.first_bytes))
     t = time.perf_counter()
-    sess = PageSession(ex.main(), args.size)
-    rows.append(("Explore page: data + views (first session)", t_build + time.perf_counter() - t, sess.first_bytes))
-    t = time.perf_counter()
-    again = PageSession(Explorer(state=state).main(), args.size)  # a second session: everything cached in the state
-    rows.append(("Explore page, data cached (next session)", time.perf_counter() - t, again.first_bytes))
+    again = Session(Explorer(source=spec).main(), args.size)  # a second session: its own state, the data shared
+    rows.append(("Explore page of a second session (data shared)", time.perf_counter() - t, again.first_bytes))
     del again
-    dt, b = sess.patch(lambda: setattr(state, "alpha", 0.5))
-    rows.append(("gap slider α=0.5 (every view updates)", dt, b))
-    dt, b = sess.patch(lambda: setattr(state, "alpha", 0.0))
-    rows.append(("gap slider back to α=0", dt, b))
-    dt, b = sess.patch(lambda: setattr(state, "caption_filter", "7"))  # captions "caption 7 …" and "… cluster 7"
-    rows.append((f"caption filter → {state.active_indices().size} pairs", dt, b))
-    dt, b = sess.patch(lambda: setattr(state, "caption_filter", ""))
-    rows.append(("caption filter cleared (plots rebuilt)", dt, b))
-    dt, b = sess.patch(lambda: setattr(state, "cluster", True))
-    rows.append(("cluster ordering on (k=10)", dt, b))
+    for name, action in [
+        ("gap slider α=0.5 (every view updates)", lambda: setattr(state.gap, "alpha", 0.5)),
+        ("gap slider back to α=0", lambda: setattr(state.gap, "alpha", 0.0)),
+        ("caption filter 'golden' (plots rebuilt)", lambda: setattr(state.data, "caption_filter", "golden")),
+        ("caption filter cleared (plots rebuilt)", lambda: setattr(state.data, "caption_filter", "")),
+        ("cluster ordering on (k=10)", lambda: setattr(state.order, "cluster", True)),
+        ("model switch", lambda: setattr(state.model, "active_model", state.model_names()[1])),
+    ]:
+        dt, b = sess.patch(action)
+        rows.append((name, dt, b))
 
     with tempfile.TemporaryDirectory() as tmp:
         rows += thumbnail_side(Path(tmp))
-        if not args.no_http:
-            npz = Path(tmp) / "bench.npz"
-            write_npz(npz, synthetic_source(min(n, 300), 32))
-            rows += http_side(npz)
-
-    print(f"bare similarity computation: {t_sim * 1000:.0f} ms (best of {args.repeat}); raw float32 matrix {raw_bytes / 1e6:.0f} MB")
-    print(f"{'step':46s} {'server ms':>10s} {'× sim':>8s} {'bytes sent':>13s} {'÷ raw matrix':>13s}")
+    if not args.no_http:
+        rows += http_side(f"synthetic:300:{min(args.dim, 32)}")
+    print(f"one pass over the 2N×D embeddings: {floor * 1000:.1f} ms")
+    print(f"{'step':50s} {'server ms':>10s} {'× pass':>8s} {'bytes sent':>13s}")
     for name, dt, b in rows:
-        print(f"{name:46s} {dt * 1000:10.1f} {dt / t_sim:8.2f} {b:13,d} {b / raw_bytes:13.5f}")
+        print(f"{name:50s} {dt * 1000:10.1f} {dt / floor:8.1f} {b:13,d}")
+    if args.sessions:
+        if not CHROMIUM.exists():
+            print("sessions: skipped (needs Debian's chromium at /usr/bin/chromium)")
+        else:
+            for line in sessions_side(spec, max(args.sessions, 3)):
+                print(line)
     return 0
 
 

@@ -1,11 +1,14 @@
 """bimodal-explorer: explore the shared latent space of CLIP-like bi-modal models.
 
-Notebook API (imported lazily, so `import explorer` stays light):
+Notebook API (imported lazily, so `import explorer` stays light)::
 
     import explorer
     src = explorer.open_source("amumo:../shared/data/amumo/MSCOCO-Val_size-100")
-    pairs = explorer.load_pairs("shapes:500")
-    emb = explorer.embed(pairs, "own:clip")
+    state = explorer.ExplorerState(src, alpha=0.5)   # the settings, in parts (state.gap, state.data, ...)
+    state.numbers("CLIP")                            # the numbers the app shows
+    explorer.views.similarity_heatmap(state, "CLIP") # any view of the app, inline
+    explorer.Explorer(state=state)                   # the whole app, inline
+    pairs = explorer.load_pairs("shapes:500"); emb = explorer.embed(pairs, "own:clip")
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "open_source": ("explorer.sources", "open_source"),
@@ -24,7 +27,13 @@ _LAZY = {
     "EmbeddingStore": ("explorer.store", "EmbeddingStore"),
     "load_model": ("explorer.models", "load_model"),
     "embed": ("explorer.embed", "embed_pairs"),
+    "ExplorerState": ("explorer.state", "ExplorerState"),
+    "AugmentState": ("explorer.state", "AugmentState"),
     "Explorer": ("explorer.app.explorer", "Explorer"),
+    "write_report": ("explorer.app.report", "write_report"),
+    "views": ("explorer.views", None),
+    "engine": ("explorer.engine", None),
+    "MEMO": ("explorer.engine.memo", "MEMO"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
@@ -33,5 +42,6 @@ __all__ = sorted(_LAZY) + ["__version__"]
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
-        return getattr(import_module(module), attr)
+        mod = import_module(module)
+        return mod if attr is None else getattr(mod, attr)
     raise AttributeError(f"module 'explorer' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, SpecError
 from .images import ImageSource
 
 
@@ -97,6 +97,23 @@ class PairSet:
         h.update(b"images:" + (self.images.fingerprint().encode() if self.images is not None else b"none"))
         return h.hexdigest()
 
+    def caption_array(self):
+        """The captions as a pyarrow string array (built once per PairSet; the caption filter's input)."""
+        cached = self.__dict__.get("_caption_array")
+        if cached is None:
+            cached = caption_array(self.captions)
+            object.__setattr__(self, "_caption_array", cached)
+        return cached
+
+    def __memo_bytes__(self) -> int:
+        """Estimated memory of the table (explorer.engine.memo): captions, ids, metadata."""
+        from .engine.memo import nbytes
+
+        n = len(self.captions)
+        sample = self.captions[:: max(1, n // 200)]
+        per = (sum(len(c) for c in sample) / max(len(sample), 1)) + 120  # str objects and two tuple slots
+        return int(n * per + nbytes(self.metadata) + nbytes(self.__dict__.get("_caption_array")))
+
     def subset(self, indices: Sequence[int], recipe_suffix: str = "") -> "PairSet":
         """The pairs `indices`, renumbered 0..len-1 in that order."""
         idx = [int(i) for i in indices]
@@ -138,21 +155,71 @@ def caption_words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def filter_captions(captions: Sequence[str], query: str | Sequence[str], mode: str = "any") -> np.ndarray:
-    """Indices of captions matching the query words, case-insensitively on both sides.
+FILTER_KINDS = ("substring", "word", "regex")
+#: longest regular expression accepted by the caption filter
+MAX_PATTERN = 500
 
-    mode="any": a caption matching at least one word; "all": every word. A query word matches a
-    whole word of the caption, or a run of consecutive words when it has several ("hot dog").
-    An empty query keeps everything.
-    """
-    if mode not in ("any", "all"):
-        raise ValueError(f"filter mode must be 'any' or 'all', got {mode!r}")
+
+def filter_terms(query: str | Sequence[str]) -> list[str]:
+    """The terms of a filter query: comma- or semicolon-separated, else whitespace-separated."""
     if isinstance(query, str):
         terms = [t.strip() for t in re.split(r"[,;]", query) if t.strip()]
         if len(terms) == 1:
             terms = query.split()
-    else:
-        terms = [str(t) for t in query if str(t).strip()]
+        return terms
+    return [str(t).strip() for t in query if str(t).strip()]
+
+
+def caption_array(captions: Sequence[str]):
+    """The captions as one pyarrow string array (cached on a PairSet's caption tuple's owner by
+    callers; building it for a million captions takes a fraction of a second)."""
+    import pyarrow as pa
+
+    return pa.array(list(captions), type=pa.large_string())
+
+
+def filter_captions(captions: Sequence[str], query: str | Sequence[str], mode: str = "any", kind: str = "substring",
+                    array=None) -> np.ndarray:
+    """Indices of captions matching the query, case-insensitively (an empty query keeps all).
+
+    kind="substring" (Amumo's behaviour, the default): a term matches any caption containing it
+    ("dog" keeps "dogs" and "hotdog"). kind="word": a term matches a whole word of the caption, or
+    a run of consecutive words when it has several ("hot dog"). kind="regex": the whole query is one
+    regular expression (RE2 syntax, linear time, at most MAX_PATTERN characters), searched in each
+    caption. mode="any": a caption matching at least one term; "all": every term (substring, word).
+    `array`: the captions as a pyarrow array (caption_array) when the caller keeps one.
+    """
+    if mode not in ("any", "all"):
+        raise ValueError(f"filter mode must be 'any' or 'all', got {mode!r}")
+    if kind not in FILTER_KINDS:
+        raise ValueError(f"filter kind must be one of {FILTER_KINDS}, got {kind!r}")
+    if kind == "regex":
+        pattern = query if isinstance(query, str) else " ".join(query)
+        pattern = pattern.strip()
+        if not pattern:
+            return np.arange(len(captions))
+        if len(pattern) > MAX_PATTERN:
+            raise SpecError(f"the regular expression is {len(pattern)} characters long; at most {MAX_PATTERN} are accepted")
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = caption_array(captions) if array is None else array
+        try:
+            hit = pc.match_substring_regex(arr, pattern, ignore_case=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SpecError(f"not a valid regular expression {pattern[:80]!r}: {str(exc).splitlines()[0][:200]}") from exc
+        return np.flatnonzero(hit.to_numpy(zero_copy_only=False)).astype(np.int64)
+    terms = filter_terms(query)
+    if kind == "substring":
+        terms = [t for t in terms if t]
+        if not terms:
+            return np.arange(len(captions))
+        import pyarrow.compute as pc
+
+        arr = caption_array(captions) if array is None else array
+        hits = [pc.match_substring(arr, t, ignore_case=True).to_numpy(zero_copy_only=False) for t in terms]
+        keep = np.logical_or.reduce(hits) if mode == "any" else np.logical_and.reduce(hits)
+        return np.flatnonzero(keep).astype(np.int64)
     phrases = [tuple(caption_words(t)) for t in terms]
     phrases = [p for p in phrases if p]
     if not phrases:

@@ -32,6 +32,7 @@ IMPORTERS: dict[str, str] = {
     "parquet": "explorer.importers.tables:import_parquet",
     "store": "explorer.importers.store_entry:import_store_entry",
     "amumo-csv": "explorer.importers.amumo_csv:import_amumo_csv",
+    "synthetic": "explorer.importers.synthetic:import_synthetic",
 }
 
 #: prefix -> "module:function"; function(arg: str, **options) -> PairSet
@@ -62,7 +63,7 @@ def split_spec(spec: str) -> tuple[str | None, str]:
     prefix, sep, rest = spec.partition(":")
     if sep and (prefix in IMPORTERS or prefix in DATASETS):
         return prefix, rest
-    if not sep and spec in DATASETS:  # e.g. "shapes"
+    if not sep and (spec in DATASETS or spec in IMPORTERS):  # e.g. "shapes", "synthetic"
         return spec, ""
     return None, spec
 
@@ -143,15 +144,19 @@ def load_pairs(spec: str, **options: Any) -> PairSet:
     seed = options.pop("seed", 0)
     words = options.pop("filter", None)
     mode = options.pop("filter_mode", "any")
+    kind = options.pop("filter_kind", "substring")
     loader = resolve(DATASETS[prefix])
     pairs = loader(rest, **{k: v for k, v in options.items() if v is not None})
-    return select_pairs(pairs, limit=limit, seed=seed, words=words, mode=mode)
+    return select_pairs(pairs, limit=limit, seed=seed, words=words, mode=mode, kind=kind)
 
 
 def selection_indices(
-    n: int, captions: Sequence[str] | None, *, limit: int | None = None, seed: int = 0, words: Any = None, mode: str = "any"
+    n: int, captions: Sequence[str] | None, *, limit: int | None = None, seed: int = 0, words: Any = None, mode: str = "any",
+    kind: str = "substring", array: Any = None,
 ) -> tuple[Any, str]:
-    """Indices kept by a caption filter and then a seeded random subset of `limit` (in dataset order).
+    """Indices kept by a caption filter (explorer.pairs.filter_captions: `kind` substring, word or
+    regex; `array` the captions as a pyarrow array when known) and then a seeded random subset of
+    `limit` (in dataset order).
 
     Returns (indices, a recipe suffix describing the selection, '' when everything is kept).
     """
@@ -162,10 +167,10 @@ def selection_indices(
     if words:
         if captions is None:
             raise SpecError("this source has no captions to filter")
-        idx = filter_captions(captions, words, mode)
-        suffix += f" --filter {words!r} --filter-mode {mode}"
+        idx = filter_captions(captions, words, mode, kind, array=array)
+        suffix += f" --filter {words!r} --filter-mode {mode}" + (f" --filter-kind {kind}" if kind != "substring" else "")
         if idx.size == 0:
-            raise SpecError(f"no caption matches {words!r} (mode {mode})")
+            raise SpecError(f"no caption matches {words!r} ({kind}, mode {mode})")
     if limit is not None and limit < idx.size:
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(idx, size=int(limit), replace=False))
@@ -173,9 +178,11 @@ def selection_indices(
     return idx, suffix
 
 
-def select_pairs(pairs: PairSet, *, limit: int | None = None, seed: int = 0, words: Any = None, mode: str = "any") -> PairSet:
+def select_pairs(pairs: PairSet, *, limit: int | None = None, seed: int = 0, words: Any = None, mode: str = "any",
+                 kind: str = "substring") -> PairSet:
     """Apply a caption filter, then a seeded random subset of `limit` pairs (kept in dataset order)."""
-    idx, suffix = selection_indices(len(pairs), pairs.captions, limit=limit, seed=seed, words=words, mode=mode)
+    idx, suffix = selection_indices(len(pairs), pairs.captions, limit=limit, seed=seed, words=words, mode=mode, kind=kind,
+                                    array=pairs.caption_array() if words else None)
     return pairs.subset(idx.tolist(), suffix) if suffix else pairs
 
 
@@ -229,6 +236,7 @@ def open_source(
         seed=dataset_options.get("seed", 0),
         words=dataset_options.get("filter"),
         mode=dataset_options.get("filter_mode", "any"),
+        kind=dataset_options.get("filter_kind", "substring"),
     )
     if suffix:
         source = source.subset(idx.tolist(), suffix)

@@ -72,13 +72,6 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_npy_durably(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as f:
-        np.save(f, np.ascontiguousarray(array), allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 @dataclass(frozen=True)
 class StoreEntry:
     key: str
@@ -118,6 +111,22 @@ class EmbeddingStore:
     # -- writing ----------------------------------------------------------------------------
     def save(self, key: str, emb: Embeddings, *, dataset: Mapping[str, Any] | None = None) -> StoreEntry:
         """Write `emb` under `key` atomically; an existing complete entry is kept as is."""
+
+        def fill(arrays: Mapping[str, np.ndarray], progress: Any) -> None:
+            for name in _ARRAYS:
+                arrays[name][:] = np.asarray(getattr(emb, name))
+
+        a = np.asarray(emb.image)
+        return self.save_chunked(key, n=a.shape[0], dim=a.shape[1], dtype=a.dtype, fill=fill, model=emb.model,
+                                 logit_scale=emb.logit_scale, provenance=emb.provenance, dataset=dataset)
+
+    def save_chunked(self, key: str, *, n: int, dim: int, dtype: Any, fill: Any, model: str, logit_scale: float,
+                     provenance: Mapping[str, Any] | None = None, dataset: Mapping[str, Any] | None = None,
+                     progress: Any = None) -> StoreEntry:
+        """Write an entry whose arrays ``fill(arrays, progress)`` fills in place (memory-mapped
+        ``{'image': (n, dim), 'text': (n, dim)}`` arrays of `dtype`), so an entry larger than memory
+        is written in chunks. Atomic like :meth:`save`: a temporary folder renamed into place once
+        complete; a failure (a full disk included) leaves no entry and no temporary folder."""
         final = self.path(key)
         if self.contains(key):
             return self.entry(key)
@@ -125,25 +134,26 @@ class EmbeddingStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=self.tmp_dir))
         try:
+            maps = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=np.dtype(dtype), shape=(int(n), int(dim)))
+                    for name in _ARRAYS}
+            fill(maps, progress)
             arrays: dict[str, Any] = {}
-            for name in _ARRAYS:
-                a = np.asarray(getattr(emb, name))
+            for name, mm in maps.items():
+                mm.flush()
+                del mm
                 f = tmp / f"{name}.npy"
-                write_npy_durably(f, a)
-                arrays[name] = {
-                    "file": f.name,
-                    "shape": list(a.shape),
-                    "dtype": str(a.dtype),
-                    "bytes": f.stat().st_size,
-                    "sha256": sha256_file(f),
-                }
+                with open(f, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                arrays[name] = {"file": f.name, "shape": [int(n), int(dim)], "dtype": str(np.dtype(dtype)),
+                                "bytes": f.stat().st_size, "sha256": sha256_file(f)}
+            maps.clear()
             manifest = {
                 "format": FORMAT,
                 "key": key,
-                "model": emb.model,
-                "logit_scale": emb.logit_scale,
+                "model": model,
+                "logit_scale": float(logit_scale),
                 "normalized": True,
-                "provenance": _jsonable(emb.provenance),
+                "provenance": _jsonable(dict(provenance or {})),
                 "dataset": _jsonable(dict(dataset or {})),
                 "arrays": arrays,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -249,7 +259,7 @@ def load_entry_dir(entry_dir: Path | str, *, mmap: bool = True, verify: bool = T
             raise StoreError(
                 f"store entry {entry_dir}: {f.name} has {size} bytes, manifest says {info['bytes']} (truncated or overwritten)"
             )
-        if verify and sha256_file(f) != info["sha256"]:
+        if verify and not _verified(f, info["sha256"]):
             raise StoreError(f"store entry {entry_dir}: {f.name} fails its checksum (corrupt); delete the entry and recompute")
         try:
             a = np.load(f, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -267,6 +277,22 @@ def load_entry_dir(entry_dir: Path | str, *, mmap: bool = True, verify: bool = T
         logit_scale=float(manifest["logit_scale"]),
         provenance=prov,
     )
+
+
+def _verified(path: Path, sha256: str) -> bool:
+    """Whether `path` has the checksum `sha256`. A file checked before and unchanged since (same
+    size and modification time, see explorer.file_memo) is not hashed again: hashing a 2 GB array
+    takes seconds, and every open of an entry verifies it."""
+    from .file_memo import FileMemo
+
+    memo = FileMemo(Path(path).parent.parent.parent / "verified.json")
+    name = f"{Path(path).parent.name}/{Path(path).name}"
+    if memo.get(name, path) == sha256:
+        return True
+    ok = sha256_file(path) == sha256
+    if ok:
+        memo.put(name, path, sha256)
+    return ok
 
 
 def _jsonable(obj: Any) -> Any:

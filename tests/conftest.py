@@ -34,8 +34,13 @@ def liang_file():
 
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path_factory, monkeypatch):
-    """Every test gets its own embedding store unless it sets one itself."""
+    """Every test gets its own embedding store unless it sets one itself, and an empty shared
+    memo (explorer.engine.memo.MEMO: what one test computed is not another test's cache hit)."""
+    from explorer.engine.memo import MEMO
+
     monkeypatch.setenv("BIMODAL_EXPLORER_CACHE", str(tmp_path_factory.mktemp("store")))
+    MEMO.clear()
+    MEMO.computed.clear()
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def make_source(
     models: Sequence[str] = ("A", "B"),
     image_dir: Path | None = None,
     hostile: bool = False,
-    spec: str = "synthetic:test",
+    spec: str = "made:test",
 ) -> Source:
     n_clusters = 4
     captions = [f"a {WORDS[i % n_clusters]} number {i}" for i in range(n)]

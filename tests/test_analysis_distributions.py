@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.analysis.distributions import GROUPS, distributions_from_similarity, similarity_distributions
-from explorer.analysis.similarity import similarity_matrix
+from explorer.analysis.distributions import GROUPS, similarity_distributions
 
 
 def test_hand_made_three_pairs():
@@ -44,25 +43,13 @@ def test_bad_input():
         similarity_distributions(np.ones((3, 2)), np.ones((3, 2)), bins=0)
 
 
-def test_from_the_similarity_matrix_in_any_common_order():
-    """The heatmap's 2N×2N matrix (images and captions in one display order) gives the same
-    histograms as the embeddings: the groups do not depend on the order."""
+def test_matched_similarities_of_all_pairs_with_a_sample_of_the_rest():
+    """The scale engine's estimate: in-modal and unmatched groups of a sample, the matched group
+    of every pair."""
     x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     y = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    ref = similarity_distributions(x, y, bins=2)
-    order = np.array([2, 0, 1])
-    d = distributions_from_similarity(similarity_matrix(x[order], y[order]), bins=2, chunk=2)
-    assert d.sizes == ref.sizes
-    for g in GROUPS:
-        assert d.counts[g].tolist() == ref.counts[g].tolist(), g
-        assert d.means[g] == pytest.approx(ref.means[g])
-    rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    y /= np.linalg.norm(y, axis=1, keepdims=True)
-    a, b = similarity_distributions(x, y, bins=13), distributions_from_similarity(similarity_matrix(x, y), bins=13, chunk=7)
-    np.testing.assert_allclose(a.edges, b.edges)
-    for g in GROUPS:
-        assert a.counts[g].tolist() == b.counts[g].tolist(), g
-    with pytest.raises(ValueError, match="2N×2N"):
-        distributions_from_similarity(np.ones((3, 3)))
+    matched = np.array([1.0, 0.0, 0.0, 1.0, 0.25])
+    d = similarity_distributions(x, y, bins=2, matched=matched)
+    assert d.sizes["matched"] == 5 and d.sizes["unmatched"] == 6
+    assert d.means["matched"] == pytest.approx(matched.mean())
+    assert d.counts["matched"].tolist() == [3, 2]

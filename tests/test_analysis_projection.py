@@ -111,8 +111,8 @@ def test_default_params_clamp_neighbourhoods_below_n():
 def test_cache_hit_on_second_call_without_recomputing(tmp_path, monkeypatch):
     x, y = planar_pairs()
     calls = []
-    real = P._fit_pca
-    monkeypatch.setattr(P, "_fit_pca", lambda *a: calls.append(1) or real(*a))
+    real = P.fit_pca
+    monkeypatch.setattr(P, "fit_pca", lambda *a: calls.append(1) or real(*a))
     first = P.project(x, y, "PCA", cache_root=tmp_path)
     second = P.project(x, y, "PCA", cache_root=tmp_path)
     assert (first.from_cache, second.from_cache) == (False, True)

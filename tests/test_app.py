@@ -19,7 +19,6 @@ from hostile_export import HOSTILE, HOSTILE_MODEL, MODELS, write_export  # noqa:
 
 from explorer import thumbnails  # noqa: E402
 from explorer.app import routes  # noqa: E402
-from explorer.app.background import run_in_background  # noqa: E402
 from explorer.app.options import DEFAULT_MODELS, DEFAULT_SOURCE, parse_app_args  # noqa: E402
 from explorer.app.server import models_for  # noqa: E402
 from explorer.errors import SpecError  # noqa: E402
@@ -44,9 +43,14 @@ def test_options_default_to_the_embedded_source():
 
 def test_options_repeatable_sources_and_models():
     o = parse_app_args(["--source", "shapes:50", "--source", "amumo:/x", "--source", "shapes:50", "--models", "own:clip, own:cloob",
-                        "--sample-size", "7", "--seed", "3", "--series", "amumo:/s"])
+                        "--sample-size", "7", "--seed", "3", "--series", "amumo:/s", "--set", "aggregation=max", "--set", "k=4"])
     assert o.sources == ["shapes:50", "amumo:/x"]  # a repeated source is offered once
     assert o.models == ["own:clip", "own:cloob"] and o.sample_size == 7 and o.seed == 3 and o.series == ["amumo:/s"]
+    assert o.settings == {"aggregation": "max", "k": 4}
+    with pytest.raises(SpecError, match="no explorer setting 'colour'"):
+        parse_app_args(["--set", "colour=red"])
+    with pytest.raises(SpecError, match="k=many"):
+        parse_app_args(["--set", "k=many"])
 
 
 def test_unknown_app_arguments_are_refused():
@@ -128,16 +132,15 @@ def test_route_is_mounted_once_on_a_running_bokeh_server():
     assert len(app.default_router.rules) == n_rules, "a second call adds nothing"
 
 
-# -- background work --------------------------------------------------------------------------
+# -- work off the event loop -------------------------------------------------------------------
 
 
-def test_background_runs_synchronously_without_a_server():
-    got = {}
-    t = run_in_background(lambda: 6 * 7, lambda r: got.setdefault("done", r), lambda e: got.setdefault("failed", e))
-    assert t is None and got == {"done": 42}
-    got.clear()
-    run_in_background(lambda: 1 / 0, lambda r: got.setdefault("done", r), lambda e: got.setdefault("failed", e))
-    assert isinstance(got["failed"], ZeroDivisionError) and "done" not in got
+def test_work_runs_at_once_without_a_server():
+    from explorer.views.feed import run_off_loop, session_id
+
+    got = []
+    run_off_loop(lambda: got.append(6 * 7))
+    assert got == [42] and session_id() == ""
 
 
 # -- the Explorer viewer ----------------------------------------------------------------------
@@ -168,7 +171,7 @@ def test_explorer_loads_and_builds_three_pages(explorer_app):
     menu = [w for w in side.select(pn.widgets.Select) if w.name == "model"][0]
     assert set(menu.options) == set(MODELS)
     menu.value = "toyA"
-    assert ex.state.active_model == "toyA"
+    assert ex.state.model.active_model == "toyA"
 
 
 def test_sidebar_widgets_drive_the_state_and_follow_it(explorer_app):
@@ -180,16 +183,16 @@ def test_sidebar_widgets_drive_the_state_and_follow_it(explorer_app):
 
     with param.edit_constant(slider):  # what a released slider sends
         slider.value, slider.value_throttled = 1.0, 1.0
-    assert ex.state.alpha == 1.0
+    assert ex.state.gap.alpha == 1.0
     assert ex.state.numbers()["gap_distance_after"] < 0.1 * d0
-    ex.state.k = 4  # the other way round: a notebook user sets the state
+    ex.state.order.k = 4  # the other way round: a notebook user sets the state
     k_slider = [w for w in side.select(pn.widgets.IntSlider) if w.name == "clusters (k)"][0]
     assert k_slider.value == 4
     sample = [w for w in side.select(pn.widgets.IntInput) if w.name.startswith("sample size")][0]
     sample.value = 10
-    assert ex.state.sample_size == 10 and ex.state.active_indices().size == 10
+    assert ex.state.data.sample_size == 10 and ex.state.active_indices().size == 10
     sample.value = 0
-    assert ex.state.sample_size is None
+    assert ex.state.data.sample_size is None
 
 
 def test_selected_pairs_come_back_as_a_dataframe(explorer_app):
@@ -204,7 +207,7 @@ def test_explore_page_rebuilds_the_heatmap_when_the_pairs_change(explorer_app):
     ex = explorer_app
     holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
     assert holders and "bx-n-24" in holders[0].css_classes
-    ex.state.caption_filter = "red"
+    ex.state.data.caption_filter = "red"
     n = int(ex.state.active_indices().size)
     assert 0 < n < 24
     holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
@@ -218,12 +221,24 @@ def test_replaced_plots_stop_computing(explorer_app):
         return [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes][0]
 
     old = heatmap_pane().object.feed
-    ex.state.caption_filter = "red"  # fewer pairs: a new heatmap
+    ex.state.data.caption_filter = "red"  # fewer pairs: a new heatmap
     new = heatmap_pane().object.feed
-    assert new is not old and old.deferred.disposed and not new.deferred.disposed
-    done = old.deferred.computations, new.deferred.computations
-    ex.state.alpha = 0.4
-    assert old.deferred.computations == done[0] and new.deferred.computations == done[1] + 1
+    assert new is not old and old.disposed and not new.disposed
+    done = old.computations, new.computations
+    ex.state.gap.alpha = 0.4
+    assert old.computations == done[0] and new.computations == done[1] + 1
+
+
+def test_dispose_stops_every_view_of_a_session(explorer_app):
+    from explorer.views.feed import feeds_in
+
+    ex = explorer_app
+    feeds = feeds_in(ex._explore) + feeds_in(ex._compare)
+    assert len(feeds) >= 8  # heatmap, scatter, difference, landscape, histograms, numbers, gallery, compare…
+    ex.dispose()
+    counts = [f.computations for f in feeds]
+    ex.state.gap.alpha = 0.7
+    assert [f.computations for f in feeds] == counts and all(f.disposed for f in feeds)
 
 
 def test_a_bad_source_shows_an_error_line_not_an_exception(tmp_path):
@@ -243,9 +258,9 @@ def test_switching_sources_keeps_the_settings(export, tmp_path):
     ex = Explorer(source=a, sources=[a, b], alpha=0.5, cluster=True, k=3)
     first = ex.state
     ex._source_select.value = b
-    assert ex.state is not first and ex.state.source == b
+    assert ex.state is not first and ex.state.data.source == b
     assert ex.state.model_names() == ["solo"] and ex.state.active_indices().size == 12
-    assert (ex.state.alpha, ex.state.cluster, ex.state.k) == (0.5, True, 3)
+    assert (ex.state.gap.alpha, ex.state.order.cluster, ex.state.order.k) == (0.5, True, 3)
 
 
 def test_explorer_is_exported_lazily_and_renders_in_a_notebook(export):
@@ -267,37 +282,58 @@ def test_sidebar_checkboxes_have_clickable_labels(explorer_app):
 
 def test_explore_page_shows_provenance_lines_and_a_lazy_faithfulness_section(explorer_app):
     ex = explorer_app
+    from explorer.engine.memo import MEMO
+
     html = [p.object for p in ex._explore.select(pn.pane.HTML) if isinstance(p.object, str) and "bx-provenance" in p.object]
     assert len(html) == 5  # heatmap, scatter, difference, landscape, histograms
-    assert any("PCA joint (seed 0)" in h for h in html) and any("max per pixel" in h for h in html)
+    assert any("PCA joint (seed 0)" in h for h in html) and any("mean per pixel" in h for h in html)
     card = [c for c in ex._explore.select(pn.Card) if c.title == "Projection faithfulness"][0]
-    assert card.collapsed and ex.state.compute_counts["faithfulness"] == 0
-    ex.state.alpha = 0.5
-    assert ex.state.compute_counts["faithfulness"] == 0  # closed: α moves never compute it
+    assert card.collapsed and MEMO.computed.get("faithfulness", 0) == 0
+    ex.state.gap.alpha = 0.5
+    assert MEMO.computed.get("faithfulness", 0) == 0  # closed: α moves never compute it
     card.collapsed = False  # opened: computed (synchronously here, in a thread on a server)
-    assert ex.state.compute_counts["faithfulness"] == 1
+    assert MEMO.computed["faithfulness"] == 1
     lazy, every = card.deferred
     assert "trustworthiness" in lazy.pane.object
     assert every.computations == 0  # every method only on the button
 
 
-def test_progress_text_and_bar():
+def test_progress_text_and_bar_follow_the_work_a_session_waits_for():
+    import threading
+
     from explorer.app.progress import ProgressView, work_percent, work_text
+    from explorer.engine.memo import MEMO, REQUESTER, Work
 
-    w = {"label": "Embedding <x>", "done": 1, "total": 4, "unit": "models", "started": 100.0}
+    w = Work("k", "Embedding <x>", started=100.0, done=1, total=4, unit="models")
     assert work_text(w, now=112.4) == "Embedding <x> · 1/4 models · 12 s"
-    assert work_percent(w) == 25 and work_percent({**w, "total": None}) == -1 and work_text(None) == ""
-    from explorer.state import ExplorerState
-    from synthetic_source import make_source
+    assert work_percent(w) == 25 and work_percent(Work("k", "x", 0.0)) == -1 and work_text(None) == ""
+    mine, other = ProgressView("session-a"), ProgressView("session-b")
+    mine.render()
+    assert not mine.bar.visible
+    started, release = threading.Event(), threading.Event()
 
-    st = ExplorerState(make_source(n=6))
-    view = ProgressView()
-    view.follow(st)
-    assert not view.bar.visible
-    with st._working("Clustering <b>6</b> pairs…"):
-        assert view.bar.visible and view.bar.value == -1  # unknown amount: an animated bar
-        assert "Clustering &lt;b&gt;6&lt;/b&gt; pairs…" in view.text.object
-    assert not view.bar.visible and not view.text.visible
+    def slow(progress):
+        progress(None, None, "Clustering <b>6</b> pairs…")
+        started.set()
+        release.wait(20)
+        return 1
+
+    def ask():
+        REQUESTER.set("session-a")
+        MEMO.get(("slow",), slow, label="Clustering…")
+
+    t = threading.Thread(target=ask)
+    t.start()
+    assert started.wait(20)
+    mine.render()
+    other.render()
+    assert mine.bar.visible and mine.bar.value == -1  # unknown amount: an animated bar
+    assert "Clustering &lt;b&gt;6&lt;/b&gt; pairs…" in mine.text.object
+    assert not other.bar.visible  # another session's work is not shown on this page
+    release.set()
+    t.join(20)
+    mine.render()
+    assert not mine.bar.visible and not mine.text.visible
 
 
 # -- augment page ------------------------------------------------------------------------------
@@ -376,7 +412,7 @@ def test_augment_page_previews_the_chosen_pair(explorer_app):
     page.index.value = 1
     assert f"pair 1: {esc_(explorer_app.state.pairs.captions[1])}" in page.preview.object
     assert explorer_app.state.thumb_url(1) in page.preview.object
-    name = explorer_app.state.source.rsplit("/", 1)[-1]
+    name = explorer_app.state.data.source.rsplit("/", 1)[-1]
     assert page.describe() == f"rotation of pair 1 of amumo:{name}, 40 steps"  # no file path
     assert page.models_note == "", "own models embed the series: nothing to explain"
 
@@ -427,8 +463,9 @@ def test_serve_passes_options_to_panel(monkeypatch, export):
     monkeypatch.setattr(pn, "serve", lambda panels, **kw: seen.update(kw, panels=panels))
     from explorer.cli import main
 
-    assert main(["serve", "--source", f"amumo:{export}", "--port", "5123", "--num-threads", "0"]) == 0
-    assert seen["port"] == 5123 and seen["show"] is False
+    assert main(["serve", "--source", f"amumo:{export}", "--port", "5123", "--num-threads", "0"]) == 2  # views need threads
+    assert main(["serve", "--source", f"amumo:{export}", "--port", "5123", "--session-lifetime", "2"]) == 0
+    assert seen["port"] == 5123 and seen["show"] is False and seen["unused_session_lifetime_milliseconds"] == 2000
     assert seen["websocket_origin"] == ["localhost:5123", "127.0.0.1:5123"]
     assert any(p[1] is routes.ThumbnailHandler for p in seen["extra_patterns"])
     assert callable(seen["panels"]) and server is not None
@@ -440,24 +477,26 @@ def test_scatter_is_rebuilt_when_points_change_from_modality_to_a_measure(explor
     carry the measure (and still follow new components)."""
     import holoviews as hv
 
-    from explorer.app.pages import scatter_holder
-    from explorer.views.deferred import run_now
+    from explorer.app.pages import Rebuilt, scatter_key
+    from explorer.views.scatter import projection_scatter
 
     state = explorer_app.state
-    holder = scatter_holder(state, runner=run_now)
-    first = holder[0].object
-    state.point_color = "kNN overlap"
-    second = holder[0].object
+    holder = Rebuilt(state, lambda: projection_scatter(state), lambda: scatter_key(state),
+                     ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"))
+    first = holder.holder[0].object
+    state.projection.point_color = "kNN overlap"
+    second = holder.holder[0].object
     assert second is not first, "a new plot for the colour scale"
+    assert first.feed.disposed
     plot = hv.renderer("bokeh").get_plot(second)
     pts = [r for r in plot.state.renderers if type(getattr(r, "glyph", None)).__name__ == "Scatter"][0]
     mapper = pts.glyph.fill_color["transform"]
     assert type(mapper).__name__ == "LinearColorMapper"
     measure = np.asarray(pts.data_source.data["knn_overlap"], dtype=float)
     assert np.isfinite(measure).all() and ((0 <= measure) & (measure <= 1)).all()
-    state.x_component = 3
+    state.projection.x_component = 3
     x = np.asarray(pts.data_source.data["x"], dtype=float)
-    np.testing.assert_allclose(np.sort(x), np.sort(state.projection_coords()["x"].to_numpy()))
-    assert holder[0].object is second, "new components update the plot in place"
-    state.point_color = "modality"
-    assert holder[0].object is not second
+    np.testing.assert_allclose(np.sort(x), np.sort(state.projection_frame()["x"].to_numpy()))
+    assert holder.holder[0].object is second, "new components update the plot in place"
+    state.projection.point_color = "modality"
+    assert holder.holder[0].object is not second

@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = {
     "embed": (["--model", "tiny", "--n", "8", "--rounds", "1", "--batch-size", "4", "--cache-n", "40", "--threads", "1"],
               ["pipeline / bare forward, wall time =", "cache hit, 40 pairs"]),
-    "render": (["--pairs", "120", "--dim", "16", "--repeat", "1", "--size", "200"],
-               ["zoom to", "gap slider"]),
-    "serve": (["--pairs", "80", "--dim", "16", "--repeat", "1", "--no-http"],
-              ["cluster ordering on", "thumbnail, warm"]),
+    "scale": (["--pairs", "300", "--dim", "16", "--size", "100"],
+              ["zoom to 100² cells", "gap slider α=0.5", "× pass", "numbers with R@k"]),
+    "serve": (["--pairs", "300", "--dim", "16", "--no-http"],
+              ["cluster ordering on", "thumbnail, warm", "second session"]),
 }
 
 

@@ -101,4 +101,21 @@ def test_caption_filter_any_all_and_phrases():
     np.testing.assert_array_equal(filter_captions(caps, "hot, cat", mode="any"), [0, 2, 3])
     np.testing.assert_array_equal(filter_captions(caps, "hot dog, sun"), [0, 3])  # phrase "hot dog" or "sun"
     np.testing.assert_array_equal(filter_captions(caps, "  "), [0, 1, 2, 3])
-    np.testing.assert_array_equal(filter_captions(caps, "do"), np.array([], dtype=np.int64))  # whole words only
+    np.testing.assert_array_equal(filter_captions(caps, "do", kind="word"), np.array([], dtype=np.int64))  # whole words
+    np.testing.assert_array_equal(filter_captions(caps, "do"), filter_captions(caps, "dog"))  # substrings (Amumo)
+
+
+def test_caption_filter_kinds_substring_word_and_regex():
+    from explorer.errors import SpecError
+
+    caps = ["two dogs", "a hotdog stand", "a dog", "Cat"]
+    np.testing.assert_array_equal(filter_captions(caps, "dog"), [0, 1, 2])  # Amumo: substrings
+    np.testing.assert_array_equal(filter_captions(caps, "dog", kind="word"), [2])
+    np.testing.assert_array_equal(filter_captions(caps, r"^a (hot)?dog", kind="regex"), [1, 2])
+    np.testing.assert_array_equal(filter_captions(caps, "CAT", kind="regex"), [3])  # case-insensitive
+    with pytest.raises(SpecError, match="regular expression"):
+        filter_captions(caps, "(a", kind="regex")
+    with pytest.raises(SpecError, match="at most"):
+        filter_captions(caps, "a" * 501, kind="regex")
+    with pytest.raises(ValueError, match="kind"):
+        filter_captions(caps, "a", kind="glob")

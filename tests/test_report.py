@@ -30,47 +30,6 @@ from explorer.state import ExplorerState  # noqa: E402
 # -- helpers by hand --------------------------------------------------------------------------
 
 
-def test_pool_max_and_mean_by_hand():
-    m = np.arange(16, dtype=np.float64).reshape(4, 4)
-    np.testing.assert_array_equal(R.pool(m, 2, "max"), [[5, 7], [13, 15]])
-    np.testing.assert_array_equal(R.pool(m, 2, "mean"), [[2.5, 4.5], [10.5, 12.5]])
-    np.testing.assert_array_equal(R.pool(m, 4, "max"), m)  # small matrices are kept
-    with pytest.raises(ValueError):
-        R.pool(m, 2, "median")
-
-
-def test_pool_keeps_a_thin_diagonal_with_max_and_dilutes_it_with_mean():
-    m = np.eye(300)
-    mx, mn = R.pool(m, 100, "max"), R.pool(m, 100, "mean")
-    np.testing.assert_array_equal(np.diag(mx), np.ones(100))
-    assert np.allclose(np.diag(mn), 1 / 3) and mx.sum() == 100
-
-
-def test_pool_uneven_bins_cover_every_cell():
-    m = np.ones((7, 7))
-    out = R.pool(m, 3, "mean")
-    assert out.shape == (3, 3) and np.allclose(out, 1.0)
-    m[6, 6] = 9.0
-    assert R.pool(m, 3, "max")[2, 2] == 9.0
-
-
-def test_offdiagonal_range_ignores_the_diagonal():
-    m = np.array([[1.0, 0.2, -0.3], [0.2, 1.0, 0.5], [-0.3, 0.5, 1.0]])
-    assert R.offdiagonal_range(m, chunk=2) == (-0.3, 0.5)
-
-
-def test_colorize_maps_the_limits_to_the_palette_ends():
-    lut = R.palette("fire")
-    img = R.colorize(np.array([[-1.0, 0.0, 1.0, 5.0]]), (0.0, 1.0), "fire")
-    np.testing.assert_array_equal(img[0, 0], lut[0])  # clipped below
-    np.testing.assert_array_equal(img[0, 1], lut[0])
-    np.testing.assert_array_equal(img[0, 2], lut[-1])
-    np.testing.assert_array_equal(img[0, 3], lut[-1])  # clipped above
-    assert R.palette("viridis").shape == (256, 3)
-    with pytest.raises(ValueError, match="unknown colour map"):
-        R.palette("no-such-map")
-
-
 def test_esc_escapes_and_shortens():
     assert R.esc('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
     assert R.esc("x" * 50, 10) == "x" * 9 + "…"
@@ -145,6 +104,7 @@ def export(tmp_path_factory):
 def report_html(export):
     src = open_source(f"amumo:{export}")
     state = ExplorerState(src, cluster=True, k=4, alpha=1.0, loss_variant="article", batch_size=20)
+    state.look.datashade_above = 5000
     return state, R.render_report(state, command="python -m explorer report --source x")
 
 
@@ -177,36 +137,35 @@ def test_report_numbers_match_the_analysis(report_html):
 def test_report_has_heatmaps_scatter_clusters_and_settings(report_html):
     state, html = report_html
     p = parse(html)
-    imgs = [a for t, a in p.tags if t == "img" and a.get("src", "").startswith("data:image/png")]
-    heatmaps = [a for a in imgs if "heatmap" in a.get("alt", "") or "difference" in a.get("alt", "")]
-    assert len(heatmaps) == 2 * len(state.model_names())
-    from PIL import Image
-
-    first = Image.open(io.BytesIO(base64.b64decode(heatmaps[0]["src"].split(",", 1)[1])))
-    assert first.size == (80, 80)  # 2N = 80 cells ≤ 800 px: one pixel per cell
-    assert np.asarray(first).std() > 10
     text = " ".join(p.text)
     for needle in ("Settings", "source", "gap setting", "projection", "clusters of the text-image block", "command"):
         assert needle in text, needle
     cols = bokeh_columns(html)
-    edges = [c for c in cols if {"x0", "y0", "x1", "y1", "sim"} <= set(c)]
+    images = [c for c in cols if set(c) >= {"image", "x", "y", "dw", "dh"}]
+    assert len(images) == 2 * len(state.model_names()), "a similarity and a difference heatmap per model"
+    edges = [c for c in cols if {"x0", "y0", "x1", "y1"} <= set(c)]
     assert len(edges) == len(state.model_names()), "one edge source per model's scatter"
     assert all(c["x0"] == 40 for c in edges), "one edge per pair"
-    points = [c for c in cols if {"x", "y", "caption", "pair_id"} <= set(c)]
-    assert len(points) == 2 * len(state.model_names()) and all(c["caption"] == 40 for c in points)
+    points = [c for c in cols if {"x", "y", "caption_html", "pair_id"} <= set(c)]
+    assert len(points) == len(state.model_names()) and all(c["caption_html"] == 80 for c in points)
     labels = state.cluster_labels(state.model_names()[0])
     assert any(R.esc(lab) in html for lab in labels if lab)
+    assert "mean per pixel" in text and "data p1–p99" in text  # each plot's provenance line
 
 
-def test_large_matrices_are_pooled_to_max_pixels():
-    rng = np.random.default_rng(0)
-    s = rng.random((1000, 1000)).astype(np.float32)
-    hm = R.raster(s, "fire", (0.0, 1.0), "max", max_pixels=250)
-    assert hm.pixels == 250 and hm.size == 1000
-    from PIL import Image
+def test_report_and_app_show_the_same_colour_limits_and_aggregation(report_html):
+    """One set of builders: the report's heatmap is the app's whole-matrix tile."""
+    from explorer.views.heatmap import heatmap_data
 
-    im = Image.open(io.BytesIO(base64.b64decode(hm.data_url.split(",", 1)[1])))
-    assert im.size == (250, 250)
+    state, _ = report_html
+    for kind in ("similarity", "difference"):
+        fig, line = R.heatmap_figure(state, "toyA", kind, R.MAX_PIXELS)
+        app = heatmap_data(state, "toyA", kind, size=R.MAX_PIXELS)
+        rep = fig.tags[0]["provenance"]
+        assert (rep["clim"], rep["aggregation"], rep["color_range"]) == (app["provenance"]["clim"], app["tile"].how, app["color_range"])
+        mapper = [r for r in fig.renderers if type(getattr(r, "glyph", None)).__name__ == "Image"][0].glyph.color_mapper
+        assert (mapper.low, mapper.high) == pytest.approx(tuple(app["clim"]))
+        assert line == app["provenance_text"]
 
 
 def test_write_report_is_atomic(tmp_path, report_html, monkeypatch):

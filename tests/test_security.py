@@ -125,10 +125,11 @@ def test_every_html_pane_of_the_app_escapes_hostile_text(export):
 def test_scatter_tooltips_escape_captions(export):
     from explorer.sources import open_source
     from explorer.state import ExplorerState
-    from explorer.views.scatter import TOOLTIP, points_frame
+    from explorer.views.scatter import TOOLTIP, glyph_frame
 
     st = ExplorerState(open_source(f"amumo:{export}"))
-    df = points_frame(st, None)
+    df = glyph_frame(st, st.resolve_model(), st.projection_frame())
+    df["caption"] = [st.pairs.captions[int(i)] for i in df["pair_id"]]
     # the tooltip renders caption_html unescaped ({safe}), so caption_html must be inert markup
     assert "@caption_html{safe}" in TOOLTIP and "@caption{safe}" not in TOOLTIP
     for cap_html, cap in zip(df["caption_html"], df["caption"]):
@@ -197,9 +198,13 @@ def test_report_escapes_hostile_captions_model_names_and_specs(export):
     assert shown and any("<" in h for h in shown), "hostile example captions appear as text"
     assert HOSTILE_MODEL in text
     assert max(len(t) for t in m.text) < 2000, "long captions are shortened"
-    # Bokeh escapes @field values in hover templates unless {safe} is asked for: never here
+    # Bokeh escapes @field values in hover templates unless {safe} is asked for: only for the
+    # scatter's caption_html (escaped by us, as in the app) and thumb (an inline data URL)
     hovers = hover_tooltips(page)
-    assert hovers and all("{safe}" not in str(t) for t in hovers)
+    assert hovers
+    safe = set(re.findall(r"@\{?(\w+)\}?\{safe\}", " ".join(str(t) for t in hovers)))
+    assert safe <= {"caption_html", "thumb"}, safe
+    assert "&lt;script&gt;" in page or "&amp;lt;script&amp;gt;" in page
 
 
 # -- thumbnails: only the dataset's own images --------------------------------------------------
@@ -267,6 +272,8 @@ def test_report_refers_to_no_other_host(export):
     page = render_report(ExplorerState(open_source(f"amumo:{export}")), thumbnails=True)
     m = markup(page)
     refs = [v for _, a in m.tags for k, v in a.items() if k in ("src", "href", "action", "poster")]
-    assert refs and all(r.startswith("data:") for r in refs), [r[:60] for r in refs if not r.startswith("data:")]
+    assert all(r.startswith("data:") for r in refs), [r[:60] for r in refs if not r.startswith("data:")]
+    assert "data:image/jpeg;base64," in page, "the scatter's hover thumbnails are inlined"
+    assert "/thumb/" not in page, "no link to the app's thumbnail route"
     for _, code in m.scripts:
         assert not re.search(r"""(fetch|XMLHttpRequest|import)\s*\(\s*['"]https?://""", code)

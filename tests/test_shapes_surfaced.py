@@ -43,7 +43,7 @@ def monkeypatch_module():
 
 
 def edge_kinds(state, metadata):
-    edges = edges_frame(state.projection_coords())
+    edges = edges_frame(state.projection_frame())
     kinds = metadata["planted"].astype(str).to_numpy()[edges["pair_id"].to_numpy()]
     return edges["sim"].to_numpy(), kinds
 
@@ -66,9 +66,9 @@ def test_blurred_images_match_their_captions_less_well(world):
 
 def test_the_heart_filter_shows_both_senses(world):
     state, metadata = world
-    state.caption_filter = "heart"
+    state.data.caption_filter = "heart"
     shown = state.active_indices()
     senses = set(metadata["homonym_sense"].astype(str).to_numpy()[shown])
     assert senses == {"centre", "shape"}
     assert set(np.flatnonzero(metadata["planted"].astype(str).to_numpy() == "homonym")) <= set(shown.tolist())
-    state.caption_filter = ""
+    state.data.caption_filter = ""

@@ -85,21 +85,36 @@ def test_failed_write_leaves_no_entry(tmp_path, emb, monkeypatch):
     key = entry_key("d", "m")
     import explorer.store as store_module
 
-    real = store_module.write_npy_durably
+    real = store_module.sha256_file
     calls = []
 
-    def failing(path, array):
+    def failing(path, *a, **kw):
         calls.append(path)
         if len(calls) == 2:
             raise OSError("disk full")
-        real(path, array)
+        return real(path, *a, **kw)
 
-    monkeypatch.setattr(store_module, "write_npy_durably", failing)
+    monkeypatch.setattr(store_module, "sha256_file", failing)
     with pytest.raises(OSError, match="disk full"):
         store.save(key, emb)
-    assert not store.contains(key)
-    assert not store.path(key).exists()
-    assert not any(store.tmp_dir.iterdir())
+    assert not store.contains(key) and not store.path(key).exists()
+    assert not list((tmp_path / "tmp").iterdir()), "no half-written temporary folder"
+
+
+def test_chunked_writes_fill_an_entry_larger_than_one_chunk(tmp_path):
+    store = EmbeddingStore(tmp_path)
+
+    def fill(maps, progress):
+        for s in range(0, 10, 3):
+            maps["image"][s:s + 3] = np.eye(4, dtype=np.float16)[np.arange(s, min(s + 3, 10)) % 4]
+            maps["text"][s:s + 3] = -maps["image"][s:s + 3]
+
+    entry = store.save_chunked("ab" * 16, n=10, dim=4, dtype="float16", fill=fill, model="m", logit_scale=30.0)
+    e = store.load(entry.key)
+    assert e.image.dtype == np.float16 and e.image.shape == (10, 4) and isinstance(e.image, np.memmap)
+    np.testing.assert_array_equal(np.asarray(e.text), -np.asarray(e.image))
+    assert e.logit_scale == 30.0
+
 
 
 def test_leftover_incomplete_directory_is_replaced(tmp_path, emb):

@@ -1,5 +1,5 @@
-"""Heatmap colour limits (explorer.views.colour, state.color_limits): 'data' = robust limits of the
-off-diagonal values the zoomed-out heatmap shows, 'full' = the possible range; rendered plots
+"""Heatmap colour limits (explorer.engine.colour, state.color_limits): 'data' = robust limits of the
+off-diagonal pixels the zoomed-out heatmap shows, 'full' = the possible range; rendered plots
 follow them."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from explorer.analysis.gap import close_gap
+from explorer.engine.colour import FULL_LIMITS, color_limits, data_limits, describe, symmetric_data_limits, union
 from explorer.state import ExplorerState
-from explorer.views.colour import FULL_LIMITS, color_limits, data_limits, describe, overview_level, symmetric_data_limits, union
-from explorer.views.pyramid import build_levels
 from render_helpers import glyphs, render
 from synthetic_source import make_source
 
@@ -38,19 +38,12 @@ def test_a_constant_matrix_still_gets_a_usable_range():
 
 
 def test_full_range_and_unknown_choices():
-    levels = build_levels(np.zeros((8, 8), np.float32), "max")
-    assert color_limits(levels, "full", "similarity") == (-1.0, 1.0)
-    assert color_limits(levels, "full", "difference") == (-2.0, 2.0)
+    grid = np.zeros((8, 8), np.float32)
+    assert color_limits(grid, "full", "similarity") == (-1.0, 1.0)
+    assert color_limits(grid, "full", "difference") == (-2.0, 2.0)
     with pytest.raises(ValueError, match="color_range"):
-        color_limits(levels, "auto")
+        color_limits(grid, "auto")
     assert "full range" in describe("full", (-1.0, 1.0)) and "p1–p99" in describe("data", (0.1, 0.5))
-
-
-def test_overview_level_has_blocks_no_larger_than_a_pixel():
-    levels = build_levels(np.zeros((2048, 2048), np.float32), "max", min_size=64)  # f = 1, 2, 4, …, 32
-    assert overview_level(levels, 400)[0] == 4  # 2048 / 400 ≈ 5.1 cells per pixel
-    assert overview_level(levels, 2048)[0] == 1
-    assert overview_level(levels, 10)[0] == 32  # coarsest available
 
 
 def test_union_covers_every_range():
@@ -69,25 +62,32 @@ def test_data_limits_lie_within_the_values_and_clip_few(n, seed):
     assert outside <= 0.02 + 2.0 / off.size  # 1% each side, up to rounding of the rank
 
 
+def _matrix(state, model="A"):
+    e = state.embeddings(model)
+    x, y = close_gap(np.asarray(e.image), np.asarray(e.text), state.gap.alpha, True)
+    z = np.concatenate([x, y])
+    return z @ z.T
+
+
 def test_state_limits_come_from_the_overview_the_heatmap_shows():
-    """600×600 matrix, 100-pixel overview: 6 cells per pixel, the 2×2 max level is what is shown."""
+    """600×600 matrix, 100-pixel overview: 6×6 cells per pixel, their mean or max is what is shown."""
     src = make_source(n=300, d=6, gap=0.5)
     state = ExplorerState(src, aggregation="max")
-    s = state.similarity("A")
-    blocks = s.reshape(300, 2, 300, 2).max(axis=(1, 3))  # 2×2 maxima, computed here by hand
-    values = blocks[~np.eye(300, dtype=bool)]
-    expected = tuple(np.percentile(values.astype(np.float64), [1, 99]))
-    assert state.color_limits("A", pixels=100) == pytest.approx(expected)
-    state.aggregation = "mean"
-    blocks = s.reshape(300, 2, 300, 2).astype(np.float64).mean(axis=(1, 3))
-    assert state.color_limits("A", pixels=100) == pytest.approx(tuple(np.percentile(blocks[~np.eye(300, dtype=bool)], [1, 99])), abs=1e-6)
-    state.color_range = "full"
+    s = _matrix(state)
+    blocks = s.reshape(100, 6, 100, 6).max(axis=(1, 3))  # 6×6 maxima, computed here by hand
+    expected = tuple(np.percentile(blocks[~np.eye(100, dtype=bool)], [1, 99]))
+    assert state.color_limits("A", pixels=100) == pytest.approx(expected, abs=1e-6)
+    state.look.aggregation = "mean"
+    blocks = s.reshape(100, 6, 100, 6).mean(axis=(1, 3))
+    assert state.color_limits("A", pixels=100) == pytest.approx(tuple(np.percentile(blocks[~np.eye(100, dtype=bool)], [1, 99])), abs=1e-6)
+    state.look.color_range = "full"
     assert state.color_limits("A", pixels=100) == FULL_LIMITS["similarity"]
 
 
 def test_difference_limits_are_symmetric_from_the_mean_overview():
     state = ExplorerState(make_source(n=12, d=5))
-    d = state.difference("A").astype(np.float64)
+    s = _matrix(state)
+    d = s[:12, :12] - s[12:, 12:]
     m = np.percentile(np.abs(d[~np.eye(12, dtype=bool)]), 99)
     assert state.color_limits("A", "difference") == pytest.approx((-m, m))
     assert state.pixel_aggregation("difference") == "mean"
@@ -113,17 +113,17 @@ def test_rendered_heatmap_follows_the_colour_range_and_the_gap(tmp_path):
         return [r.title for r in plot.state.right if type(r).__name__ == "ColorBar"][0]
 
     assert (mapper().low, mapper().high) == pytest.approx(state.color_limits("A"))
-    assert colorbar_title() == "cosine similarity · data p1–p99"
-    state.alpha = 1.0  # closing the gap raises the cross-modal similarities: new limits
+    assert colorbar_title() == "cosine similarity · mean per pixel · data p1–p99"
+    state.gap.alpha = 1.0  # closing the gap raises the cross-modal similarities: new limits
     assert (mapper().low, mapper().high) == pytest.approx(state.color_limits("A"))
-    state.color_range = "full"
+    state.look.color_range = "full"
     assert (mapper().low, mapper().high) == (-1.0, 1.0)
-    assert colorbar_title() == "cosine similarity · full range"
+    assert colorbar_title() == "cosine similarity · mean per pixel · full range"
     assert plot.state.tags[-1]["provenance"]["clim"] == [-1.0, 1.0]
 
 
 def test_visible_limits_of_one_cell_and_of_nothing():
-    from explorer.views.colour import visible_limits
+    from explorer.engine.colour import visible_limits
 
     lo, hi = visible_limits(np.array([[np.nan, 0.3], [np.nan, np.nan]]))
     assert lo < 0.3 < hi and hi - lo == pytest.approx(1e-3)

@@ -1,15 +1,14 @@
-"""The similarity and difference heatmaps rendered with Bokeh: values, quadrants, aggregation,
-cluster boxes, selection bands, taps."""
+"""The similarity and difference heatmaps rendered with Bokeh: tiles, quadrants, what a pixel
+shows, the pair diagonal, cluster boxes, selection outlines, taps, zooms, off-loop computation."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from holoviews.operation.datashader import rasterize
 
+from explorer.analysis.gap import close_gap
 from explorer.state import ExplorerState
-from explorer.views.difference import difference_heatmap, symmetric_clim
-from explorer.views.heatmap import cell_from_xy, cluster_gallery, matrix_image, similarity_heatmap
+from explorer.views.heatmap import cell_from_xy, cluster_gallery, difference_heatmap, similarity_heatmap
 from render_helpers import data, glyphs, render
 from synthetic_source import make_source
 
@@ -19,11 +18,20 @@ def state(tmp_path):
     return ExplorerState(make_source(n=10, image_dir=tmp_path / "imgs", hostile=True))
 
 
-def test_rendered_matrix_holds_every_quadrant_at_full_resolution(state):
+def matrix(state, model="A"):
+    e = state.embeddings(model)
+    active = state.active_indices()
+    x, y = close_gap(np.asarray(e.image)[active], np.asarray(e.text)[active], state.gap.alpha, True)
+    o = state.display_order(model)
+    z = np.concatenate([x[o], y[o]])
+    return z @ z.T
+
+
+def test_rendered_tile_holds_every_quadrant_at_full_resolution(state):
     plot = render(similarity_heatmap(state, "A"))
     d = data(plot, "Image")
     img = d["image"][0]
-    e = state.source_data().embeddings["A"]
+    e = state.embeddings("A")
     x, y = np.asarray(e.image), np.asarray(e.text)
     assert img.shape == (20, 20)
     # row r, column c of the rendered grid is cell (r, c): image i = row i, caption i = row 10 + i
@@ -33,9 +41,10 @@ def test_rendered_matrix_holds_every_quadrant_at_full_resolution(state):
     assert img[11, 14] == pytest.approx(y[1] @ y[4], abs=1e-6)
     assert (d["x"][0], d["y"][0], d["dw"][0]) == (-0.5, -0.5, 20.0)
     assert plot.state.y_range.start > plot.state.y_range.end  # row 0 at the top
+    assert plot.state.x_range.bounds == (-0.5, 19.5)  # panning stays on the matrix
 
 
-def test_separators_quadrant_labels_and_title(state):
+def test_separators_quadrant_labels_title_and_provenance(state):
     plot = render(similarity_heatmap(state, "A"))
     spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]
     assert sorted((s.dimension, s.location) for s in spans) == [("height", 9.5), ("width", 9.5)]
@@ -44,108 +53,108 @@ def test_separators_quadrant_labels_and_title(state):
     # a short title; what produced the plot is in the figure's tags (and in the line beside it)
     assert plot.state.title.text == "Similarity · A"
     prov = plot.state.tags[-1]["provenance"]
-    assert (prov["model"], prov["source"], prov["n"], prov["alpha"], prov["aggregation"]) == ("A", "synthetic:test", 10, 0.0, "max")
+    assert (prov["model"], prov["source"], prov["n"], prov["alpha"], prov["aggregation"]) == ("A", "made:test", 10, 0.0, "mean")
     assert plot.state.xaxis[0].axis_label == "column: images 0–9 | captions 10–19"
     assert plot.state.yaxis[0].axis_label == "row: images 0–9 | captions 10–19"
-    state.alpha = 0.5
+    state.gap.alpha = 0.5
     assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5
     assert plot.state.title.text == "Similarity · A"
-    state.caption_filter = "red"  # pairs 4 and 8 (pair 0's caption is a hostile one)
-    assert plot.state.yaxis[0].axis_label == "row: images 0–1 | captions 2–3"
-    spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]
-    assert sorted(s.location for s in spans) == [1.5, 1.5]
 
 
-def test_mean_hides_the_diagonal_that_max_keeps():
-    n = 1000
-    m = np.zeros((n, n), np.float32)
-    np.fill_diagonal(m, 1.0)
-    img = matrix_image(m)
-    mx = rasterize(img, aggregator="max", width=100, height=100, dynamic=False)
-    mean = rasterize(img, aggregator="mean", width=100, height=100, dynamic=False)
-    assert np.nanmax(mx.dimension_values("similarity")) == 1.0
-    assert np.nanmax(mean.dimension_values("similarity")) == pytest.approx(0.1)
-
-
-def test_aggregation_param_drives_the_rendered_plot():
-    n = 300
-    src = make_source(n=n, d=4, gap=0.0)
-    st = ExplorerState(src, aggregation="max")
-    plot = render(similarity_heatmap(st, "A", size=100))
+def test_zoomed_out_pixels_are_exact_block_means_or_maxima_and_the_diagonal_is_drawn():
+    src = make_source(n=300, d=8, gap=0.5)
+    st = ExplorerState(src)
+    hm = similarity_heatmap(st, "A", size=60)
+    plot = render(hm)
     img = data(plot, "Image")["image"][0]
-    assert img.shape[0] < 600  # aggregated to the plot, not 600×600
-    top_max = np.nanmax(img)
-    st.aggregation = "mean"
-    img_mean = data(plot, "Image")["image"][0]
-    assert np.nanmax(img_mean) < top_max
+    assert img.shape == (60, 60)  # 600 cells on 60 pixels
+    s = matrix(st)
+    t = hm.feed.value["tile"]
+    e = t.x_edges
+    np.testing.assert_allclose(img[7, 31], s[e[7]:e[8], e[31]:e[32]].mean(), atol=1e-6)
+    # the matched pairs' diagonal, binned like the pixels, on top of both cross-modal quadrants
+    rects = data(plot, "Quad", 0)
+    assert len(rects["left"]) == 2 * 30  # 10 pairs per pixel: 30 pixels per diagonal
+    sims = np.diagonal(s[:300, 300:])
+    assert rects["color"][0] == pytest.approx(sims[e[0]:e[1]].mean(), abs=1e-6)
+    assert plot.state.right[0].title == "cosine similarity · mean per pixel · data p1–p99"
+    st.look.aggregation = "max"
+    img = data(plot, "Image")["image"][0]
+    np.testing.assert_allclose(img[7, 31], s[e[7]:e[8], e[31]:e[32]].max(), atol=1e-6)
+    assert plot.state.right[0].title == "cosine similarity · max per pixel · data p1–p99"
+    st.look.pair_diagonal = False
+    assert len(data(plot, "Quad", 0)["left"]) == 0
+
+
+def test_a_zoom_computes_the_visible_window():
+    src = make_source(n=300, d=8)
+    st = ExplorerState(src)
+    hm = similarity_heatmap(st, "A", size=50)
+    plot = render(hm)
+    s = matrix(st)
+    hm.feed.request(x_range=(99.5, 149.5), y_range=(399.5, 449.5))  # what a RangeXY event does
+    d = data(plot, "Image")
+    img = d["image"][0]
+    assert img.shape == (50, 50) and d["x"][0] == 99.5 and d["dw"][0] == 50.0
+    np.testing.assert_allclose(img, s[400:450, 100:150], atol=1e-6)  # one cell per pixel: the cells themselves
+    st.gap.alpha = 0.5  # the zoom is kept when the data change
+    np.testing.assert_allclose(data(plot, "Image")["image"][0], matrix(st)[400:450, 100:150], atol=1e-6)
 
 
 def test_cluster_boxes_and_labels(state):
-    state.cluster = True
-    state.k = 4
+    state.order.param.update(cluster=True, k=4)
     plot = render(similarity_heatmap(state, "A"))
     o = state.ordering("A")
-    quads = data(plot, "Quad")
+    quads = data(plot, "Quad", 1)
     assert len(quads["left"]) == 4 * len(o.members)  # one box per cluster in each quadrant
     b = o.boundaries
-    # the image–image quadrant's boxes span each cluster's display positions on both axes
-    top_left = sorted((lo, r, bo, t) for lo, r, bo, t in zip(quads["left"], quads["right"], quads["bottom"], quads["top"]) if r <= 9.5 and t <= 9.5)
+    top_left = sorted((lo, r, bo, t) for lo, r, bo, t in zip(quads["left"], quads["right"], quads["bottom"], quads["top"])
+                      if r <= 9.5 and t <= 9.5)
     assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:])]
     cl = data(plot, "Text", 1)
     full = [f"{c + 1}. {label}" for c, label in enumerate(state.cluster_labels("A"))]
     assert len(cl["cluster"]) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
     for shown, whole in zip(cl["cluster"], full):  # long labels are shortened with an ellipsis
         assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
-    state.cluster = False
-    assert len(data(plot, "Quad")["left"]) == 0
+    state.order.cluster = False
+    assert len(data(plot, "Quad", 1)["left"]) == 0
 
 
-def test_selected_pairs_highlight_rows_and_columns(state):
-    state.cluster = True
-    state.k = 3
+def test_selected_pairs_are_outlined_without_changing_the_colours(state):
+    state.order.param.update(cluster=True, k=3)
     plot = render(similarity_heatmap(state, "A"))
     assert len(data(plot, "HStrip")["y0"]) == 0
-    state.selected_pairs = [4]
+    before = np.array(data(plot, "Image")["image"][0])
+    state.interaction.selected_pairs = [4]
     q = int(np.flatnonzero(state.display_pairs("A") == 4)[0])
-    h = data(plot, "HStrip")
-    v = data(plot, "VStrip")
+    h, v = data(plot, "HStrip"), data(plot, "VStrip")
     assert sorted(h["y0"]) == [q - 0.5, 10 + q - 0.5]  # the image row and the caption row
     assert sorted(v["x0"]) == [q - 0.5, 10 + q - 0.5]
     assert sorted(h["y1"]) == [q + 0.5, 10 + q + 0.5]
+    strip = glyphs(plot, "HStrip")[0].glyph
+    assert strip.fill_alpha == 0.0 and strip.line_width > 0  # an outline, never a wash over the cells
+    np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)
 
 
-def test_tap_inspects_both_items_and_double_tap_selects_the_row(state):
+def test_tap_inspects_both_items_marks_the_cell_and_double_tap_selects_the_row(state):
     import holoviews as hv
 
     hm = similarity_heatmap(state, "A")
-    render(hm)
+    plot = render(hm)
     tap, dtap = hm.cell_streams
     assert isinstance(tap, hv.streams.Tap) and isinstance(dtap, hv.streams.DoubleTap)
     tap.event(x=13.2, y=2.9)  # column 13 = caption 3, row 3 = image 3
-    info = state.inspected
+    info = state.interaction.inspected
     assert (info["row"], info["col"]) == (3, 13)
     assert info["row_item"]["modality"] == "image" and info["col_item"]["modality"] == "text"
     assert info["row_item"]["pair_id"] == 3 and info["col_item"]["pair_id"] == 3
-    assert info["value"] == pytest.approx(float(state.similarity("A")[3, 13]))
+    assert info["value"] == pytest.approx(float(matrix(state)[3, 13]), abs=1e-9)
+    marked = data(plot, "Quad", 2)
+    assert (marked["left"], marked["top"]) == ([12.5], [3.5])  # the tapped cell is outlined
     dtap.event(x=1.0, y=16.0)  # caption row of pair 6
-    assert state.selected_pairs == [6]
+    assert state.interaction.selected_pairs == [6]
     tap.event(x=50.0, y=2.0)  # outside: nothing changes
-    assert state.inspected is info
-    tap.event(x=13.0, y=3.1)  # the same cell again: no new event
-    assert state.inspected is info
-
-
-def test_hover_inspection_follows_the_mouse_when_enabled(state):
-    import holoviews as hv
-
-    hm = similarity_heatmap(state, "A", hover_inspect=True)
-    render(hm)
-    pointer = hm.cell_streams[2]
-    assert isinstance(pointer, hv.streams.PointerXY)
-    pointer.event(x=2.0, y=17.0)
-    assert (state.inspected["row"], state.inspected["col"]) == (17, 2)
-    assert state.inspected["row_item"]["modality"] == "text" and state.inspected["col_item"]["modality"] == "image"
-    assert len(similarity_heatmap(state, "A").cell_streams) == 2  # off by default
+    assert state.interaction.inspected is info
 
 
 def test_cell_from_xy():
@@ -155,11 +164,13 @@ def test_cell_from_xy():
     assert cell_from_xy(None, 0, 4) is None
 
 
-def test_a_filter_matching_nothing_shows_an_empty_plot_and_a_status(state):
-    plot = render(similarity_heatmap(state, "A"))
-    state.caption_filter = "nothing-matches-this"
-    assert "no caption matches" in state.status
+def test_a_filter_matching_nothing_shows_an_empty_plot_and_says_why(state):
+    hm = similarity_heatmap(state, "A")
+    plot = render(hm)
+    state.data.caption_filter = "nothing-matches-this"
+    assert "no caption matches" in hm.feed.error
     assert np.isnan(data(plot, "Image")["image"][0]).all()
+    assert plot.state.title.text.startswith("Similarity · no caption matches")
 
 
 def test_difference_heatmap_is_centred_and_titled(state):
@@ -168,20 +179,50 @@ def test_difference_heatmap_is_centred_and_titled(state):
     e = state.embeddings("A")
     x, y = np.asarray(e.image), np.asarray(e.text)
     assert d.shape == (10, 10)
-    assert d[2, 7] == pytest.approx(x[2] @ x[7] - y[2] @ y[7], abs=1e-6)
+    dm = x @ x.T - y @ y.T
+    assert d[2, 7] == pytest.approx(dm[2, 7], abs=1e-6)
     mapper = glyphs(plot, "Image")[0].glyph.color_mapper
     assert mapper.low == pytest.approx(-mapper.high)
-    assert mapper.high == pytest.approx(np.abs(x @ x.T - y @ y.T).max(), rel=1e-5)
-    mad = np.abs(x @ x.T - y @ y.T).mean()
-    assert f"mean|D| = {mad:.4f}" in plot.state.title.text
-    assert symmetric_clim(np.zeros((2, 2))) == (-1.0, 1.0)
+    off = np.abs(dm[~np.eye(10, dtype=bool)])
+    assert mapper.high == pytest.approx(np.percentile(off, 99), rel=1e-5)  # ±p99 of |D| off the diagonal
+    assert f"mean|D| = {np.abs(dm).mean():.4f}" in plot.state.title.text
+
+
+def test_views_compute_off_the_event_loop_and_show_the_latest_settings(state):
+    """With a runner (the app's thread pool), a settings change returns at once; the heatmap
+    keeps the previous tile, its Feed says it is pending, and a burst of changes is computed once,
+    for the newest settings."""
+    jobs = []
+    hm = similarity_heatmap(state, "A", run=jobs.append)
+    plot = render(hm)
+    assert hm.feed.pending and len(jobs) == 1
+    assert np.isnan(data(plot, "Image")["image"][0]).all()  # the placeholder, over the whole matrix
+    jobs.pop()()
+    first = np.array(data(plot, "Image")["image"][0])
+    hm.feed._last_seconds = 5.0  # as slow as a million pairs
+    state.gap.alpha = 0.3
+    state.gap.alpha = 0.6  # arrives while the first change waits: merged
+    assert len(jobs) == 1 and hm.feed.pending
+    np.testing.assert_array_equal(data(plot, "Image")["image"][0], first)
+    jobs.pop()()
+    assert not hm.feed.pending and hm.feed.computations == 2
+    np.testing.assert_allclose(data(plot, "Image")["image"][0], matrix(state), atol=1e-6)
+    assert plot.state.tags[-1]["provenance"]["alpha"] == 0.6
+
+
+def test_a_disposed_view_stops_following_the_settings(state):
+    hm = similarity_heatmap(state, "A")
+    render(hm)
+    n = hm.feed.computations
+    hm.feed.dispose()
+    state.gap.alpha = 0.5
+    assert hm.feed.computations == n
 
 
 def test_cluster_gallery_escapes_labels_and_shows_examples(state):
-    state.cluster = True
-    state.k = 3
+    state.order.param.update(cluster=True, k=3)
     pane = cluster_gallery(state, "A", per_cluster=2)
-    html = pane.object
+    html = pane.feed.value["html"]
     assert html.count('class="bx-cluster"') == len(state.ordering("A").members)
     assert "<script" not in html and "onerror=" not in html.replace("onerror=&quot;", "")
     assert html.count("/thumb/") == sum(min(2, s) for s in state.ordering("A").sizes)
@@ -197,17 +238,21 @@ def test_cluster_labels_only_where_they_fit_and_inside_the_matrix():
     rows = lab.dframe()
     assert list(rows["cluster"].str.split(". ").str[0]) == ["3", "4"], "clusters under 7 rows carry no label"
     assert list(rows["align"]) == ["left", "right"]
-    # text-image: rows of the lower quadrants, columns of the image quadrant; the left box is labelled
-    # to its right, the right box to its left, so no label runs out of the quadrant's side of the matrix
     assert rows["column"].iloc[0] > 40 - 0.5 and rows["column"].iloc[1] < 40 - 0.5
     assert all(100 <= r < 200 for r in rows["row"])
     assert max(len(t) for t in rows["cluster"]) == LABEL_CHARS and rows["cluster"].iloc[1].endswith("…")
 
 
-def test_selection_bands_fade_as_more_pairs_are_selected():
-    from explorer.views.heatmap import band_alpha, selection_bands
+def callbacks_of(plot) -> list[str]:
+    out = [type(c).__name__ for c in plot.callbacks]
+    for sub in (getattr(plot, "subplots", None) or {}).values():
+        out += callbacks_of(sub)
+    return out
 
-    assert band_alpha(1) == band_alpha(5) == 0.35
-    assert band_alpha(10) < band_alpha(6) < 0.35 and band_alpha(1000) == 0.08
-    h, v = selection_bands(np.arange(50), 100)
-    assert h.opts.get().kwargs["alpha"] == v.opts.get().kwargs["alpha"] == band_alpha(50)
+
+def test_zooms_and_taps_reach_the_heatmap_from_the_browser(state):
+    """The streams are linked to the rendered plot (HoloViews links a stream only to a DynamicMap
+    of one element: calling stream.event() in a test would pass without it, a browser would not)."""
+    assert sorted(callbacks_of(render(similarity_heatmap(state, "A")))) == [
+        "DoubleTapCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
+    assert "TapCallback" not in callbacks_of(render(similarity_heatmap(state, "A", interactive=False)))

@@ -1,16 +1,17 @@
-"""What keeps slider moves cheap: faithfulness computed only when shown and off the event loop
-(DeferredHTML, latest settings winning), one plot refresh per change (StreamHub), and the
-provenance beside the plots (escaped) instead of in their titles."""
+"""What keeps slider moves cheap: every view's data computed once per change by its Feed (off
+the event loop, latest settings winning), faithfulness only when shown, quick numbers before
+R@k, and the provenance beside the plots (escaped) instead of in their titles."""
 
 from __future__ import annotations
 
 import holoviews as hv
 import pytest
 
+from explorer.engine.memo import MEMO
 from explorer.state import ExplorerState
-from explorer.views.deferred import DeferredHTML
-from explorer.views.numbers import faithfulness_pane, numbers_pane
-from explorer.views.provenance import provenance_html, provenance_pane, provenance_text
+from explorer.views.feed import Feed, params_of
+from explorer.views.numbers import OnDemandHTML, faithfulness_pane, numbers_pane
+from explorer.views.provenance import feed_provenance_pane, provenance_dict, provenance_text
 from render_helpers import render
 from synthetic_source import make_source
 
@@ -21,72 +22,91 @@ def state():
 
 
 class QueueRunner:
-    """A runner that holds work until run() — a stand-in for the server's background thread."""
+    """A runner that holds work until run() — a stand-in for the server's thread pool."""
 
     def __init__(self):
         self.jobs = []
 
-    def __call__(self, work, done, failed):
-        self.jobs.append((work, done, failed))
+    def __call__(self, work):
+        self.jobs.append(work)
 
     def run(self):
-        work, done, failed = self.jobs.pop(0)
-        try:
-            result = work()
-        except Exception as exc:
-            failed(exc)
-        else:
-            done(result)
+        self.jobs.pop(0)()
 
 
-def test_moving_alpha_never_computes_faithfulness_for_the_numbers(state):
-    pane = numbers_pane(state, "A", faithfulness=False)
+def test_moving_alpha_updates_the_numbers_and_never_computes_faithfulness(state):
+    pane = numbers_pane(state, "A")
     for a in (0.2, 0.6, 1.0):
-        state.alpha = a
+        state.gap.alpha = a
         assert f"α={a:g}" in pane.object
-    assert state.compute_counts["faithfulness"] == 0
-    assert "trustworthiness" not in pane.object
+    assert MEMO.computed.get("faithfulness", 0) == 0
+    assert "trustworthiness" not in pane.object and "R@1 image→text" in pane.object
+
+
+def test_the_numbers_come_in_two_steps_recall_last(state):
+    runner = QueueRunner()
+    seen = []
+    pane = numbers_pane(state, "A")
+    pane.feed._run = runner
+    pane.feed._last_seconds = 5.0
+    pane.feed.param.watch(lambda e: seen.append(pane.feed.value["html"]), "version")
+    state.gap.alpha = 0.5
+    runner.run()
+    assert len(seen) == 2 and "computing…" in seen[0] and "R@1 image→text" not in seen[0]
+    assert "R@1 image→text" in seen[1] and "computing…" not in seen[1]
 
 
 def test_faithfulness_is_computed_only_while_shown(state):
+    lazy = faithfulness_pane(state, "A", active=False)
     runner = QueueRunner()
-    lazy = faithfulness_pane(state, "A", runner=runner, active=False)
-    state.alpha = 0.3
-    assert runner.jobs == [] and state.compute_counts["faithfulness"] == 0
+    lazy.feed._run = runner
+    lazy.feed._last_seconds = 5.0
+    state.gap.alpha = 0.3
+    assert runner.jobs == [] and MEMO.computed.get("faithfulness", 0) == 0
     lazy.set_active(True)  # the section is opened
     assert "computing" in lazy.pane.object
     runner.run()
     f = state.faithfulness("A")
     assert f"{f.trustworthiness:.4f}" in lazy.pane.object and "computing" not in lazy.pane.object
-    assert state.compute_counts["faithfulness"] == 1
+    assert MEMO.computed["faithfulness"] == 1
     lazy.set_active(False)  # closed again: α moves cost nothing
-    state.alpha = 0.8
-    assert runner.jobs == [] and state.compute_counts["faithfulness"] == 1
+    state.gap.alpha = 0.8
+    assert runner.jobs == [] and MEMO.computed["faithfulness"] == 1
 
 
 def test_changes_while_computing_end_with_the_latest_settings(state):
     runner = QueueRunner()
-    lazy = faithfulness_pane(state, "A", runner=runner, active=True)
+    calls = []
+    feed = Feed(lambda: calls.append(state.gap.alpha) or {"alpha": state.gap.alpha}, params_of(state, ("gap.alpha",)),
+                empty=dict, run=runner)
     assert len(runner.jobs) == 1
-    state.alpha = 0.5  # while the first computation runs: nothing new starts yet
-    state.alpha = 0.9
+    state.gap.alpha = 0.5  # while the first computation waits: nothing new starts
+    state.gap.alpha = 0.9
     assert len(runner.jobs) == 1
-    runner.run()  # the first one ends (α = 0.9 by now): the latest settings are computed next
-    assert len(runner.jobs) == 1 and "computing" in lazy.pane.object
-    runner.run()
-    assert runner.jobs == [] and lazy.computations == 2
-    f = state.faithfulness("A")  # cached for α = 0.9
-    assert f"{f.knn_overlap:.4f}" in lazy.pane.object and "computing" not in lazy.pane.object
+    runner.run()  # it computes the newest settings
+    assert runner.jobs == [] and calls == [0.9] and feed.value == {"alpha": 0.9} and feed.version == 1
+    runner2 = QueueRunner()
+
+    # a change arriving *during* a computation: the stale result is dropped and the latest computed
+    def compute():
+        calls.append(state.gap.alpha)
+        if len(calls) == 2:
+            state.gap.alpha = 0.1  # the user moves the slider again meanwhile
+        return {"alpha": state.gap.alpha}
+
+    feed2 = Feed(compute, params_of(state, ("gap.alpha",)), empty=dict, run=runner2)
+    runner2.run()
+    assert feed2.version == 1 and feed2.value == {"alpha": 0.1} and calls[-1] == 0.1
 
 
 def test_on_demand_pane_waits_for_refresh_and_marks_stale_results(state):
     calls = []
-    lazy = DeferredHTML(lambda: calls.append(state.alpha) or f"<b>α {state.alpha}</b>", [(state, ["alpha"])], auto=False)
-    state.alpha = 0.4
+    lazy = OnDemandHTML(lambda: calls.append(state.gap.alpha) or f"<b>α {state.gap.alpha}</b>", state, ("gap.alpha",), auto=False)
+    state.gap.alpha = 0.4
     assert calls == []
     lazy.refresh()
     assert calls == [0.4] and "<b>α 0.4</b>" in lazy.pane.object
-    state.alpha = 0.7
+    state.gap.alpha = 0.7
     assert calls == [0.4] and "settings changed" in lazy.pane.object
     lazy.refresh()
     assert calls == [0.4, 0.7] and "settings changed" not in lazy.pane.object
@@ -96,35 +116,37 @@ def test_a_failing_computation_shows_an_escaped_message(state):
     def boom():
         raise ValueError("<script>alert(1)</script>")
 
-    lazy = DeferredHTML(boom, [])
+    lazy = OnDemandHTML(boom, state, ())
     assert "&lt;script&gt;" in lazy.pane.object and "<script>" not in lazy.pane.object
 
 
-def test_one_change_refreshes_a_layered_plot_once(state, monkeypatch):
+def test_one_change_computes_a_layered_plot_once(state):
     from explorer.views.heatmap import similarity_heatmap
 
-    render(similarity_heatmap(state, "A"))  # image, colour limits, annotations, bands, title: five layers
-    triggers = []
-    original = hv.streams.Stream.trigger.__func__
-
-    def counting(cls, streams):
-        triggers.append(len(streams))
-        return original(cls, streams)
-
-    monkeypatch.setattr(hv.streams.Stream, "trigger", classmethod(counting))
-    state.alpha = 0.5
-    assert triggers == [5]  # every layer of the plot, in one trigger (one refresh)
+    hm = similarity_heatmap(state, "A")
+    render(hm)  # image, pair diagonal, separators, names, clusters, selection, tapped cell, title
+    n, tiles = hm.feed.computations, MEMO.computed["tile"]
+    state.gap.alpha = 0.5
+    assert hm.feed.computations == n + 1 and MEMO.computed["tile"] == tiles + 1
+    state.look.cmap = "kbc"  # appearance: redrawn, not recomputed
+    assert hm.feed.computations == n + 1
 
 
 def test_provenance_line_is_escaped_and_complete(tmp_path):
-    src = make_source(n=10, models=("<img src=x onerror=alert(1)>",), spec="synthetic:<b>x</b>")
+    from explorer.views.heatmap import similarity_heatmap
+    from explorer.views.scatter import projection_scatter
+
+    src = make_source(n=10, models=("<img src=x onerror=alert(1)>",), spec="made:<b>x</b>")
     state = ExplorerState(src, alpha=0.25, cluster=True, k=2)
-    html = provenance_html(state, None, "similarity")
+    hm = similarity_heatmap(state)
+    html = feed_provenance_pane(hm.feed).object
     assert "<img" not in html and "<b>" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    text = provenance_text(state, None, "similarity")
-    for part in ("synthetic:<b>x</b>", "(n=10)", "α=0.25 re-normalised", "clusters text-image k=2", "max per pixel", "data p1–p99"):
+    text = hm.feed.value["provenance_text"]
+    for part in ("made:<b>x</b>", "(n=10)", "α=0.25 re-normalised", "clusters text-image k=2", "mean per pixel", "data p1–p99"):
         assert part in text, part
-    assert "PCA joint (seed 0)" in provenance_text(state, None, "projection")
-    pane = provenance_pane(state, kind="projection")
-    state.projection_mode = "concatenated"
+    assert "PCA joint (seed 0)" in provenance_text(provenance_dict(state, None, "projection"), "projection")
+    sc = projection_scatter(state)
+    pane = feed_provenance_pane(sc.feed)
+    state.projection.projection_mode = "concatenated"
     assert "PCA concatenated" in pane.object and "&lt;img" in pane.object
+    assert isinstance(hm, hv.core.Overlay | hv.DynamicMap)

@@ -10,17 +10,16 @@ from explorer.analysis.gap import gap_distance
 from explorer.state import AugmentState, ExplorerState
 from explorer.views import (
     compare_view,
-    faithfulness_table,
     inspect_panel,
     loss_landscape_plot,
     numbers_pane,
-    numbers_table,
     selection_panel,
     similarity_histograms,
 )
 from explorer.views.cards import esc, inspected_html, item_card, selection_html
 from explorer.views.compare import compare_frame, compare_heatmaps
 from explorer.views.histograms import density
+from explorer.views.numbers import faithfulness_comparison_html, faithfulness_rows
 from render_helpers import glyphs, render
 from synthetic_source import HOSTILE, make_source
 
@@ -80,11 +79,10 @@ def test_inspect_panel_follows_taps(state):
 
 
 def test_selection_panel_follows_selected_pairs(state):
-    state.cluster = True
-    state.k = 3
+    state.order.param.update(cluster=True, k=3)
     pane = selection_panel(state, "A")
     assert "No pairs selected" in pane.object
-    state.selected_pairs = [0, 1, 3]
+    state.interaction.selected_pairs = [0, 1, 3]
     html = pane.object
     assert html.count('class="bx-row"') == 3
     assert "<script" not in html and "<img src=x" not in html
@@ -95,36 +93,34 @@ def test_selection_panel_follows_selected_pairs(state):
     assert df.pair_id.tolist() == [0, 1, 3] and df.caption.tolist()[0] == HOSTILE[0]  # the table keeps raw text
 
 
-def test_numbers_table_and_pane(state):
+def test_numbers_frame_and_pane(state):
     e = state.source_data().embeddings["A"]
-    table = numbers_table(state, "A")[()]
-    df = table.dframe()
+    df = state.numbers_frame("A")
     assert df.quantity.iloc[0] == "gap distance"
     assert df.before.iloc[0] == pytest.approx(gap_distance(e.image, e.text))
-    state.alpha = 1.0
-    state.renormalize = False
-    df = numbers_table(state, "A")[()].dframe()
-    assert df.after.iloc[0] == pytest.approx(0.0, abs=1e-9)
+    state.gap.param.update(alpha=1.0, renormalize=False)
+    df = state.numbers_frame("A")
+    assert df.iloc[0, 2] == pytest.approx(0.0, abs=1e-9)
     pane = numbers_pane(state, "A")
     html = pane.object
-    assert "loss (symmetric, batch 12)" in html and "trustworthiness" in html and "in-modal difference" in html
-    state.loss_variant = "article"
+    assert "loss (symmetric, batch 12)" in html and "in-modal difference" in html and "R@1 image→text" in html
+    state.gap.loss_variant = "article"
     assert "loss (article, batch 12)" in pane.object
 
 
-def test_faithfulness_table_matches_state(state):
-    t = faithfulness_table(state, "A")[()].dframe()
+def test_faithfulness_rows_match_state(state):
+    rows = dict(faithfulness_rows(state, "A"))
     f = state.faithfulness("A")
-    row = t.set_index("measure")["value"]
-    assert row[f"trustworthiness (k={f.k})"] == f"{f.trustworthiness:.4f}"
-    assert row["projection"].startswith("PCA joint")
+    assert rows[f"trustworthiness (k={f.k})"] == f"{f.trustworthiness:.4f}"
+    assert rows["projection"].startswith("PCA joint")
 
 
 def test_histograms_are_densities_of_the_four_groups(state):
     plot = render(similarity_histograms(state, "A", bins=10))
     quads = glyphs(plot, "Quad")
     assert len(quads) == 4
-    dist = state.distributions("A", 10)
+    dist, sample = state.distributions("A", 10)
+    assert sample.exact
     for q, g in zip(quads, ["image-image", "text-text", "matched", "unmatched"]):
         d = q.data_source.data
         np.testing.assert_allclose(d["top"], density(dist.counts[g], dist.edges))
@@ -133,9 +129,9 @@ def test_histograms_are_densities_of_the_four_groups(state):
     assert plot.state.title.text == "Similarity distributions · A"
     # the x axis ends where the similarities do (no padding past them, never past ±1)
     assert (plot.state.x_range.start, plot.state.x_range.end) == pytest.approx((dist.edges[0], dist.edges[-1]))
-    from explorer.views.provenance import provenance_text
+    from explorer.views.histograms import histogram_data
 
-    line = provenance_text(state, "A", "histograms")
+    line = histogram_data(state, "A", 10)["provenance_text"]
     assert "means: " + ", ".join(f"{g} {dist.means[g]:.3f}" for g in ["image-image", "text-text", "matched", "unmatched"]) in line
     assert density(np.zeros(3), np.arange(4.0)).tolist() == [0, 0, 0]
 
@@ -150,14 +146,13 @@ def test_loss_landscape_plot_marks_original_and_closed(state):
     xs = marks.get("signed gap distance", marks.get("x"))
     np.testing.assert_allclose(sorted(xs), sorted([d["gap_distance_before"], d["gap_distance_after"]]))
     assert plot.state.title.text == "Loss along the gap · A"
-    from explorer.views.provenance import provenance_text
+    from explorer.views.landscape import landscape_data
 
-    assert "symmetric loss, batch 12, logit scale s=" in provenance_text(state, "A", "landscape")
+    assert "symmetric loss, batch 12, logit scale s=" in landscape_data(state, "A")["provenance_text"]
 
 
 def test_compare_two_models_with_a_shared_ordering(state):
-    state.cluster = True
-    state.k = 3
+    state.order.param.update(cluster=True, k=3)
     df = compare_frame(state)
     assert df.model.tolist() == ["A", "B"]
     assert df["gap before"].iloc[1] == pytest.approx(state.numbers("B")["gap_distance_before"])
@@ -170,48 +165,45 @@ def test_compare_two_models_with_a_shared_ordering(state):
     eb = state.embeddings("B")
     xb = np.asarray(eb.image)
     np.testing.assert_allclose(images[1][:12, :12], xb[order] @ xb[order].T, atol=1e-5)
-    state.shared_order = False
+    state.model.shared_order = False
     assert state.display_order("B", shared=True).tolist() == state.ordering("B").order.tolist()
     view = compare_view(state)
     view.get_root()
-    assert "A, B · on synthetic:test (n=12)" in view[1].object and "shared by all" in view[1].object
-    assert "mean|XXᵀ−YYᵀ|" in view[2].object
+    assert "A, B · on made:test (n=12)" in view[1].object and "shared by all" in view[1].object
+    assert "mean|XXᵀ−YYᵀ|" in view[2].object and "R@1 i→t" in view[2].object
 
 
-def test_augment_view_over_a_precomputed_series(amumo_dir):
-    from explorer.views import augment_view
-    from explorer.views.augment import augment_heatmaps
+def test_augment_heatmaps_and_curves_over_a_precomputed_series(amumo_dir):
+    from explorer.views.augment import series_curves, series_heatmaps
 
     aug = AugmentState(series_source=f"amumo:{amumo_dir('Noisy-0_size-100')}", models=["CLIP", "CyCLIP"])
-    layout = augment_heatmaps(aug, size=200)
-    assert len(layout) == 2
-    view = augment_view(aug)
-    view.get_root()
-    assert [type(p).__name__ for p in view[0]._pane] == ["HoloViews", "HoloViews"]  # curves, heatmaps
-    aug.series_source = "amumo:/nonexistent/<b>folder"
-    html = view[0]._pane.object  # a clear message instead of a broken page, escaped
-    assert "not found" in html and "&lt;b&gt;folder" in html
+    st = aug.explorer_state()
+    st.model.compare_models = st.model_names()
+    layout = series_heatmaps(st, size=200)
+    assert len(layout) == 2 and len(layout.feeds) == 2
+    curves = series_curves(st)
+    first = curves.values()[0].values()[0]  # CLIP: image i with the caption
+    sims = first.dimension_values(1)
+    e = st.embeddings("CLIP")
+    np.testing.assert_allclose(sims, np.einsum("ij,ij->i", np.asarray(e.image), np.asarray(e.text)), atol=1e-9)
 
 
 def test_faithfulness_for_each_projection(state):
-    from explorer.views import faithfulness_comparison
-
     df = state.faithfulness_frame("A", methods=("PCA", "t-SNE"))
     assert [p.split()[0] for p in df.projection] == ["PCA", "t-SNE"]
     # the PCA row is the displayed projection's faithfulness (same numbers, one computation)
     f = state.faithfulness("A")
     assert df.trustworthiness.iloc[0] == pytest.approx(f.trustworthiness)
     assert df["edges within 2-D cluster"].iloc[1] == state.faithfulness("A", "t-SNE", "joint").edges_within_cluster_2d
-    state.projection_mode = "fit-image"  # t-SNE cannot place new points: left out
+    state.projection.projection_mode = "fit-image"  # t-SNE cannot place new points: left out
     assert [p.split()[0] for p in state.faithfulness_frame("A", methods=("PCA", "t-SNE")).projection] == ["PCA"]
-    pane = faithfulness_comparison(state, "A", methods=("PCA",))
-    assert pane.object.count("<tr>") == 2 and "fit-image" in pane.object
+    html = faithfulness_comparison_html(state, "A", methods=("PCA",))
+    assert html.count("<tr>") == 2 and "fit-image" in html
 
 
 def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file):
     """Liang et al.'s real CLIP features: no captions, no images; every view still renders."""
     from explorer.views import cluster_gallery, difference_heatmap, projection_scatter, similarity_heatmap
-    from explorer.views.provenance import provenance_text
 
     path = liang_file("features_clip.npy")
     st = ExplorerState(source=f"liang:{path}", cluster=True, k=4, sample_size=120)
@@ -220,23 +212,23 @@ def test_an_embeddings_only_source_renders_without_captions_or_images(liang_file
     idx = st.active_indices()
     assert st.numbers()["gap_distance_before"] == pytest.approx(gap_distance(raw[0][idx], raw[1][idx]), abs=1e-6)
     for view in (similarity_heatmap, difference_heatmap, projection_scatter, loss_landscape_plot, similarity_histograms):
-        assert render(view(st)).state.title.text.split(" · ")[1] == "CLIP ViT-B/16"
-    for kind in ("similarity", "difference", "projection", "landscape", "histograms"):
-        assert "(n=120)" in provenance_text(st, None, kind)
+        v = view(st)
+        assert render(v).state.title.text.split(" · ")[1] == "CLIP ViT-B/16"
+        assert "(n=120)" in v.feed.value["provenance_text"]
     assert st.cluster_labels() == ["cluster 1", "cluster 2", "cluster 3", "cluster 4"][: len(st.ordering().members)]
     info = st.inspect_cell(None, 0, 130)
     assert info["row_item"]["thumb"] is None and info["col_item"]["caption"] == ""
     assert 'title="no image"' in inspected_html(info)
     assert "no image" in cluster_gallery(st).object
-    st.caption_filter = "dog"
+    st.data.caption_filter = "dog"
     with pytest.raises(Exception, match="no captions"):
         st.active_indices()
 
 
 def test_histogram_provenance_of_a_single_pair_says_there_are_no_values():
     """One pair has no off-diagonal image–image or text–text similarity: no 'nan' in the page."""
-    from explorer.views.provenance import provenance_text
+    from explorer.views.histograms import histogram_data
 
     state = ExplorerState(make_source(n=6, d=4), sample_size=1)
-    text = provenance_text(state, "A", "histograms")
+    text = histogram_data(state, "A")["provenance_text"]
     assert "nan" not in text and "image-image – (no values)" in text, text

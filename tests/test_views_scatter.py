@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from explorer.analysis.similarity import pair_similarities
+from explorer.engine.memo import MEMO
 from explorer.state import ExplorerState
-from explorer.views.scatter import TOOLTIP, edges_frame, nearest_pair, pairs_in_bounds, points_frame, projection_scatter
+from explorer.views.provenance import feed_provenance_pane
+from explorer.views.scatter import TOOLTIP, edges_frame, glyph_frame, nearest_pair, pairs_in_bounds, projection_scatter
 from render_helpers import data, glyphs, render
 from synthetic_source import make_source
 
@@ -37,7 +39,7 @@ def test_one_edge_per_pair_coloured_by_full_space_similarity(state):
 
 def test_edges_follow_the_displayed_components(state):
     plot = render(projection_scatter(state, "A"))
-    state.x_component, state.y_component = 3, 2
+    state.projection.param.update(x_component=3, y_component=2)
     d = data(plot, "Segment")
     p = state.projection_result("A")
     np.testing.assert_allclose(d["x0"], p.coords[:12, 2])
@@ -48,7 +50,7 @@ def test_edges_follow_the_displayed_components(state):
     assert (plot.state.xaxis[0].axis_label, plot.state.yaxis[0].axis_label) == ("PC3", "PC2")
     assert state.projection_label("A").endswith("· PC3 × PC2")
     assert plot.state.tags[-1]["provenance"]["projection"] == "PCA joint (seed 0)"
-    assert state.compute_counts["faithfulness"] == 0  # only computed when shown
+    assert MEMO.computed.get("faithfulness", 0) == 0  # only computed when shown
     from explorer.views.numbers import faithfulness_rows
 
     assert dict(faithfulness_rows(state, "A"))["projection"] == state.projection_label("A")
@@ -77,16 +79,16 @@ def test_box_or_lasso_selection_sets_selected_pairs(state):
     sc = projection_scatter(state, "A")
     render(sc)
     (sel,) = sc.selection_streams
-    df = state.projection_coords("A")
+    df = state.projection_frame("A")
     sel.event(index=[0, 12 + 3, 5])  # image 0, caption 3, image 5
-    assert state.selected_pairs == [int(df.pair_id[0]), int(df.pair_id[15]), int(df.pair_id[5])] == [0, 3, 5]
+    assert state.interaction.selected_pairs == [int(df.pair_id[0]), int(df.pair_id[15]), int(df.pair_id[5])] == [0, 3, 5]
     sel.event(index=[7])  # a single point also shows its pair in the inspect panel
-    assert state.inspected["kind"] == "pair" and state.inspected["row_item"]["pair_id"] == 7
+    assert state.interaction.inspected["kind"] == "pair" and state.interaction.inspected["row_item"]["pair_id"] == 7
 
 
 def test_selected_pairs_are_outlined(state):
     plot = render(projection_scatter(state, "A"))
-    state.selected_pairs = [2]
+    state.interaction.selected_pairs = [2]
     outlined = glyphs(plot, "Scatter")[-1].data_source.data
     p = state.projection_result("A")
     np.testing.assert_allclose(outlined["x"], p.coords[[2, 12 + 2], 0])  # its image and its caption
@@ -94,22 +96,33 @@ def test_selected_pairs_are_outlined(state):
 
 
 def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
-    state.datashade_above = 5
+    state.look.datashade_above = 5
     sc = projection_scatter(state, "A")
     assert sc.rasterized
     plot = render(sc)
     kinds = {type(getattr(r, "glyph", None)).__name__ for r in plot.state.renderers}
     assert {"Image", "ImageStack"} <= kinds and "Segment" not in kinds
     bounds, tap = sc.selection_streams
-    df = state.projection_coords("A")
+    df = state.projection_frame("A")
     l, r = df.x.min() - 1, df.x.median()
     b, t = df.y.min() - 1, df.y.max() + 1
     bounds.event(bounds=(l, b, r, t))
-    assert state.selected_pairs == pairs_in_bounds(df, (l, b, r, t))
-    assert state.selected_pairs  # at least the leftmost points
+    assert state.interaction.selected_pairs == pairs_in_bounds(df, (l, b, r, t))
+    assert state.interaction.selected_pairs  # at least the leftmost points
     x0, y0 = df.x.iloc[4], df.y.iloc[4]
     tap.event(x=x0, y=y0)
-    assert state.inspected["row_item"]["pair_id"] == int(df.pair_id.iloc[4])
+    assert state.interaction.inspected["row_item"]["pair_id"] == int(df.pair_id.iloc[4])
+
+
+def test_a_zoomed_rasterized_scatter_rasterizes_the_visible_window(state):
+    state.look.datashade_above = 5
+    sc = projection_scatter(state, "A", size=40)
+    plot = render(sc)
+    df = state.projection_frame("A")
+    x0, x1 = float(df.x.min()), float(df.x.median())
+    sc.feed.request(x_range=(x0, x1), y_range=(float(df.y.min()), float(df.y.max())), width=40, height=40)
+    img = glyphs(plot, "Image")[0].data_source.data
+    assert img["x"][0] == pytest.approx(x0) and img["dw"][0] == pytest.approx(x1 - x0)
 
 
 def test_rasterized_edges_average_similarity():
@@ -139,15 +152,15 @@ def test_helpers():
 
 
 def test_concatenated_mode_has_no_edges(state):
-    state.projection_mode = "concatenated"
-    df = points_frame(state, "A")
+    state.projection.projection_mode = "concatenated"
+    df = glyph_frame(state, "A", state.projection_frame("A"))
     assert len(df) == 12 and len(edges_frame(df)) == 0
     plot = render(projection_scatter(state, "A"))
     assert len(data(plot, "Segment")["x0"]) == 0
 
 
 def test_point_colour_by_faithfulness(state):
-    state.point_color = "kNN overlap"
+    state.projection.point_color = "kNN overlap"
     plot = render(projection_scatter(state, "A"))
     pts = glyphs(plot, "Scatter")[0]
     field = pts.glyph.fill_color["field"]
@@ -165,38 +178,32 @@ def test_axes_follow_new_coordinates_when_alpha_moves(rasterized):
     assert sc.rasterized is rasterized
     plot = render(sc)
     for alpha in (0.0, 0.5):  # (with the ranges of α = 1 kept, α = 0 puts points off the axes)
-        state.alpha = alpha
-        df = state.projection_coords("A")
+        state.gap.alpha = alpha
+        df = state.projection_frame("A")
         xr, yr = plot.state.x_range, plot.state.y_range
         assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (alpha, xr.start, xr.end)
         assert yr.start <= df.y.min() + 1e-9 and df.y.max() - 1e-9 <= yr.end, (alpha, yr.start, yr.end)
 
 
 def test_a_new_projection_is_computed_off_the_slider_move(state):
-    """With a background runner (the app's), moving α returns at once; the scatter keeps the
+    """With a runner (the app's thread pool), moving α returns at once; the scatter keeps the
     previous projection, says it is updating, and shows the new one when it is ready."""
-    from explorer.views.scatter import scatter_provenance_pane
-
     jobs = []
-    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
+    sc = projection_scatter(state, "A", run=jobs.append)
     plot = render(sc)
-    line = scatter_provenance_pane(sc.feed)
-
-    def run():
-        work, done = jobs.pop(0)
-        done(work())
+    line = feed_provenance_pane(sc.feed)
 
     assert len(data(plot, "Segment")["x0"]) == 0 and sc.feed.pending  # nothing yet
-    run()
+    jobs.pop(0)()
     old = np.asarray(data(plot, "Segment")["x0"]).copy()
     assert len(old) == 12 and not sc.feed.pending and "α=0 " in line.object
-    sc.feed.deferred.last_seconds = 5.0  # as slow as a UMAP of thousands of pairs
-    projections = state.compute_counts["projection"]
-    state.alpha = 0.7
-    assert state.compute_counts["projection"] == projections  # the α move computed nothing
+    sc.feed._last_seconds = 5.0  # as slow as a UMAP of thousands of pairs
+    projections = MEMO.computed["projection"]
+    state.gap.alpha = 0.7
+    assert MEMO.computed["projection"] == projections  # the α move computed nothing
     assert sc.feed.pending and "updating" in line.object and "α=0 " in line.object
     np.testing.assert_array_equal(data(plot, "Segment")["x0"], old)
-    run()
+    jobs.pop(0)()
     assert jobs == [] and not sc.feed.pending and "updating" not in line.object and "α=0.7" in line.object
     np.testing.assert_allclose(data(plot, "Segment")["x0"], state.projection_result("A").coords[:12, 0])
     assert plot.state.tags[-1]["provenance"]["alpha"] == 0.7
@@ -205,12 +212,11 @@ def test_a_new_projection_is_computed_off_the_slider_move(state):
 def test_a_quick_projection_is_computed_at_once_even_with_a_runner(state):
     """Work that took less than SYNC_BELOW seconds last time skips the thread (no added latency)."""
     jobs = []
-    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
-    work, done = jobs.pop(0)
-    done(work())  # the first computation goes through the runner (its cost is unknown)
-    assert sc.feed.deferred.last_seconds is not None  # measured
-    sc.feed.deferred.last_seconds = 0.01  # (12 pairs, PCA: milliseconds)
-    state.alpha = 0.6
+    sc = projection_scatter(state, "A", run=jobs.append)
+    jobs.pop(0)()  # the first computation goes through the runner (its cost is unknown)
+    assert sc.feed._last_seconds is not None  # measured
+    sc.feed._last_seconds = 0.01  # (12 pairs, PCA: milliseconds)
+    state.gap.alpha = 0.6
     assert jobs == [] and not sc.feed.pending
     assert sc.feed.value["provenance"]["alpha"] == 0.6
 
@@ -218,9 +224,9 @@ def test_a_quick_projection_is_computed_at_once_even_with_a_runner(state):
 def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     """On a server the first projection comes from a background thread: the rasterized layers
     must draw the empty placeholder (no points yet) and then the projection, whole."""
-    state.datashade_above = 5
+    state.look.datashade_above = 5
     jobs = []
-    sc = projection_scatter(state, "A", runner=lambda work, done, failed: jobs.append((work, done)))
+    sc = projection_scatter(state, "A", run=jobs.append)
     assert sc.rasterized and sc.feed.pending
     plot = render(sc)  # the placeholder: an empty frame, not an exception
 
@@ -232,9 +238,8 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     # already the two modality layers (BokehJS fails on a palette longer than the stack while the
     # number of layers changes from the placeholder's one to two)
     assert empty.shape[-1] == 2 and palette == ["#1f77b4", "#ff7f0e"] and empty.sum() == 0
-    work, done = jobs.pop(0)
-    done(work())
-    df = state.projection_coords("A")
+    jobs.pop(0)()
+    df = state.projection_frame("A")
     xr = plot.state.x_range
     assert xr.start <= df.x.min() + 1e-9 and df.x.max() - 1e-9 <= xr.end, (xr.start, xr.end)
     img = glyphs(plot, "Image")[0].data_source.data["image"][0]
@@ -248,8 +253,8 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
 def test_concatenated_pairs_are_coloured_by_their_similarity(state, rasterized):
     """One point per pair and no edges: the points carry the pair-similarity colours and the only
     colour bar (an edge colour bar would describe nothing)."""
-    state.projection_mode = "concatenated"
-    state.datashade_above = 5 if rasterized else 2000
+    state.projection.projection_mode = "concatenated"
+    state.look.datashade_above = 5 if rasterized else 2000
     plot = render(projection_scatter(state, "A"))
     bars = [r for r in plot.state.right if type(r).__name__ == "ColorBar"]
     assert len(bars) == 1 and bars[0].title == "pair similarity"
@@ -265,3 +270,13 @@ def test_concatenated_pairs_are_coloured_by_their_similarity(state, rasterized):
         field = pts.glyph.fill_color["field"]
         assert type(pts.glyph.fill_color["transform"]).__name__ == "LinearColorMapper"
         np.testing.assert_allclose(np.sort(d[field]), np.sort(pair_similarities(e.image, e.text)), rtol=1e-6)
+
+
+def test_selections_and_zooms_reach_the_scatter_from_the_browser(state):
+    """The streams are linked to the rendered plot, not just callable from a test."""
+    from test_views_heatmap import callbacks_of
+
+    assert callbacks_of(render(projection_scatter(state, "A"))) == ["Selection1DCallback"]
+    state.look.datashade_above = 5
+    assert sorted(callbacks_of(render(projection_scatter(state, "A")))) == [
+        "BoundsCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]

@@ -24,10 +24,10 @@ class SimilarityDistributions:
     sizes: dict[str, int]
 
 
-def _group_blocks(x: np.ndarray, y: np.ndarray, chunk: int):
+def _group_blocks(x: np.ndarray, y: np.ndarray, chunk: int, matched: np.ndarray | None = None):
     """Yield (group, 1-D values) in row chunks so no N×N matrix is held at once."""
     n = x.shape[0]
-    yield "matched", np.einsum("ij,ij->i", x, y)
+    yield "matched", np.einsum("ij,ij->i", x, y) if matched is None else np.asarray(matched, dtype=np.float64)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
         rows = np.arange(start, stop)
@@ -36,20 +36,6 @@ def _group_blocks(x: np.ndarray, y: np.ndarray, chunk: int):
         yield "image-image", (x[start:stop] @ x.T)[upper]
         yield "text-text", (y[start:stop] @ y.T)[upper]
         yield "unmatched", (x[start:stop] @ y.T)[off]
-
-
-def _matrix_blocks(s: np.ndarray, chunk: int):
-    """Like _group_blocks, from a 2N×2N similarity matrix (images then captions, one order)."""
-    n = s.shape[0] // 2
-    yield "matched", np.diagonal(s[:n, n:])
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        rows = np.arange(start, stop)
-        upper = np.arange(n)[None, :] > rows[:, None]
-        off = np.arange(n)[None, :] != rows[:, None]
-        yield "image-image", s[start:stop, :n][upper]
-        yield "text-text", s[n + start:n + stop, n:][upper]
-        yield "unmatched", s[start:stop, n:][off]
 
 
 def _histograms(blocks, bins: int) -> SimilarityDistributions:
@@ -74,19 +60,13 @@ def _histograms(blocks, bins: int) -> SimilarityDistributions:
     return SimilarityDistributions(edges, counts, means, sizes)
 
 
-def similarity_distributions(image, text, bins: int = 60, chunk: int = 1024) -> SimilarityDistributions:
-    """Histogram counts of the four groups over shared bin edges (see module docstring)."""
+def similarity_distributions(image, text, bins: int = 60, chunk: int = 1024, matched=None) -> SimilarityDistributions:
+    """Histogram counts of the four groups over shared bin edges (see module docstring).
+
+    `matched`: the matched-pair similarities to use instead of those of `image` and `text`
+    (e.g. of all pairs, when `image` and `text` are a sample of them)."""
     x = np.asarray(image, dtype=np.float64)
     y = np.asarray(text, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 2:
         raise ValueError(f"image and text must have the same 2-D shape, got {x.shape} and {y.shape}")
-    return _histograms(lambda: _group_blocks(x, y, chunk), bins)
-
-
-def distributions_from_similarity(matrix, bins: int = 60, chunk: int = 1024) -> SimilarityDistributions:
-    """The same histograms read from an already computed 2N×2N similarity matrix (images then
-    captions in one order, e.g. the heatmap's): no further matrix products."""
-    s = np.asarray(matrix)
-    if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] % 2:
-        raise ValueError(f"expected a 2N×2N similarity matrix, got shape {s.shape}")
-    return _histograms(lambda: _matrix_blocks(s, chunk), bins)
+    return _histograms(lambda: _group_blocks(x, y, chunk, matched), bins)

@@ -27,6 +27,7 @@ class LossLandscape:
     variant: str
     batch_size: int | None
     logit_scale: float
+    note: str = ""  # how it was computed, when not over every batch
 
 
 def loss_landscape(

@@ -61,7 +61,14 @@ def cluster_order(
         return ClusterOrdering(np.zeros(1, np.int64), np.zeros(1, np.int64), (np.zeros(1, np.int64),), k, method, optimal)
     obs = 1.0 - s
     dist = row_distances(obs)
-    z = sch.linkage(dist, method=method)
+    return ordering_from_tree(sch.linkage(dist, method=method), dist, k, optimal, method)
+
+
+def ordering_from_tree(z: np.ndarray, dist: np.ndarray | None, k: int, optimal: bool, method: str) -> ClusterOrdering:
+    """Cut a linkage tree of n observations into at most k clusters (maxclust) and order them:
+    stable argsort of the cluster ids, or with `optimal` (needs the condensed distances `dist`)
+    the optimal leaf order inside clusters, clusters in order of first appearance."""
+    n = int(z.shape[0]) + 1
     if optimal:
         z = sch.optimal_leaf_ordering(z, dist)
     ids = sch.fcluster(z, k, criterion="maxclust")

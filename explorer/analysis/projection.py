@@ -57,6 +57,8 @@ class Projection:
     from_cache: bool = False
     explained_variance_ratio: np.ndarray | None = None  # PCA only
     notes: tuple[str, ...] = field(default=())
+    #: the pairs shown (positions among the projected pairs) when not all are (a sample); None = all
+    pairs: np.ndarray | None = None
 
     @property
     def n_components(self) -> int:
@@ -69,7 +71,8 @@ class Projection:
     def describe(self) -> str:
         """A one-line record for plot titles and exports, e.g. 'UMAP joint (n_neighbors=15, …, seed 0)'."""
         p = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.method} {self.mode} ({p}{', ' if p else ''}seed {self.seed})"
+        extra = "".join(f"; {n}" for n in self.notes)
+        return f"{self.method} {self.mode} ({p}{', ' if p else ''}seed {self.seed}{extra})"
 
     def image_coords(self) -> np.ndarray:
         if self.one_point_per_pair:
@@ -179,7 +182,7 @@ def _say(progress: Progress | bool | None, msg: str) -> None:
         progress(msg)
 
 
-def _fit_pca(train: np.ndarray, other: np.ndarray | None, seed: int):
+def fit_pca(train: np.ndarray, other: np.ndarray | None, seed: int):
     from sklearn.decomposition import PCA
 
     k = int(min(MAX_PCA_COMPONENTS, train.shape[0], train.shape[1]))
@@ -191,7 +194,7 @@ def _fit_pca(train: np.ndarray, other: np.ndarray | None, seed: int):
     return fitted, placed, pca.explained_variance_ratio_
 
 
-def _fit_umap(train: np.ndarray, other: np.ndarray | None, params: Mapping[str, Any], seed: int, verbose: bool):
+def fit_umap(train: np.ndarray, other: np.ndarray | None, params: Mapping[str, Any], seed: int, verbose: bool):
     try:
         import umap
     except ImportError as exc:  # pragma: no cover - umap-learn is a dependency
@@ -216,7 +219,7 @@ def _fit_umap(train: np.ndarray, other: np.ndarray | None, params: Mapping[str, 
     return fitted, placed
 
 
-def _fit_tsne(train: np.ndarray, params: Mapping[str, Any], seed: int, verbose: bool) -> np.ndarray:
+def fit_tsne(train: np.ndarray, params: Mapping[str, Any], seed: int, verbose: bool) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     tsne = TSNE(
@@ -292,11 +295,11 @@ def project(
     _say(progress, f"{method} ({mode}) of {train.shape[0]} points in {train.shape[1]} dimensions…")
     evr = None
     if method == "PCA":
-        fitted, placed, evr = _fit_pca(train, other, seed)
+        fitted, placed, evr = fit_pca(train, other, seed)
     elif method == "UMAP":
-        fitted, placed = _fit_umap(train, other, merged, seed, verbose)
+        fitted, placed = fit_umap(train, other, merged, seed, verbose)
     else:
-        fitted, placed = _fit_tsne(train, merged, seed, verbose), None
+        fitted, placed = fit_tsne(train, merged, seed, verbose), None
     if mode == "fit-image":
         coords = np.concatenate([fitted, placed])
     elif mode == "fit-text":

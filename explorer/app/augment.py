@@ -24,9 +24,8 @@ import panel as pn
 
 from ..errors import SpecError
 from ..state import DEFAULT_DATASET_MODELS, AugmentState, ExplorerState
-from .background import run_in_background
+from ..views.feed import dispose_views, run_off_loop
 from .controls import safe_multichoice
-from ..views.deferred import dispose_views
 from .progress import ProgressView
 
 OWN_SERIES = "augment a pair of this source"
@@ -79,14 +78,13 @@ class AugmentPage:
     """Controls + heatmaps of an augmentation series (see module docstring)."""
 
     def __init__(self, state: ExplorerState, *, models: Sequence[str], series_sources: Sequence[str] = (),
-                 set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330,
-                 runner: Callable[..., Any] | None = None):
+                 set_message: Callable[[str, bool], None] | None = None, heatmap_size: int = 330, requester: str = ""):
         self.state = state
         self.explorer_models = list(models)
         self.size = heatmap_size
         self.say = set_message or (lambda msg, error=False: None)
-        self.runner = runner or run_in_background
-        self.aug = AugmentState(models=list(models)[:4], steps=40, cmap=state.cmap, aggregation=state.aggregation)
+        self.requester = requester
+        self.aug = AugmentState(models=list(models)[:4], steps=40)
         n = state.source_data().n
         self.series = pn.widgets.Select(label="series", options=[OWN_SERIES, *series_sources], value=OWN_SERIES, width=320)
         self.index = pn.widgets.IntInput(label=f"pair index (0–{n - 1})", value=0, start=0, end=max(n - 1, 0), width=150)
@@ -95,7 +93,7 @@ class AugmentPage:
         self.models = safe_multichoice("models", augment_models(models), list(self.aug.models), max_items=4, width=420)
         self.button = pn.widgets.Button(label="Show heatmaps", color="primary", width=160)
         self.button.on_click(self._show)
-        self.progress = ProgressView(margin=(5, 10))
+        self.progress = ProgressView(requester or None, margin=(5, 10))
         self.preview = pn.pane.HTML("", width=420, css_classes=["bx-augment-preview"])
         self.plots = pn.Column(pn.pane.Markdown("Choose an image and a series, then press *Show heatmaps*."), sizing_mode="stretch_width",
                                css_classes=["bx-augment-plots"])
@@ -161,24 +159,26 @@ class AugmentPage:
         """What the shown series is, without file paths: 'rotation of pair 3 of shapes:1000, 40 steps'."""
         if self.series.value != OWN_SERIES:
             return f"series {short_source(self.series.value)}"
-        return f"{self.aug.kind} of pair {int(self.index.value)} of {short_source(self.state.source)}, {self.aug.steps} steps"
+        return f"{self.aug.kind} of pair {int(self.index.value)} of {short_source(self.state.data.source)}, {self.aug.steps} steps"
 
     def make_series_state(self) -> ExplorerState:
-        """The ExplorerState of the chosen series (not opened yet: that is the long part)."""
+        """The ExplorerState of the chosen series (not opened yet: that is the long part), with
+        the current look."""
+        look = self.state.settings(("look",))
         if self.series.value != OWN_SERIES:
-            return ExplorerState(source=self.series.value, cmap=self.state.cmap, aggregation=self.state.aggregation,
-                                 color_range=self.state.color_range)
+            return ExplorerState(source=self.series.value, **look)
         self.aug.models = list(self.models.value) or augment_models([])
         pairs = self.state.source_data().pairs
         self.aug.image = augment_image_file(pairs, int(self.index.value))
         self.aug.caption = pairs.captions[int(self.index.value)]
-        return self.aug.explorer_state(color_range=self.state.color_range)
+        return self.aug.explorer_state(**look)
 
     @staticmethod
     def compute(st: ExplorerState) -> ExplorerState:
-        """Open (embed) the series and compute every model's similarity matrix."""
+        """Open (embed) the series, compare all its models, and compute every model's heatmap."""
+        st.model.compare_models = st.model_names()
         for m in st.model_names():
-            st.similarity(m)
+            st.tile(m, shared=True, width=330, height=330)
         return st
 
     def series_state(self) -> ExplorerState:
@@ -193,7 +193,6 @@ class AugmentPage:
             return
         self.button.disabled = True
         self.say("Embedding the augmentation series…", False)
-        self.progress.follow(st)
         what = self.describe()
 
         def done(st: ExplorerState) -> None:
@@ -216,4 +215,20 @@ class AugmentPage:
             self.button.disabled = False
             self.say(f"augmentation failed: {exc}", True)
 
-        self.runner(lambda: self.compute(st), done, failed)
+        def work() -> None:
+            from ..engine.memo import REQUESTER
+
+            token = REQUESTER.set(self.requester)
+            try:
+                result = self.compute(st)
+            except Exception as exc:
+                pn.state.execute(lambda: failed(exc))
+                return
+            finally:
+                REQUESTER.reset(token)
+            pn.state.execute(lambda: done(result))
+
+        run_off_loop(work)
+
+    def dispose(self) -> None:
+        dispose_views(self.plots)

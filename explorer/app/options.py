@@ -1,5 +1,5 @@
 """What the served app opens: the sources (chosen by whoever starts the server), the models, and
-the initial sample. Parsed from ``panel serve apps/explorer.py --args ...`` and from
+the initial sample. Parsed from ``panel serve apps/explorer_app.py --args ...`` and from
 ``python -m explorer serve ...`` with the same options, so both start the same app.
 
 Sources are fixed when the server starts: the page lets a visitor switch between them, never type
@@ -27,6 +27,8 @@ class AppOptions:
     seed: int = 0
     title: str = "bimodal-explorer"
     series: list[str] = field(default_factory=list)
+    #: initial settings of the explorer's parts (e.g. {"aggregation": "max"}), from --set NAME=VALUE
+    settings: dict = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -52,6 +54,9 @@ def add_app_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-size", type=int, default=None, help="start with a random subset of this many pairs")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, UMAP and t-SNE (default 0)")
     p.add_argument("--title", default="bimodal-explorer", help="page title")
+    p.add_argument("--set", action="append", default=None, metavar="NAME=VALUE", dest="settings",
+                   help="an initial setting of the explorer (repeatable), e.g. --set aggregation=max --set cluster=true "
+                   "(any parameter of explorer.state.parts)")
     p.add_argument("--series", action="append", default=None, metavar="SPEC",
                    help="a precomputed augmentation series offered on the Augment page (repeatable), "
                    "e.g. amumo:../shared/data/amumo/Blurred-0_size-100")
@@ -66,14 +71,54 @@ def options_from_args(args: argparse.Namespace) -> AppOptions:
         seed=args.seed,
         title=args.title,
         series=list(args.series or []),
+        settings=parse_settings(getattr(args, "settings", None) or []),
     )
 
 
+def parse_settings(items: Sequence[str]) -> dict:
+    """{'aggregation': 'max', 'cluster': True, 'k': 12} from ['aggregation=max', 'cluster=true', 'k=12'],
+    each value converted to its parameter's type; one clear sentence for an unknown name or a bad value."""
+    import param
+
+    from ..errors import SpecError
+    from ..state import PARTS, part_of
+
+    out: dict = {}
+    for item in items:
+        name, sep, raw = str(item).partition("=")
+        name = name.strip()
+        if not sep:
+            raise SpecError(f"--set {item!r}: expected NAME=VALUE")
+        try:
+            p = PARTS[part_of(name)].param[name]
+        except TypeError as exc:
+            raise SpecError(f"--set {item!r}: {exc}") from exc
+        raw = raw.strip()
+        try:
+            if isinstance(p, param.Boolean):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError("expected true or false")
+                value = raw.lower() in ("true", "1", "yes")
+            elif isinstance(p, param.Integer):
+                value = None if (raw.lower() == "none" and p.allow_None) else int(raw)
+            elif isinstance(p, param.Number):
+                value = float(raw)
+            elif isinstance(p, param.List):
+                value = [v.strip() for v in raw.split(",") if v.strip()]
+            else:
+                value = raw
+            PARTS[part_of(name)](**{name: value})  # validates against the parameter
+        except (ValueError, TypeError) as exc:
+            raise SpecError(f"--set {item!r}: {exc}") from exc
+        out[name] = value
+    return out
+
+
 def parse_app_args(argv: Sequence[str]) -> AppOptions:
-    """Options from ``panel serve apps/explorer.py --args ...`` (argv without the program name)."""
-    p = argparse.ArgumentParser(prog="panel serve apps/explorer.py --args", add_help=False)
+    """Options from ``panel serve apps/explorer_app.py --args ...`` (argv without the program name)."""
+    p = argparse.ArgumentParser(prog="panel serve apps/explorer_app.py --args", add_help=False)
     add_app_arguments(p)
     args, unknown = p.parse_known_args(list(argv))
     if unknown:
-        raise SystemExit(f"unknown arguments for apps/explorer.py: {' '.join(unknown)}")
+        raise SystemExit(f"unknown arguments for apps/explorer_app.py: {' '.join(unknown)}")
     return options_from_args(args)

@@ -1,23 +1,24 @@
-"""The three pages of the explorer, each a Panel layout built from one ExplorerState.
+"""The pages of the explorer, each a Panel layout built from one ExplorerState.
 
-- Explore: one model's 2N×2N similarity heatmap and projection scatter side by side, its numbers,
+- Explore: one model's 2M×2M similarity heatmap and projection scatter side by side, its numbers,
   the tapped cell's two items, the selected pairs, the labelled clusters, then the in-modal
   difference heatmap, the loss landscape along the gap and the similarity histograms.
 - Compare: 2–4 models side by side on the same pairs (shared filter, ordering and gap setting).
 - Augment: see :mod:`explorer.app.augment`.
 
-The views themselves live in :mod:`explorer.views`; this module only lays them out.
+The views live in :mod:`explorer.views`; this module only lays them out, and rebuilds a plot
+when its axes must change (the number of shown pairs) or its kind (plain or rasterized scatter).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import panel as pn
 
 from .. import views as V
-from ..views.deferred import dispose_views, feed_provenance_pane
-from ..views.scatter import scatter_provenance_pane
+from ..views.feed import dispose_views, params_of
+from ..views.provenance import feed_provenance_pane
 from .controls import safe_multichoice
 from .template import CSS, clickable_checkbox
 
@@ -27,108 +28,97 @@ PLOT_SIZE = 400
 PLOT_MARGIN = 200
 
 
-#: the parameters that change which pairs are shown
-ACTIVE_PARAMS = ["source", "models", "sample_size", "seed", "caption_filter", "filter_mode"]
+class Rebuilt(pn.viewable.Viewer):
+    """A holder showing ``build()`` (a HoloViews plot, shown with what `after(plot)` adds below
+    it), rebuilt whenever ``key()`` changes after one of the watched settings changed. Views update
+    in place (keeping the zoom) for everything else; a new plot is needed when the axes must change
+    (a caption filter shrinks the matrix) or the kind of plot (plain or rasterized scatter). With
+    `tag` the pane carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait
+    for the rebuilt plot."""
 
+    def __init__(self, state: Any, build: Callable[[], Any], key: Callable[[], Any], depends: tuple[str, ...], *,
+                 tag: str = "", width: int | None = None, after: Callable[[Any], list] | None = None, **pane_options: Any):
+        super().__init__()
+        self._build, self._key, self._after, self._tag, self._options = build, key, after, tag, pane_options
+        self.holder = pn.Column(sizing_mode="fixed", width=width) if width else pn.Column(sizing_mode="fixed")
+        self._current: Any = object()
+        self._watchers = [(part, part.param.watch(self.rebuild, names)) for part, names in params_of(state, depends)]
+        self.rebuild()
 
-def rebuilt_on_change(state: Any, build: Any, key: Any, watch: list[str], *, tag: str = "", width: int | None = None,
-                      after: Any = None, **pane_options: Any) -> pn.Column:
-    """A holder showing ``pn.pane.HoloViews(build())``, rebuilt whenever ``key(state)`` changes
-    after one of the `watch` parameters changed. The views' DynamicMaps re-render in place (and
-    keep the zoom) for everything else; a new plot is needed when the axes must change, e.g.
-    when a caption filter shrinks the 2N×2N matrix or UMAP replaces PCA, or when the scatter
-    switches between plain glyphs and rasterized layers above ``state.datashade_above`` pairs. With `tag`, the pane also
-    carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait for the
-    rebuilt plot. `after(plot)`: components shown under the plot, rebuilt with it."""
-    holder = pn.Column(sizing_mode="fixed", width=width) if width else pn.Column(sizing_mode="fixed")
-    current: dict[str, Any] = {"key": object()}
-
-    def rebuild(*_: Any) -> None:
+    def rebuild(self, *_: Any) -> None:
         try:
-            k = key(state)
+            k = self._key()
         except Exception:  # the views show the error themselves
-            k = current["key"]
-        if k == current["key"] and holder.objects:
+            k = self._current
+        if k == self._current and self.holder.objects:
             return
-        current["key"] = k
-        options = dict(pane_options)
-        if tag:
-            options["css_classes"] = [*options.get("css_classes", []), f"{tag}-{k}"]
-        plot = build()
-        old = list(holder.objects)
-        holder[:] = [pn.pane.HoloViews(plot, linked_axes=False, **options), *(after(plot) if after else [])]
+        self._current = k
+        options = dict(self._options)
+        if self._tag:
+            options["css_classes"] = [*options.get("css_classes", []), f"{self._tag}-{k}"]
+        plot = self._build()
+        old = list(self.holder.objects)
+        self.holder[:] = [pn.pane.HoloViews(plot, linked_axes=False, **options), *(self._after(plot) if self._after else [])]
         for obj in old:  # the replaced plot stops computing
             dispose_views(obj)
 
-    rebuild()
-    state.param.watch(rebuild, watch)
-    return holder
+    def dispose(self) -> None:
+        for part, w in self._watchers:
+            part.param.unwatch(w)
+        self._watchers = []
+        dispose_views(self.holder)
+
+    def __panel__(self) -> pn.Column:
+        return self.holder
 
 
-def _n_shown(state: Any) -> int:
+def n_shown(state: Any) -> int:
     return int(state.active_indices().size)
 
 
-def _scatter_key(state: Any) -> tuple[bool, bool, bool]:
-    """The scatter is rebuilt only to switch between plain glyphs and rasterized layers, or
-    between points coloured by modality (categories) and by a faithfulness measure (a colour
-    scale: Bokeh cannot turn one colour mapper into the other in place); new coordinates (α,
-    projection method, mode, components, filter) update it in place (its axes follow them); one
-    point per pair (concatenated mode) is coloured by the pair's similarity, so entering or leaving
-    that mode rebuilds it too."""
-    from ..views.scatter import concatenated
+def scatter_key(state: Any) -> tuple[bool, bool, bool]:
+    """The scatter is rebuilt only to switch between plain glyphs and rasterized layers, between
+    points coloured by modality (categories) and by a measure (a colour scale: Bokeh cannot turn
+    one colour mapper into the other in place), and into or out of one point per pair; new
+    coordinates (α, method, mode, components, filter) update it in place."""
+    from ..views.scatter import concatenated, large
 
-    return _n_shown(state) > int(state.datashade_above), state.point_color == "modality", concatenated(state)
-
-
-def scatter_holder(state: Any, runner: Any = None) -> pn.Column:
-    """The scatter and its provenance line; its projection is computed by `runner` (a background
-    thread on a server), so a slow UMAP never holds up the rest of the page."""
-    return rebuilt_on_change(
-        state, lambda: V.projection_scatter(state, size=PLOT_SIZE, runner=runner),
-        _scatter_key, ACTIVE_PARAMS + ["datashade_above", "point_color", "projection_mode"],
-        width=PLOT_SIZE + PLOT_MARGIN, name="scatter", css_classes=["bx-scatter"],
-        after=lambda plot: [styled(scatter_provenance_pane(plot.feed))],
-    )
-
-
-def heatmap_holder(state: Any, runner: Any = None) -> pn.Column:
-    """The similarity heatmap and its provenance line, rebuilt when the number of shown pairs
-    changes (its axes must change); its data are computed by `runner`."""
-    return rebuilt_on_change(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE, runner=runner), _n_shown, ACTIVE_PARAMS,
-                             tag="bx-n", width=PLOT_SIZE + PLOT_MARGIN, name="heatmap", css_classes=["bx-heatmap"],
-                             after=lambda plot: [styled(feed_provenance_pane(plot.feed))])
+    return large(state), state.projection.point_color == "modality", concatenated(state)
 
 
 def styled(pane: Any) -> Any:
-    """Give an HTML pane the explorer's table/card CSS (Panel renders panes in shadow DOM, so page
-    CSS does not reach them)."""
+    """Give an HTML pane the explorer's table/card CSS (Panel renders panes in shadow DOM)."""
     pane.stylesheets = [*pane.stylesheets, CSS]
     return pane
 
 
 def heatmap_controls(state: Any) -> pn.Row:
-    """The heatmap's look, beside it: what a pixel shows (max keeps the diagonal visible when
-    zoomed out, mean shows averages) and the colour range (data = robust limits from the values
-    shown, full = [-1, 1]); the same parameters as in the sidebar's Appearance group."""
+    """The heatmap's look, beside it: what a pixel shows and the colour range (also in the sidebar)."""
+    look = state.look
     pixels = pn.widgets.RadioButtonGroup.from_param(
-        state.param.aggregation, options={"max per pixel": "max", "mean per pixel": "mean"}, label="", color="light",
-        variant="outline", margin=(0, 5), css_classes=["bx-aggregation"])
+        look.param.aggregation, options={"mean per pixel": "mean", "max per pixel": "max"}, label="", color="light",
+        variant="outline", margin=(0, 5), css_classes=["bx-aggregation"],
+        description="mean: the exact mean of the cells of a pixel; max: their exact max (up to 128 M cells in view)")
     colours = pn.widgets.RadioButtonGroup.from_param(
-        state.param.color_range, options={"colours: data p1–p99": "data", "visible": "visible", "full −1…1": "full"}, label="",
+        look.param.color_range, options={"colours: data p1–p99": "data", "visible": "visible", "full −1…1": "full"}, label="",
         color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"],
-        description="data: 1st–99th percentile of the zoomed-out values; visible: of the cells on screen, after each zoom; full: −1…1")
+        description="data: 1st–99th percentile of the zoomed-out pixels; visible: of the pixels on screen, after each zoom; full: −1…1")
     return pn.Row(pixels, colours, margin=(0, 0, 0, 50))
 
 
 def scatter_controls(state: Any) -> pn.Row:
     """The projection method and the point colour, beside the scatter (also in the sidebar)."""
-    method = pn.widgets.RadioButtonGroup.from_param(state.param.projection, label="", color="light", variant="outline",
+    pr = state.projection
+    method = pn.widgets.RadioButtonGroup.from_param(pr.param.projection, label="", color="light", variant="outline",
                                                     margin=(0, 5), css_classes=["bx-projection"])
     colour = pn.widgets.Select.from_param(
-        state.param.point_color, label="", width=190, margin=(0, 5), css_classes=["bx-point-color"],
+        pr.param.point_color, label="", width=190, margin=(0, 5), css_classes=["bx-point-color"],
         options={"points by modality": "modality", "points by kNN overlap": "kNN overlap", "points by trustworthiness": "trustworthiness"})
     return pn.Row(method, colour, margin=(0, 0, 0, 50))
+
+
+def with_provenance(plot: Any) -> list:
+    return [styled(feed_provenance_pane(plot.feed))]
 
 
 def plot_column(holder: Any, provenance: Any, *above: Any, width: int = PLOT_SIZE + PLOT_MARGIN) -> pn.Column:
@@ -136,53 +126,56 @@ def plot_column(holder: Any, provenance: Any, *above: Any, width: int = PLOT_SIZ
     return pn.Column(*above, holder, provenance, width=width, margin=(0, 5))
 
 
-def explore_page(state: Any, runner: Any = None) -> pn.Column:
-    """The Explore page (see module docstring). `runner` computes the views' data off the event
-    loop (explorer.app.background.run_in_background on a server): a slider move returns at once,
-    each view fills in when its data are ready (its provenance line says "updating" meanwhile),
-    the latest settings winning; faithfulness only while its section is open."""
+def explore_page(state: Any) -> pn.Column:
+    """The Explore page (see module docstring). Every view computes its data off the event loop:
+    a slider move returns at once and each view fills in when its data are ready (its provenance
+    line says "updating" meanwhile), the latest settings winning."""
     width = PLOT_SIZE + PLOT_MARGIN
-    top = pn.FlexBox(
-        pn.Column(heatmap_controls(state), heatmap_holder(state, runner), width=width, margin=(0, 5)),
-        pn.Column(scatter_controls(state), scatter_holder(state, runner), width=width, margin=(0, 5)),
-        flex_wrap="wrap", sizing_mode="stretch_width",
-    )
-    numbers = pn.Column(pn.pane.HTML("<b>Numbers</b>", margin=(0, 5)), styled(V.numbers_pane(state, faithfulness=False, runner=runner)),
-                        width=470, css_classes=["bx-numbers-box"])
-    inspect = pn.Column(pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(0, 5)),
-                        styled(V.inspect_panel(state)), width=520, css_classes=["bx-inspect-box"])
-    selection = pn.Column(pn.pane.HTML("<b>Selected pairs</b> (box or lasso in the scatter, double-tap a heatmap row)",
-                                       margin=(0, 5)),
-                          styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True,
-                          sizing_mode="stretch_width", css_classes=["bx-selection-box"])
+    heatmap = Rebuilt(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), lambda: n_shown(state), ("data",), tag="bx-n",
+                      width=width, after=with_provenance, name="heatmap", css_classes=["bx-heatmap"])
+    scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
+                      ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
+                      after=with_provenance, name="scatter", css_classes=["bx-scatter"])
+    top = pn.FlexBox(pn.Column(heatmap_controls(state), heatmap, width=width, margin=(0, 5)),
+                     pn.Column(scatter_controls(state), scatter, width=width, margin=(0, 5)),
+                     flex_wrap="wrap", sizing_mode="stretch_width")
+    numbers = pn.Column(pn.pane.HTML("<b>Numbers</b>", margin=(0, 5)), styled(V.numbers_pane(state)), width=470,
+                        css_classes=["bx-numbers-box"])
+    inspect = pn.Column(pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(0, 5)), styled(V.inspect_panel(state)),
+                        width=520, css_classes=["bx-inspect-box"])
+    selection = pn.Column(pn.pane.HTML("<b>Selected pairs</b> (box or lasso in the scatter, double-tap a heatmap row)", margin=(0, 5)),
+                          styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True, sizing_mode="stretch_width",
+                          css_classes=["bx-selection-box"])
     middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
-    faithfulness = faithfulness_card(state, runner)
+    faithfulness = faithfulness_card(state)
+
     def clusters_title(on: bool) -> str:
         return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
 
-    clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.cluster),
-                       sizing_mode="stretch_width", collapsed=not state.cluster)
-    state.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    landscape = V.loss_landscape_plot(state, width=480, height=320, runner=runner)
-    histograms = V.similarity_histograms(state, width=480, height=300, runner=runner)
+    clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
+                       collapsed=not state.order.cluster)
+    state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
+    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: n_shown(state), ("data",), width=600,
+                         after=with_provenance, name="difference")
+    landscape = V.loss_landscape_plot(state, width=480, height=320)
+    histograms = V.similarity_histograms(state, width=480, height=300)
     lower = pn.FlexBox(
-        rebuilt_on_change(state, lambda: V.difference_heatmap(state, size=400, runner=runner), _n_shown, ACTIVE_PARAMS,
-                          width=600, name="difference", after=lambda plot: [styled(feed_provenance_pane(plot.feed))]),
-        plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)),
-                    width=560),
+        difference,
+        plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)), width=560),
         plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
                     width=560),
-        flex_wrap="wrap", sizing_mode="stretch_width",
-    )
-    return pn.Column(top, middle, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
+        flex_wrap="wrap", sizing_mode="stretch_width")
+    page = pn.Column(top, middle, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
+    page.rebuilt = [heatmap, scatter, difference]
+    return page
 
 
-def faithfulness_card(state: Any, runner: Any = None) -> pn.Card:
+def faithfulness_card(state: Any) -> pn.Card:
     """How faithful the projection is: computed only while the card is open (k-means and neighbour
-    searches take about a second per 1,000 pairs), off the event loop, so moving α stays cheap;
-    a button measures every projection method (runs UMAP and t-SNE)."""
-    pane = V.faithfulness_pane(state, runner=runner, active=False)
-    every = V.faithfulness_comparison_deferred(state, runner=runner)
+    searches take about a second per 1,000 pairs), off the event loop; a button measures every
+    projection method (runs UMAP and t-SNE)."""
+    pane = V.faithfulness_pane(state, active=False)
+    every = V.faithfulness_comparison_deferred(state)
     button = pn.widgets.Button(label="Compare PCA, UMAP and t-SNE", color="default", margin=(10, 5))
     button.on_click(lambda *_: every.refresh())
     intro = pn.pane.HTML(
@@ -194,40 +187,45 @@ def faithfulness_card(state: Any, runner: Any = None) -> pn.Card:
                    sizing_mode="stretch_width", css_classes=["bx-faithfulness-card"])
     card.param.watch(lambda e: pane.set_active(not e.new), "collapsed")
     card.deferred = (pane, every)  # for tests and notebooks
+    card.feeds = [pane.feed, every.feed]
     return card
 
 
-def compare_page(state: Any, runner: Any = None) -> pn.Column:
-    """2–4 models side by side (see module docstring); their data are computed by `runner`."""
+def compare_page(state: Any) -> pn.Column:
+    """2–4 models side by side (see module docstring)."""
     names = state.model_names()
     chooser = safe_multichoice("models to compare (2–4; empty = the first four)", names,
-                               list(state.compare_models) or state.shown_compare_models(), max_items=4, width=600)
-    chooser.link(state, value="compare_models", bidirectional=True)
-    shared = clickable_checkbox(pn.widgets.Checkbox.from_param(state.param.shared_order, label="every heatmap in the first model's cluster order", width=380))
+                               list(state.model.compare_models) or state.shown_compare_models(), max_items=4, width=600)
+    chooser.link(state.model, value="compare_models", bidirectional=True)
+    shared = clickable_checkbox(pn.widgets.Checkbox.from_param(state.model.param.shared_order,
+                                                               label="every heatmap in the first model's cluster order", width=380))
     intro = pn.pane.Markdown(
         "The same pairs, filter, sample, gap setting and clustering for every model; with a shared order a row is the "
-        "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.",
-        sizing_mode="stretch_width",
-    )
+        "same pair in every heatmap. Turn on *cluster matrix by similarity* in the sidebar to order them.", sizing_mode="stretch_width")
+
+    def build() -> pn.Column:
+        view = V.compare_view(state)
+        for obj in view.select(pn.pane.HTML):
+            styled(obj)
+        return view
+
     holder = pn.Column(sizing_mode="stretch_width")
     current: dict[str, Any] = {"n": None}
 
     def rebuild(*_: Any) -> None:  # new plots when the number of shown pairs changes (their axes must change)
         try:
-            n = _n_shown(state)
+            n = n_shown(state)
         except Exception:
             n = current["n"]
         if n == current["n"] and holder.objects:
             return
         current["n"] = n
-        view = V.compare_view(state, runner=runner)
-        for obj in view.select(pn.pane.HTML):
-            styled(obj)
         old = list(holder.objects)
-        holder[:] = [view]
-        for obj in old:  # the replaced heatmaps stop computing
+        holder[:] = [build()]
+        for obj in old:
             dispose_views(obj)
 
     rebuild()
-    state.param.watch(rebuild, ACTIVE_PARAMS)
+    for part, names in params_of(state, ("data",)):
+        part.param.watch(rebuild, names)
     return pn.Column(intro, pn.Row(chooser, shared), holder, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])

@@ -8,8 +8,8 @@ body (no echo of the request).
 
 Three ways the route gets mounted:
 - ``python -m explorer serve`` passes :func:`thumbnail_patterns` to ``pn.serve(extra_patterns=)``;
-- ``panel serve apps/explorer.py --plugins explorer.app.routes`` reads :data:`ROUTES`;
-- plain ``panel serve apps/explorer.py``: the app calls :func:`ensure_route` when a session
+- ``panel serve apps/explorer_app.py --plugins explorer.app.routes`` reads :data:`ROUTES`;
+- plain ``panel serve apps/explorer_app.py``: the app calls :func:`ensure_route` when a session
   starts, which adds the handler to the running Bokeh/Tornado application once.
 """
 

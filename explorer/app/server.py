@@ -1,7 +1,7 @@
 """Serving the explorer: one page per browser session, the thumbnail route, offline resources.
 
 Both entry points build the same page from :class:`~explorer.app.options.AppOptions`:
-``panel serve apps/explorer.py --args ...`` (via :func:`create_page`) and
+``panel serve apps/explorer_app.py --args ...`` (via :func:`create_page`) and
 ``python -m explorer serve ...`` (via :func:`serve`, which mounts the thumbnail route with
 ``extra_patterns`` and serves the page at ``/``).
 """
@@ -12,8 +12,9 @@ from typing import Any
 
 from .options import DEFAULT_MODELS, AppOptions
 
-#: callback threads when the server was started without --num-threads
-DEFAULT_THREADS = 4
+#: callback threads when the server was started without --num-threads (the views compute their
+#: data in them, so one session's UMAP never stalls another session's zoom)
+DEFAULT_THREADS = 8
 
 
 def models_for(spec: str, options: AppOptions) -> list[str]:
@@ -37,6 +38,8 @@ def create_explorer(options: AppOptions):
 
     by_source = {s: models_for(s, options) for s in options.sources}
     kwargs: dict[str, Any] = {"seed": options.seed}
+    if options.settings:
+        kwargs.update(options.settings)
     if options.sample_size:
         kwargs["sample_size"] = options.sample_size
     return Explorer(
@@ -59,17 +62,37 @@ def create_page(options: AppOptions):
 
     configure_panel()
     ensure_route()
-    if pn.config.nthreads is None:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
+    if not pn.config.nthreads:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
         pn.config.nthreads = DEFAULT_THREADS
     ex = create_explorer(options)
     page = ex.template()
     pn.state.onload(lambda: ex.load())
+    pn.state.on_session_destroyed(lambda context: session_ended(ex))
     page.explorer = ex  # handy for debugging sessions
     return page
 
 
+def session_ended(ex) -> None:
+    """A browser session ended: its views stop and let go of their data (what the sessions share
+    stays in the size-bounded memo), and the freed memory is handed back to the system."""
+    ex.dispose()
+    release_memory()
+
+
+def release_memory() -> None:
+    """Collect garbage and ask glibc to return freed heap pages to the system (a no-op elsewhere)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, show: bool = False,
-          allow_websocket_origin: list[str] | None = None, num_threads: int | None = None) -> None:
+          allow_websocket_origin: list[str] | None = None, num_threads: int | None = None, session_lifetime: float = 15.0) -> None:
     """Start a Panel server with the explorer at ``/`` and the thumbnail route; blocks."""
     import panel as pn
 
@@ -88,6 +111,9 @@ def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, 
         title=options.title,
         websocket_origin=origins,
         extra_patterns=thumbnail_patterns(),
+        # a closed page's session (and the memory only it held) is released this long after it closed
+        unused_session_lifetime_milliseconds=int(session_lifetime * 1000),
+        check_unused_sessions_milliseconds=int(max(0.5, min(session_lifetime, 17.0)) * 1000),
         start=True,
         threaded=False,
         print_url=True,

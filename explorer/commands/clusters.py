@@ -1,8 +1,9 @@
 """Cluster one block of a model's similarity matrix (the article's "cluster matrix by
 similarity") and print each cluster's size, n-gram label and members (pair ids).
 
-Rows of the block are clustered by complete linkage on 1 − similarity and cut into k clusters;
-labels are the top two caption n-grams of each cluster.
+Rows of the block are clustered by complete linkage on 1 − similarity (computed in D dimensions,
+explorer.engine.ordering: exactly up to 2,000 pairs, on k-means micro-clusters above) and cut into
+k clusters; labels are the top two caption n-grams of each cluster (of at most 500 of its captions).
 
 Example:
   python -m explorer clusters ../shared/data/amumo/MSCOCO-Val_size-100 --model CLIP --block text-image
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..analysis.labels import cluster_label
-from ..analysis.ordering import cluster_order
-from ..analysis.similarity import QUADRANTS, block_from_embeddings
+from ..analysis.similarity import QUADRANTS
+from ..engine.ordering import cluster_labels, cluster_ordering, describe_method
+from ..engine.space import PairSpace
 from ..errors import SpecError
 from .common import add_source_options, open_from_args, positive_int, print_json, print_notes
 
@@ -39,17 +40,19 @@ def run(args: argparse.Namespace) -> int:
     if model not in source.embeddings:
         raise SpecError(f"{args.source} has no model {model!r}; it has {', '.join(source.models)}")
     emb = source.embeddings[model]
-    ordering = cluster_order(block_from_embeddings(emb.image, emb.text, args.block), k=args.k, optimal=args.optimal)
+    space = PairSpace(emb.image, emb.text, key=("clusters", args.source, model))
+    ordering = cluster_ordering(space, args.block, args.k, args.optimal, seed=args.seed)
     captions = source.pairs.captions if source.pairs is not None else None
+    labels = cluster_labels(ordering, captions, space.active, top=args.top, seed=args.seed) if captions is not None else None
     clusters = []
     for c, members in enumerate(ordering.members):
-        label = cluster_label([captions[i] for i in members], top=args.top) if captions is not None else ""
-        clusters.append({"cluster": c, "size": int(members.size), "label": label, "members": [int(i) for i in members]})
+        clusters.append({"cluster": c, "size": int(members.size), "label": labels[c] if labels else "",
+                         "members": [int(i) for i in members]})
     if args.json:
         print_json(clusters)
         return 0
     print(f"{source.name} / {model}: {len(clusters)} clusters of the {args.block} block "
-          f"(complete linkage, k={args.k}{', optimal leaf order' if args.optimal else ''})")
+          f"({describe_method(space.m, args.optimal)}, k={args.k})")
     for cl in clusters:
         print(f"\n[{cl['cluster']}] size {cl['size']:>4}  {cl['label'] or '(no captions)'}")
         print("    members: " + " ".join(str(i) for i in cl["members"]))

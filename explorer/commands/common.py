@@ -32,6 +32,8 @@ def add_source_options(p: argparse.ArgumentParser, *, models_help: str | None = 
     p.add_argument("--seed", type=int, default=0, help="seed of --limit (default 0)")
     p.add_argument("--filter", default=None, help="keep pairs whose caption contains these words (case-insensitive)")
     p.add_argument("--filter-mode", choices=("any", "all"), default="any", help="match any or all --filter words")
+    p.add_argument("--filter-kind", choices=("substring", "word", "regex"), default="substring",
+        help="how --filter matches: substring (default, as Amumo), whole words, or one regular expression")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps, when models run")
 
 
@@ -54,6 +56,7 @@ def open_from_args(spec: str, args: argparse.Namespace, *, progress: bool = True
         seed=getattr(args, "seed", 0),
         filter=getattr(args, "filter", None),
         filter_mode=getattr(args, "filter_mode", "any"),
+        filter_kind=getattr(args, "filter_kind", "substring"),
     )
 
 

@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of --limit and of --caption random (default 0)")
     p.add_argument("--filter", default=None, help="keep pairs whose caption contains these words (case-insensitive)")
     p.add_argument("--filter-mode", choices=("any", "all"), default="any", help="match any or all --filter words")
+    p.add_argument("--filter-kind", choices=("substring", "word", "regex"), default="substring",
+        help="how --filter matches: substring (default, as Amumo), whole words, or one regular expression")
     p.add_argument("--caption", choices=("first", "random"), default=None, help="coco: which caption of each image (default first, as the article)")
     p.add_argument("--allow-urls", action="store_true", help="pairs: download image URLs (otherwise URL rows are skipped as unusable offline)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco); repeatable")
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dask is not None and args.scheduler is not None:
         raise SpecError("use either --dask local[:N] or --scheduler tcp://HOST:PORT, not both")
     pairs = load_pairs(
-        args.dataset, limit=args.limit, seed=args.seed, filter=args.filter, filter_mode=args.filter_mode, **options
+        args.dataset, limit=args.limit, seed=args.seed, filter=args.filter, filter_mode=args.filter_mode,
+        filter_kind=args.filter_kind, **options
     )
     print_notes(format_notes_for_cli(pairs.notes))
     store = EmbeddingStore(args.store) if args.store else EmbeddingStore()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 
 from ..analysis.loss import VARIANTS
-from ..analysis.summary import consistency_summary, gap_table_row
+from ..engine.numbers import consistency, gap_table_row
+from ..engine.space import PairSpace
 from ..errors import DataError
 from .common import add_source_options, format_table, open_from_args, positive_int, print_json, print_notes
 
@@ -45,13 +46,10 @@ def run(args: argparse.Namespace) -> int:
                 raise DataError(
                     f"{spec} / {model}: {emb.n} pairs are fewer than one loss batch of {batch}; pass --batch {emb.n} or less"
                 )
-            rows.append(
-                gap_table_row(
-                    emb.image, emb.text, logit_scale=emb.logit_scale, source=spec, model=model, batch_size=batch, variant=args.loss
-                )
-            )
+            space = PairSpace(emb.image, emb.text, key=("gap-table", spec, model))
+            rows.append(gap_table_row(space, logit_scale=emb.logit_scale, source=spec, model=model, batch_size=batch, variant=args.loss))
             if args.consistency:
-                extra.append(consistency_summary(emb.image, emb.text))
+                extra.append(consistency(space))
     if args.json:
         print_json(rows)
         return 0
@@ -69,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         for t, e in zip(table, extra):
             t += [e["in_modal_difference"], e["cross_modal_asymmetry"]]
     print(format_table(headers, table))
+    if args.consistency and any(not e["sample"].exact for e in extra):
+        print(f"\nconsistency {next(e['sample'].describe() for e in extra if not e['sample'].exact)}")
+    if any(r["n"] > 10_000 for r in rows):
+        print("R@1 above 10,000 pairs: estimated from 1,000 seeded queries per direction against all pairs")
     print(f"\nloss: {args.loss} ({'image→text only, as in the article' if args.loss == 'article' else '½(image→text + text→image)'}), "
           f"batches of {args.batch}, each model's logit scale; closed = shift by Δ/2 each way, re-normalised")
     return 0

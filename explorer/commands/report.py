@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="seed of the sample and of UMAP/t-SNE (default 0)")
     g.add_argument("--filter", default=None, help="keep pairs whose caption contains these words")
     g.add_argument("--filter-mode", choices=("any", "all"), default="any")
+    g.add_argument("--filter-kind", choices=("substring", "word", "regex"), default="substring",
+        help="how --filter matches: substring (default, as Amumo), whole words, or one regular expression")
     g = p.add_argument_group("analysis")
     g.add_argument("--alpha", type=float, default=0.0, help="fraction of the gap closed in the views (0..1, default 0)")
     g.add_argument("--no-renormalize", action="store_true", help="do not re-normalise after closing")
@@ -49,8 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mode", choices=("joint", "fit-image", "fit-text", "concatenated"), default="joint", help="projection mode")
     g = p.add_argument_group("appearance")
     g.add_argument("--cmap", default="fire", help="heatmap colour map (colorcet/bokeh name, default fire)")
-    g.add_argument("--aggregation", choices=("max", "mean"), default="max", help="pooling of the heatmap to ≤ 800 px (default max)")
-    g.add_argument("--max-pixels", type=int, default=800, help="heatmap resolution (pixels per side, default 800)")
+    g.add_argument("--aggregation", choices=("max", "mean"), default="mean",
+                   help="what a heatmap pixel shows: the exact mean (default) or the exact max of its cells")
+    g.add_argument("--max-pixels", type=int, default=560, help="heatmap resolution (pixels per side, default 560)")
     g.add_argument("--no-thumbnails", action="store_true", help="do not inline image thumbnails")
 
 
@@ -79,6 +82,7 @@ def build_state(args: argparse.Namespace):
     return ExplorerState(
         src,
         sample_size=args.limit, seed=args.seed, caption_filter=args.filter or "", filter_mode=args.filter_mode,
+        filter_kind=args.filter_kind,
         alpha=args.alpha, renormalize=not args.no_renormalize, loss_variant=args.loss, batch_size=max(2, args.batch),
         cluster=args.cluster, k=args.k, cluster_block=args.block, optimal_order=args.optimal,
         projection=args.projection, projection_mode=args.mode, cmap=args.cmap, aggregation=args.aggregation,

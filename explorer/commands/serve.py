@@ -11,7 +11,7 @@ Examples:
   python -m explorer serve --source amumo:../shared/data/amumo/MSCOCO-Val_size-100
   python -m explorer serve --source shapes:5000 --models own:clip,own:cloob --port 8080
   python -m explorer serve --source store:KEY --source amumo:DIR     # a menu of two sources
-Same app without this command:  panel serve apps/explorer.py --args --source amumo:DIR
+Same app without this command:  panel serve apps/explorer_app.py --args --source amumo:DIR
 """
 
 from __future__ import annotations
@@ -28,8 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show", action="store_true", help="open the page in a browser")
     p.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
                    help="hosts allowed to connect (default localhost:PORT and 127.0.0.1:PORT)")
-    p.add_argument("--num-threads", type=int, default=4,
-                   help="threads for callbacks, so long work in one session does not stall others (default 4; 0 = none)")
+    p.add_argument("--num-threads", type=int, default=8,
+                   help="threads for callbacks and the views' computations, so long work in one session does not stall "
+                   "others (default 8)")
+    p.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
+                   help="how long a closed browser session is kept before its memory is released (default 15 s, Bokeh's)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
 
     for spec in options.sources + options.series:
         normalized_spec(spec)
+    if args.num_threads < 1:
+        from ..errors import SpecError
+
+        raise SpecError("--num-threads must be at least 1: the views compute their data in these threads")
     serve(options, port=args.port, address=args.address, show=args.show,
-          allow_websocket_origin=args.allow_websocket_origin, num_threads=args.num_threads or None)
+          allow_websocket_origin=args.allow_websocket_origin, num_threads=args.num_threads,
+          session_lifetime=args.session_lifetime)
     return 0

@@ -1,7 +1,8 @@
 """Import Liang et al.'s feature files: ``liang:FILE.npy``, a float array of shape (2, N, D).
 
 Index 0 holds the image (or video) embeddings, index 1 the paired text embeddings. Rows are
-normalised again on load (fp16 models leave norms of 1 ± 1e-4). The files carry no captions.
+normalised again on load (fp16 models leave norms of 1 ± 1e-4); a large file is memory-mapped and
+normalised in chunks into the store when needed (explorer.normalise). The files carry no captions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embeddings import Embeddings
 from ..errors import DataError, MissingResourceError
 
 #: file stem -> (model name, logit scale, where the scale comes from)
@@ -22,11 +22,12 @@ KNOWN_FILES = {
 
 
 def load_stacked(path: Path) -> np.ndarray:
+    """The (2, N, D) array, memory-mapped (never read whole into memory)."""
     if not path.is_file():
         raise MissingResourceError(f"embedding file not found: {path}")
     from .tables import load_numpy
 
-    a = load_numpy(path, "npy")
+    a = load_numpy(path, "npy", mmap=True)
     if a.ndim != 3 or a.shape[0] != 2:
         raise DataError(f"{path}: expected shape (2, N, D) (images, texts), got {a.shape}")
     return a
@@ -41,5 +42,10 @@ def import_liang(arg: str, *, logit_scale: float | None = None):
         scale, prov["logit_scale_source"] = float(logit_scale), "override"
     elif why.startswith("assumed"):
         prov["note"] = f"logit scale {scale:g} {why}"
-    emb = Embeddings.from_arrays(a[0], a[1], model=name, logit_scale=scale, provenance=prov, source=str(path))
+    from ..file_memo import file_stamp
+    from ..normalise import embeddings_from_arrays
+
+    stamp = file_stamp(path)
+    content = f"liang:{stamp['file']}:{stamp['size']}:{stamp['mtime_ns']}"
+    emb = embeddings_from_arrays(a[0], a[1], model=name, logit_scale=scale, provenance=prov, source=str(path), content_key=content)
     return None, {name: emb}

@@ -64,12 +64,13 @@ def _build(path: Path, prefix: str, image, text, *, captions, ids, model, logit_
     return pairs, {name: emb}
 
 
-def load_numpy(path: Path, kind: str):
-    """``np.load`` of a .npy array (`kind` 'npy') or a .npz archive ('npz'), never unpickling:
-    anything else (a pickle, a text file, the other kind) is a DataError saying what it is."""
+def load_numpy(path: Path, kind: str, mmap: bool = False):
+    """``np.load`` of a .npy array (`kind` 'npy', memory-mapped with `mmap`) or a .npz archive
+    ('npz'), never unpickling: anything else (a pickle, a text file, the other kind) is a
+    DataError saying what it is."""
     names = {"npy": "a .npy array", "npz": "a .npz archive"}
     try:
-        obj = np.load(path, allow_pickle=False)
+        obj = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except ValueError as exc:
         if "pickle" in str(exc):  # numpy reads a file without the .npy/.npz magic as a pickle
             raise DataError(f"{path}: not {names[kind]}: the file is neither .npy nor .npz (a pickle or some other "

@@ -1,52 +1,24 @@
 """Views: functions of an :class:`explorer.state.ExplorerState` returning HoloViews / Panel objects.
 
-HoloViews views return DynamicMaps (or overlays of them) wired to exactly the state parameters
-they read, so a parameter change re-renders them in place; show them with ``pn.pane.HoloViews``
-or directly in a notebook. Panel views return panes bound to the state.
+Each view declares the settings it depends on once (``DEPENDS`` in its module, parts and
+parameter names); a :class:`~explorer.views.feed.Feed` computes its data from the state (through
+the engine) off the event loop when one of them changes, and its DynamicMaps follow the Feed's
+Pipe. Views never write to the state except ``interaction`` (selection, tapped items). Each
+plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builder
+(``heatmap_overlay``, ``scatter_overlay``, ...) are shared with the static report.
 
-Final API (module: function(state, model=None, ...) -> object):
-
-- heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``
-  rasterized 2N×2N matrix (mean/max per `state.aggregation`, `state.cmap`; zoomed out it reads
-  pre-aggregated levels, :mod:`explorer.views.pyramid`), separators,
-  quadrant labels, cluster boxes + n-gram labels, selection bands; tap → ``state.inspected``,
-  double tap → selects the row's pair (``plot.cell_streams``); ``hover_inspect=True`` makes the
-  side panel follow the mouse. ``cluster_gallery(state, model)`` (Panel HTML: each
-  cluster's label, size and example images). Helpers: ``matrix_image``, ``cell_from_xy``,
-  ``attach_cell_streams``.
-- difference: ``difference_heatmap(state, model=None, *, shared=False, size)`` XXᵀ − YYᵀ,
-  diverging colour map centred at 0, mean|D| in the title.
-- scatter: ``projection_scatter(state, model=None, *, size, interactive=True)`` points by
-  modality (or faithfulness), one edge per pair coloured by its full-space similarity,
-  rasterized above ``state.datashade_above`` pairs; box/lasso → ``state.selected_pairs``;
-  ``plot.selection_streams`` (Selection1D, or BoundsXY + Tap when ``plot.rasterized``).
-  Helpers: ``points_frame``, ``edges_frame``, ``pairs_in_bounds``, ``nearest_pair``.
-- numbers: ``numbers_table(state, model=None)`` (hv.Table quantity/before/after),
-  ``numbers_pane(state, model=None, faithfulness=True)`` (Panel, escaped HTML incl.
-  consistency and, unless faithfulness=False, the projection's faithfulness),
-  ``faithfulness_table(state, model=None)``,
-  ``faithfulness_comparison(state, model=None, methods=("PCA", "UMAP", "t-SNE"))`` (one row
-  per projection method: trustworthiness, kNN overlap, edges within clusters);
-  ``faithfulness_pane(state, model=None, runner=None, active=True)`` and
-  ``faithfulness_comparison_deferred(...)``: the same computed off the event loop and only
-  when wanted (:class:`explorer.views.deferred.DeferredHTML`; show ``.pane``).
-- provenance: ``provenance_pane(state, model=None, kind="similarity"|"difference"|"projection"|
-  "numbers"|"landscape"|"histograms", shared=False)`` (the escaped line under a plot saying
-  what produced it), ``provenance_text``, ``provenance_hook`` (Bokeh figure ``tags``).
-- colour: ``color_limits(levels, color_range, kind, pixels)`` and the data / full ranges of
-  the heatmaps (``state.color_range``; ``state.color_limits(model, kind, shared)``).
-- landscape: ``loss_landscape_plot(state, model=None)``.
-- histograms: ``similarity_histograms(state, model=None)``.
-- selection: ``selection_panel(state, model=None)`` (thumbnails, captions, cluster labels of the
-  selected pairs), ``inspect_panel(state)`` (the two items of the tapped cell / pair).
-- compare: ``compare_view(state)`` (2–4 models side by side: heatmaps with shared ordering,
-  numbers), ``compare_numbers_table(state)``.
-- augment: ``augment_view(augment_state)`` (heatmaps of every selected model over the series).
-
-Plot titles are short ("Similarity · own:clip"); what produced a plot (model id, source recipe
-with filter/sample/seed, gap setting, ordering, projection method and parameters, aggregation
-and colour limits) is in a text line beside it (``provenance_pane``) and in the Bokeh figure's
-``tags`` as ``{"provenance": {...}}`` (kept when the plot is exported).
+- heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``,
+  ``difference_heatmap(...)``: the matrix at screen resolution (explorer.engine.tiles), pair
+  diagonal, separators, quadrant names, cluster boxes and labels, selection outlines; tap →
+  ``interaction.inspected``, double tap → selects the row's pair; ``cluster_gallery``.
+- scatter: ``projection_scatter(state, model=None, *, size, interactive=True)``: points by
+  modality (or faithfulness), one edge per pair coloured by its full-space similarity, rasterized
+  above ``look.datashade_above`` pairs; box/lasso → ``interaction.selected_pairs``.
+- numbers: ``numbers_pane``, ``faithfulness_pane``, ``faithfulness_comparison_deferred``.
+- landscape: ``loss_landscape_plot``; histograms: ``similarity_histograms``.
+- selection: ``selection_panel``, ``inspect_panel``.
+- compare: ``compare_view`` (2–4 models side by side); augment: ``series_heatmaps``, ``series_curves``.
+- provenance: what produced each plot, in a line beside it and in the Bokeh figure's ``tags``.
 """
 
 from __future__ import annotations
@@ -56,25 +28,25 @@ from typing import Any
 
 _LAZY = {
     "similarity_heatmap": "heatmap",
+    "difference_heatmap": "heatmap",
+    "heatmap_data": "heatmap",
+    "heatmap_overlay": "heatmap",
     "cluster_gallery": "heatmap",
-    "difference_heatmap": "difference",
     "projection_scatter": "scatter",
-    "numbers_table": "numbers",
+    "scatter_data": "scatter",
+    "scatter_overlay": "scatter",
     "numbers_pane": "numbers",
-    "faithfulness_table": "numbers",
-    "faithfulness_comparison": "numbers",
     "faithfulness_pane": "numbers",
     "faithfulness_comparison_deferred": "numbers",
-    "provenance_pane": "provenance",
-    "provenance_text": "provenance",
-    "DeferredHTML": "deferred",
+    "feed_provenance_pane": "provenance",
     "loss_landscape_plot": "landscape",
     "similarity_histograms": "histograms",
     "selection_panel": "selection",
     "inspect_panel": "selection",
     "compare_view": "compare",
-    "compare_numbers_table": "compare",
-    "augment_view": "augment",
+    "series_heatmaps": "augment",
+    "series_curves": "augment",
+    "Feed": "feed",
 }
 
 __all__ = sorted(_LAZY)

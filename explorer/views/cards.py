@@ -49,8 +49,10 @@ def inspected_html(info: Mapping[str, Any] | None) -> str:
     """The two items of a tapped cell (or a tapped pair) and the value between them."""
     if not info:
         return '<div class="bx-inspect" style="color:#666">Tap a heatmap cell or a point to see its two items.</div>'
+    if info.get("kind") == "error":
+        return f'<div class="bx-inspect" style="color:#b00020">{esc(info.get("message", ""), 400)}</div>'
     value = info.get("value")
-    label = "similarity" if info.get("kind", "cell") == "cell" else "pair similarity"
+    label = "pair similarity" if info.get("kind") == "pair" else ("difference" if info.get("matrix") == "difference" else "similarity")
     where = f" · row {int(info['row'])}, column {int(info['col'])}" if "row" in info else ""
     model = esc(info.get("model", ""), 80)
     head = f"<div><b>{model}</b>{where} · {label} <b>{float(value):.4f}</b></div>" if value is not None else ""

@@ -1,39 +1,87 @@
 """The numbers of one model: gap distance, loss before/after closing, R@k, consistency, faithfulness.
 
 All values come from :meth:`ExplorerState.numbers` / :meth:`ExplorerState.faithfulness`, i.e.
-from explorer.analysis (gap, loss, retrieval, summary, faithfulness). The loss variant and
-batch size are part of the row label, the gap setting of the column label.
+from the engine and explorer.analysis. The loss variant and batch size are part of the row
+label, the gap setting of the column label; estimated numbers say how they were estimated. The
+panes are computed off the event loop by a Feed: first everything but R@k (milliseconds), then
+with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
-import holoviews as hv
 import pandas as pd
-import param
 
 from .cards import esc
-from .dynamic import ACTIVE, GAP, MODEL, PROJ, dynamic
+from .feed import Feed, params_of
 
-_NUMBER_DEPS = ACTIVE + GAP + ("loss_variant", "batch_size")
+#: what the numbers depend on
+DEPENDS = ("data", "gap")
+#: what the projection's faithfulness depends on
+FAITHFULNESS_DEPENDS = ("data", "gap.alpha", "gap.renormalize", "projection", "order.k")
 
 
-def numbers_table(state: Any, model: str | None = None) -> hv.DynamicMap:
-    """hv.Table: quantity | before | after (α=…)."""
-    deps = _NUMBER_DEPS + (MODEL if model is None else ())
+def _with_model(deps: tuple[str, ...], model: str | None) -> tuple[str, ...]:
+    return deps + (("model.active_model",) if model is None else ())
 
-    def build() -> hv.Table:
+
+def numbers_frame(d: dict[str, Any]) -> pd.DataFrame:
+    """numbers() as a table: quantity | before | after (R@k rows only when computed)."""
+    rows = [("gap distance", d["gap_distance_before"], d["gap_distance_after"]),
+            (f"loss ({d['loss_variant']}, batch {d['batch_size']})", d["loss_before"], d["loss_after"])]
+    for k in (1, 5, 10):
+        if f"Ri2t@{k}_before" in d:
+            rows.append((f"R@{k} image→text", d[f"Ri2t@{k}_before"], d[f"Ri2t@{k}_after"]))
+            rows.append((f"R@{k} text→image", d[f"Rt2i@{k}_before"], d[f"Rt2i@{k}_after"]))
+    return pd.DataFrame(rows, columns=["quantity", "before", f"after (α={d['alpha']:g})"])
+
+
+def numbers_html(d: dict[str, Any], provenance: str) -> str:
+    """The numbers as an escaped HTML table (model names and recipes are untrusted text)."""
+    df = numbers_frame(d)
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+    body = "".join(f"<tr><td>{esc(q)}</td><td>{b:.4f}</td><td>{a:.4f}</td></tr>" for q, b, a in df.itertuples(index=False))
+    if "recall_method" not in d:
+        body += '<tr><td>R@1/5/10</td><td colspan=2 class="bx-pending">computing…</td></tr>'
+    extra = [
+        ("mean |XXᵀ − YYᵀ| (in-modal difference)", f"{d['in_modal_difference']:.4f}"),
+        ("mean |XYᵀ − YXᵀ| (cross-modal asymmetry)", f"{d['cross_modal_asymmetry']:.4f}"),
+        ("logit scale", f"{d['logit_scale']:.4g}"),
+    ]
+    for key, what in (("recall_method", "R@k"), ("consistency_method", "consistency")):
+        if d.get(key) and d[key] != "exact":
+            extra.append((what, d[key]))
+    body += "".join(f"<tr><td>{esc(k)}</td><td colspan=2>{esc(v, 300)}</td></tr>" for k, v in extra)
+    return (f'<div class="bx-numbers"><div style="font-size:11px;color:#555">{esc(provenance, 400)}</div>'
+            f'<table class="bx-numbers-table"><tr>{head}</tr>{body}</table></div>')
+
+
+def numbers_pane(state: Any, model: str | None = None):
+    """Panel HTML pane with the numbers, computed off the event loop; while newer settings are
+    computed the previous numbers are shown greyed with a note. ``pane.feed`` is its Feed."""
+    import panel as pn
+
+    def compute() -> Iterator[dict]:
         m = state.resolve_model(model)
-        df = state.numbers_frame(m)
-        df.columns = ["quantity", "before", "after"]
-        return hv.Table(df, kdims=["quantity"], vdims=["before", "after"])
+        line = state.provenance_line(m)
+        quick = state.numbers(m, recall=False)
+        yield {"html": numbers_html(quick, line), "numbers": quick}
+        full = state.numbers(m)
+        yield {"html": numbers_html(full, line), "numbers": full}
 
-    def empty(msg: str) -> hv.Table:
-        return hv.Table(pd.DataFrame({"quantity": [msg[:200]], "before": [float("nan")], "after": [float("nan")]}),
-                        kdims=["quantity"], vdims=["before", "after"])
+    feed = Feed(compute, params_of(state, _with_model(DEPENDS, model)), empty=lambda: {"html": "", "numbers": None})
 
-    return dynamic(state, deps, build, empty).opts(width=520, height=260)
+    def render(*_: Any) -> str:
+        if feed.error:
+            return f'<div class="bx-numbers">{esc(feed.error)}</div>'
+        faded = ' style="opacity:0.55"' if feed.pending else ""
+        note = '<div style="font-size:11px;color:#a15c00">computing the numbers…</div>' if feed.pending else ""
+        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div></div>'
+
+    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error), sizing_mode="stretch_width")
+    pane.feed = feed
+    return pane
 
 
 def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, str]]:
@@ -51,67 +99,10 @@ def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, s
     return rows
 
 
-def faithfulness_table(state: Any, model: str | None = None) -> hv.DynamicMap:
-    """hv.Table of the projection's faithfulness numbers."""
-    deps = ACTIVE + GAP + PROJ + ("k",) + (MODEL if model is None else ())
-
-    def build() -> hv.Table:
-        return hv.Table(pd.DataFrame(faithfulness_rows(state, model), columns=["measure", "value"]), kdims=["measure"], vdims=["value"])
-
-    def empty(msg: str) -> hv.Table:
-        return hv.Table(pd.DataFrame({"measure": [msg[:200]], "value": [""]}), kdims=["measure"], vdims=["value"])
-
-    return dynamic(state, deps, build, empty).opts(width=520, height=160)
-
-
-def numbers_html(state: Any, model: str | None = None, faithfulness: bool = True) -> str:
-    """The numbers as an escaped HTML table (model names and recipes are untrusted text)."""
-    m = state.resolve_model(model)
-    d = state.numbers(m)
-    df = state.numbers_frame(m)
-    head = f"<tr><th>{esc(df.columns[0])}</th><th>{esc(df.columns[1])}</th><th>{esc(df.columns[2])}</th></tr>"
-    body = "".join(
-        f"<tr><td>{esc(q)}</td><td>{b:.4f}</td><td>{a:.4f}</td></tr>" for q, b, a in df.itertuples(index=False)
-    )
-    extra = [
-        ("mean |XXᵀ − YYᵀ| (in-modal difference)", f"{d['in_modal_difference']:.4f}"),
-        ("mean |XYᵀ − YXᵀ| (cross-modal asymmetry)", f"{d['cross_modal_asymmetry']:.4f}"),
-        ("logit scale", f"{d['logit_scale']:.4g}"),
-    ]
-    if faithfulness:
-        try:
-            extra += faithfulness_rows(state, m)
-        except Exception as exc:  # a projection that cannot run must not hide the numbers
-            extra.append(("projection", f"unavailable: {exc}"))
-    body += "".join(f"<tr><td>{esc(k)}</td><td colspan=2>{esc(v, 200)}</td></tr>" for k, v in extra)
-    return (
-        f'<div class="bx-numbers"><div style="font-size:11px;color:#555">{esc(state.provenance_line(m), 400)}</div>'
-        f'<table class="bx-numbers-table">{head}{body}</table></div>'
-    )
-
-
-def numbers_pane(state: Any, model: str | None = None, faithfulness: bool = True, runner: Any = None):
-    """Panel HTML pane with the numbers (and the projection's faithfulness), updated with the state.
-    With a `runner` (the app's background thread) they are computed off the slider move: the
-    pane shows the previous numbers greyed, with a note, until the new ones are ready
-    (explorer.views.deferred; ``pane.deferred``)."""
-    import panel as pn
-
-    deps = _NUMBER_DEPS + (PROJ + ("k",) if faithfulness else ()) + (MODEL if model is None else ())
-
-    def render(*_: Any) -> str:
-        try:
-            return numbers_html(state, model, faithfulness)
-        except Exception as exc:
-            return f'<div class="bx-numbers">{esc(exc)}</div>'
-
-    if runner is None:
-        return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
-    from .deferred import SYNC_BELOW, DeferredHTML
-
-    lazy = DeferredHTML(render, [(state, deps)], runner=runner, busy_note="computing the numbers…", css_class="bx-numbers-lazy",
-                        sync_below=SYNC_BELOW)
-    return lazy.pane
+def faithfulness_html(state: Any, model: str | None = None) -> str:
+    """The displayed projection's faithfulness as an escaped HTML table."""
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v, 200)}</td></tr>" for k, v in faithfulness_rows(state, model))
+    return f'<table class="bx-numbers-table bx-faithfulness-table">{body}</table>'
 
 
 def faithfulness_comparison_html(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")) -> str:
@@ -125,61 +116,90 @@ def faithfulness_comparison_html(state: Any, model: str | None = None, methods=(
         return f"<td>{esc('–' if v is None else v, 200)}</td>"
 
     body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in df.itertuples(index=False))
-    return (
-        f'<div class="bx-faithfulness"><div style="font-size:11px;color:#555">{esc(state.provenance_line(m), 400)}</div>'
-        f'<table class="bx-faithfulness-table"><tr>{head}</tr>{body}</table></div>'
-    )
+    return (f'<div class="bx-faithfulness"><div style="font-size:11px;color:#555">{esc(state.provenance_line(m), 400)}</div>'
+            f'<table class="bx-faithfulness-table"><tr>{head}</tr>{body}</table></div>')
 
 
-def faithfulness_comparison(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")):
-    """Panel pane: the faithfulness of every projection method in the current mode (runs
-    UMAP and t-SNE when first shown; their results are cached on disk)."""
-    import panel as pn
+class OnDemandHTML:
+    """An HTML pane computed by a Feed only when wanted: while `active` (e.g. its card is open),
+    or when :meth:`refresh` is called (a button); out-of-date results are marked, not recomputed."""
 
-    deps = ACTIVE + GAP + ("projection_mode", "x_component", "y_component", "faithfulness_k", "k") + (MODEL if model is None else ())
+    def __init__(self, render: Any, state: Any, deps: tuple[str, ...], *, active: bool = True, auto: bool = True, idle_html: str = "",
+                 busy_note: str = "computing…", stale_note: str = "the settings changed: compute again", css_class: str = "bx-deferred"):
+        import panel as pn
+        import param
 
-    def render(*_: Any) -> str:
-        try:
-            return faithfulness_comparison_html(state, model, methods)
-        except Exception as exc:
-            return f'<div class="bx-faithfulness">{esc(exc)}</div>'
+        self._active, self.auto = bool(active), auto
+        self.stale = False
+        self.busy_note, self.stale_note, self.css_class = busy_note, stale_note, css_class
+        self._wanted = 0
+        self.feed = Feed(lambda wanted=0: {"html": render() if wanted else idle_html, "computed": bool(wanted)}, [],
+                         empty=lambda: {"html": idle_html, "computed": False})
+        self._watchers = [(part, part.param.watch(self._changed, names)) for part, names in params_of(state, deps)]
+        self.pane = pn.pane.HTML(param.bind(self._render, self.feed.param.version, self.feed.param.pending),
+                                 sizing_mode="stretch_width")
+        self.pane.feed = self.feed
+        if self._active and auto:
+            self.refresh()
 
-    return pn.pane.HTML(param.bind(render, *[state.param[p] for p in dict.fromkeys(deps)]), sizing_mode="stretch_width")
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    @property
+    def computations(self) -> int:
+        """How many times the HTML was computed (not counting the idle placeholder)."""
+        return self._wanted
+
+    def set_active(self, active: bool) -> None:
+        self._active = bool(active)
+        if self._active and self.auto and (self.stale or not self.feed.value.get("computed")):
+            self.refresh()
+
+    def refresh(self) -> None:
+        self._wanted += 1
+        self.stale = False
+        self.feed.request(wanted=self._wanted)
+
+    def _changed(self, *_: Any) -> None:
+        if self._active and self.auto:
+            self.refresh()
+        else:
+            self.stale = True
+            self.feed.param.trigger("version")
+
+    def _render(self, *_: Any) -> str:
+        note = self.busy_note if self.feed.pending else (self.stale_note if self.stale and self.feed.value.get("computed") else "")
+        if self.feed.error:
+            body = f'<div class="{self.css_class}-error">{esc(self.feed.error, 500)}</div>'
+        else:
+            body = self.feed.value["html"]
+        head = f'<div class="{self.css_class}-note" style="font-size:11px;color:#a15c00">{esc(note, 200)}</div>' if note else ""
+        faded = ' style="opacity:0.55"' if note else ""
+        return f'<div class="{self.css_class}">{head}<div{faded}>{body}</div></div>'
+
+    def dispose(self) -> None:
+        self.feed.dispose()
+        for part, w in self._watchers:
+            part.param.unwatch(w)
+        self._watchers = []
 
 
-FAITHFULNESS_DEPS = ACTIVE + GAP + PROJ + ("k",)
-
-
-def faithfulness_html(state: Any, model: str | None = None) -> str:
-    """The displayed projection's faithfulness as an escaped HTML table."""
-    m = state.resolve_model(model)
-    rows = faithfulness_rows(state, m)
-    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v, 200)}</td></tr>" for k, v in rows)
-    return f'<table class="bx-numbers-table bx-faithfulness-table">{body}</table>'
-
-
-def faithfulness_pane(state: Any, model: str | None = None, *, runner: Any = None, active: bool = True):
+def faithfulness_pane(state: Any, model: str | None = None, *, active: bool = True) -> OnDemandHTML:
     """The projection's faithfulness (trustworthiness, kNN overlap, pair edges within clusters),
-    computed off the event loop by `runner` (explorer.views.deferred) and only while `active`, so
-    moving α never waits for k-means. Returns the DeferredHTML; show its ``.pane``."""
-    from .deferred import DeferredHTML
-
-    deps = FAITHFULNESS_DEPS + (MODEL if model is None else ())
-    return DeferredHTML(
-        lambda: faithfulness_html(state, model), [(state, deps)], runner=runner, active=active,
+    computed off the event loop and only while `active`. Show its ``.pane``."""
+    return OnDemandHTML(
+        lambda: faithfulness_html(state, model), state, _with_model(FAITHFULNESS_DEPENDS, model), active=active,
         idle_html='<div style="color:#666;font-size:12px">Open this section to compute how faithful the projection is.</div>',
-        busy_note="computing the faithfulness of the projection…", css_class="bx-faithfulness",
-    )
+        busy_note="computing the faithfulness of the projection…", css_class="bx-faithfulness")
 
 
-def faithfulness_comparison_deferred(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE"), *, runner: Any = None):
-    """faithfulness_comparison computed on demand (``.refresh()``, e.g. a button): runs UMAP and
-    t-SNE, which take a while; when the settings change the table is marked out of date."""
-    from .deferred import DeferredHTML
-
-    deps = ACTIVE + GAP + ("projection_mode", "x_component", "y_component", "faithfulness_k", "k") + (MODEL if model is None else ())
-    return DeferredHTML(
-        lambda: faithfulness_comparison_html(state, model, methods), [(state, deps)], runner=runner, auto=False,
-        idle_html="", busy_note="projecting with every method and measuring each (UMAP and t-SNE take a while)…",
-        stale_note="the settings changed: press the button again", css_class="bx-faithfulness-all",
-    )
+def faithfulness_comparison_deferred(state: Any, model: str | None = None, methods=("PCA", "UMAP", "t-SNE")) -> OnDemandHTML:
+    """Every projection method's faithfulness, computed on demand (``.refresh()``, a button): it
+    runs UMAP and t-SNE; when the settings change the table is marked out of date."""
+    deps = ("data", "gap.alpha", "gap.renormalize", "projection.projection_mode", "projection.x_component",
+            "projection.y_component", "projection.faithfulness_k", "order.k")
+    return OnDemandHTML(
+        lambda: faithfulness_comparison_html(state, model, methods), state, _with_model(deps, model), auto=False,
+        busy_note="projecting with every method and measuring each (UMAP and t-SNE take a while)…",
+        stale_note="the settings changed: press the button again", css_class="bx-faithfulness-all")

@@ -1,24 +1,19 @@
 """The projection scatter: points by modality and one edge per image–caption pair.
 
 Each edge is coloured by the pair's cosine similarity *in the full space* (of the displayed,
-gap-adjusted embeddings), which separates projection artefacts (long edges of well-matched
-pairs) from pairs the model itself does not match. Edges follow the displayed components.
+gap-closed embeddings), which separates projection artefacts (long edges of well-matched pairs)
+from pairs the model itself does not match. Edges follow the displayed components.
 
-Up to `state.datashade_above` pairs, points and edges are plain Bokeh glyphs: hovering a point
+Up to ``look.datashade_above`` pairs, points and edges are plain Bokeh glyphs: hovering a point
 shows an HTML tooltip (thumbnail, escaped caption) and box/lasso selection sets
-`state.selected_pairs`. Above it, edges are ``rasterize(segments, aggregator=ds.mean('sim'))``
-and points ``rasterize(points, aggregator=ds.by('modality', ds.count()))``; a box selection
-(``BoundsXY``) selects pairs and a tap inspects the nearest pair (thumbnails in the side panel,
-since server-side hover cannot show HTML).
+``interaction.selected_pairs``. Above it, the visible window is rasterized by datashader in the
+view's Feed (off the event loop, at the plot's pixel size, again after every zoom): edges by
+the mean pair similarity per pixel, points by modality; a box selection (``BoundsXY``) selects
+pairs and a tap inspects the nearest pair (its items in the side panel). A million pairs draw
+this way: what travels to the browser is two images.
 
 Selected pairs are drawn on top with a black outline whichever way they were selected.
-
-The data come from a :class:`~explorer.views.deferred.Feed`: the projection of the current settings computed by
-a :class:`~explorer.views.deferred.Deferred`, in a background thread on a server (the app passes
-its runner). Moving α in UMAP or t-SNE mode recomputes the projection (seconds to minutes), so
-until it is ready the scatter keeps showing the previous one (its provenance line says which,
-and that an update is under way) and the rest of the page responds at once. Axes follow every
-new projection (framewise ranges; rasterized layers forget their old visible range first).
+Projections of sampled pairs (UMAP and t-SNE of large sources) say so in their provenance line.
 """
 
 from __future__ import annotations
@@ -29,17 +24,20 @@ import datashader as ds
 import holoviews as hv
 import numpy as np
 import pandas as pd
-from holoviews.operation.datashader import dynspread, rasterize
 
-from .cards import esc
-from .deferred import Feed, feed_provenance_pane
-from .dynamic import ACTIVE, GAP, MODEL, PROJ, StreamHub, all_range_streams
-from .provenance import feed_provenance_hook
+from .cards import esc, truncate
+from .feed import Feed, params_of
+from .provenance import feed_provenance_hook, provenance_dict, provenance_text
 from .style import LEGEND_OPTS, MODALITY_COLORS, SCATTER_SIZE
 
+#: what the scatter's data depend on (the edge colour map is applied without recomputing)
+DEPENDS = ("data", "gap.alpha", "gap.renormalize", "projection", "order.k", "look.datashade_above")
 POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
-EDGE_VDIMS = ["sim", "pair_id"]
 COLOR_COLUMN = {"modality": "modality", "kNN overlap": "knn_overlap", "trustworthiness": "trustworthiness"}
+#: the point colour of concatenated mode, where each point is a pair and there are no edges
+PAIR_SIMILARITY = "pair similarity"
+#: longest side of a rasterized scatter in pixels
+MAX_RASTER_PIXELS = 1200
 
 TOOLTIP = """
 <div style="max-width:260px">
@@ -50,19 +48,44 @@ TOOLTIP = """
 """
 
 
-def points_frame(state: Any, model: str | None, coords: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The projection frame (`coords`, default state.projection_coords) with display columns:
-    faithfulness per point when the points are coloured by it, escaped caption HTML, thumbnail URLs."""
-    df = (state.projection_coords(model) if coords is None else coords).copy()
-    if state.point_color != "modality":  # faithfulness is computed only when it is shown
+def depends(model: str | None) -> tuple[str, ...]:
+    return DEPENDS + (("model.active_model",) if model is None else ())
+
+
+def large(state: Any) -> bool:
+    """Whether the scatter of the shown pairs is rasterized."""
+    return int(state.active_indices().size) > int(state.look.datashade_above)
+
+
+def concatenated(state: Any) -> bool:
+    """One point per pair coloured by its similarity (the edges' colour) instead of its modality."""
+    return state.projection.projection_mode == "concatenated" and state.projection.point_color == "modality"
+
+
+def edges_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: (x0, y0) image point, (x1, y1) caption point, sim, pair_id."""
+    img = frame[frame["modality"] == "image"]
+    txt = frame[frame["modality"] == "text"]
+    if img.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in ("x0", "y0", "x1", "y1", "sim", "pair_id")})
+    # image rows come first and captions in the same pair order (engine.projection's layout)
+    return pd.DataFrame({"x0": img["x"].to_numpy(), "y0": img["y"].to_numpy(), "x1": txt["x"].to_numpy(),
+                         "y1": txt["y"].to_numpy(), "sim": img["sim"].to_numpy(), "pair_id": img["pair_id"].to_numpy()})
+
+
+def glyph_frame(state: Any, model: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with what plain glyphs show: faithfulness per point when the points are coloured
+    by it, escaped caption HTML and thumbnail URLs (only ever for small sources)."""
+    df = frame.copy()
+    if state.projection.point_color != "modality":
         f = state.faithfulness(model)
         df["knn_overlap"] = f.knn_overlap_per_point
         df["trustworthiness"] = f.trustworthiness_per_point
     else:
         df["knn_overlap"] = np.nan
         df["trustworthiness"] = np.nan
-    df["modality"] = pd.Categorical(df["modality"], categories=[m for m in MODALITY_COLORS if m in set(df["modality"])])
-    df["caption_html"] = [esc(c) for c in df["caption"]]
+    caps = state.captions()
+    df["caption_html"] = [esc(caps[int(i)]) if caps is not None else "" for i in df["pair_id"]]
     token = state.thumb_token()
     if token is None:
         df["thumb"] = ""
@@ -73,37 +96,95 @@ def points_frame(state: Any, model: str | None, coords: pd.DataFrame | None = No
     return df
 
 
-def edges_frame(coords: pd.DataFrame) -> pd.DataFrame:
-    """One row per pair: (x0, y0) image point, (x1, y1) caption point, sim, pair_id."""
-    img = coords[coords["modality"] == "image"].set_index("pair_id")
-    txt = coords[coords["modality"] == "text"].set_index("pair_id")
-    if img.empty:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in ("x0", "y0", "x1", "y1", "sim", "pair_id")})
-    txt = txt.loc[img.index]
-    return pd.DataFrame(
-        {
-            "x0": img["x"].to_numpy(),
-            "y0": img["y"].to_numpy(),
-            "x1": txt["x"].to_numpy(),
-            "y1": txt["y"].to_numpy(),
-            "sim": img["sim"].to_numpy(),
-            "pair_id": img.index.to_numpy(),
-        }
-    )
+def _extent(frame: pd.DataFrame) -> tuple[float, float, float, float]:
+    if frame.empty:
+        return (-1.0, 1.0, -1.0, 1.0)
+    x0, x1 = float(frame["x"].min()), float(frame["x"].max())
+    y0, y1 = float(frame["y"].min()), float(frame["y"].max())
+    px, py = max((x1 - x0) * 0.05, 1e-9), max((y1 - y0) * 0.05, 1e-9)
+    return (x0 - px, x1 + px, y0 - py, y1 + py)
 
 
-def _empty_points() -> pd.DataFrame:
-    """No points, with the columns (and the modality categories) of points_frame: rasterized by
-    modality, it gives the same kind of element (an ImageStack) as real points."""
-    df = pd.DataFrame({"x": [0.0], "y": [0.0], "modality": ["image"], "pair_id": [0], "sim": [0.0],
-                       "knn_overlap": [0.0], "trustworthiness": [0.0], "caption_html": [""], "thumb": [""]}).iloc[:0]
-    df["modality"] = pd.Categorical(df["modality"], categories=["image", "text"])
+def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range, y_range, width: int, height: int) -> dict:
+    """The datashader aggregates of the window: mean pair similarity of the edges per pixel, and
+    the points by modality (or their mean pair similarity, one point per pair)."""
+    from holoviews.operation.datashader import dynspread, rasterize
+
+    opts = dict(dynamic=False, x_range=tuple(x_range), y_range=tuple(y_range), width=int(width), height=int(height))
+    out: dict[str, Any] = {}
+    if not pairs_only:
+        seg = hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
+        out["edges"] = sim_image(rasterize(seg, aggregator=ds.mean("sim"), **opts))
+        pts = hv.Points(frame, kdims=["x", "y"], vdims=["modality"])
+        out["points"] = dynspread(rasterize(pts, aggregator=ds.by("modality", ds.count()), **opts), threshold=0.5, max_px=3)
+    else:
+        pts = hv.Points(frame, kdims=["x", "y"], vdims=["sim"])
+        out["points"] = sim_image(dynspread(rasterize(pts, aggregator=ds.mean("sim"), **opts), threshold=0.5, max_px=3, how="max"))
+    return out
+
+
+def sim_image(raster: hv.Image) -> hv.Image:
+    """A rasterized mean-similarity grid as a float32 hv.Image with the value dimension 'sim'
+    (half the bytes to the browser, one name for every layer's colour mapping)."""
+    xs = raster.dimension_values(0, expanded=False)
+    ys = raster.dimension_values(1, expanded=False)
+    vals = np.asarray(raster.dimension_values(2, flat=False), dtype=np.float32)
+    return hv.Image((xs, ys, vals), kdims=["x", "y"], vdims=["sim"])
+
+
+def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory: dict | None = None, *, x_range=None,
+                 y_range=None, width: int | None = None, height: int | None = None) -> dict[str, Any]:
+    """What the scatter draws for the current settings (and window, when rasterized)."""
+    m = state.resolve_model(model)
+    frame = state.projection_frame(m)
+    p = state.projection_result(m)
+    key = (m, p.method, p.mode, p.key, state.closing(), state.components(m), state.selection_key())
+    memory = {} if memory is None else memory
+    reset = memory.get("key") != key
+    memory["key"] = key
+    extent = _extent(frame)
+    is_large = large(state)
+    pairs_only = concatenated(state)
+    prov = provenance_dict(state, m, "projection")
+    value: dict[str, Any] = {
+        "model": m, "frame": frame, "point_color": state.projection.point_color, "pairs_only": pairs_only,
+        "method": f"{p.method} {p.mode}", "axes": state.axis_names(m), "extent": extent, "reset": reset, "large": is_large,
+        "provenance": prov, "provenance_text": provenance_text(prov, "projection"),
+    }
+    edges = edges_frame(frame)
+    if not is_large:
+        value["glyphs"] = glyph_frame(state, m, frame)
+        value["edges"] = edges
+        return value
+    if reset or x_range is None or y_range is None:
+        x_range, y_range = extent[:2], extent[2:]
+    w = int(min(width or size, MAX_RASTER_PIXELS))
+    h = int(min(height or size, MAX_RASTER_PIXELS))
+    value["window"] = (tuple(x_range), tuple(y_range))
+    value.update(rasters(frame, edges, pairs_only, x_range, y_range, w, h))
+    return value
+
+
+def empty_data() -> dict[str, Any]:
+    frame = pd.DataFrame({"pair_id": np.zeros(0, np.int64), "modality": pd.Categorical([], categories=["image", "text"]),
+                          "x": np.zeros(0), "y": np.zeros(0), "sim": np.zeros(0)})
+    return {"model": "", "frame": frame, "point_color": "modality", "pairs_only": False, "method": "", "axes": ("x", "y"),
+            "extent": (-1.0, 1.0, -1.0, 1.0), "reset": True, "large": False, "provenance": {}, "provenance_text": ""}
+
+
+# -- elements ------------------------------------------------------------------------------------
+def _empty_glyphs() -> pd.DataFrame:
+    df = empty_data()["frame"].copy()
+    for c in ("knn_overlap", "trustworthiness"):
+        df[c] = np.zeros(0)
+    df["caption_html"] = pd.Series(dtype=str)
+    df["thumb"] = pd.Series(dtype=str)
     return df
 
 
 def make_points(df: pd.DataFrame, color: str = "modality", cmap: str = "viridis") -> hv.Points:
-    """Points coloured by modality, by a faithfulness measure, or (color 'pair similarity': one
-    point per pair, concatenated mode) by the pair's full-space similarity in `cmap`."""
+    """Points coloured by modality, by a faithfulness measure, or (one point per pair) by the
+    pair's full-space similarity in `cmap`."""
     pts = hv.Points(df, kdims=["x", "y"], vdims=POINT_VDIMS)
     if color == PAIR_SIMILARITY:
         return pts.opts(color="sim", cmap=cmap, colorbar=True, clabel="pair similarity")
@@ -112,260 +193,188 @@ def make_points(df: pd.DataFrame, color: str = "modality", cmap: str = "viridis"
     return pts.opts(color=COLOR_COLUMN[color], cmap="RdYlGn", clim=(0.0, 1.0), colorbar=True)
 
 
-#: the point colour of concatenated mode, where each point is a pair and there are no edges
-PAIR_SIMILARITY = "pair similarity"
-
-
-def concatenated(state: Any) -> bool:
-    """One point per pair coloured by its similarity (the edges' colour) instead of its modality."""
-    return state.projection_mode == "concatenated" and state.point_color == "modality"
-
-
 def make_edges(edges: pd.DataFrame, cmap: str) -> hv.Segments:
-    return hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=EDGE_VDIMS).opts(color="sim", cmap=cmap, line_width=1, alpha=0.7)
+    return hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"]).opts(color="sim", cmap=cmap, line_width=1,
+                                                                                            alpha=0.7)
 
 
-def as_float32(image: hv.Image) -> hv.Image:
-    """Halve the bytes of a rasterized grid sent to the browser (float64 → float32).
-
-    The densities are passed on: an empty frame (no points yet, its projection still being
-    computed) has zero-width bounds, from which they cannot be recomputed."""
-    return image.clone(image.data.astype(np.float32), xdensity=image.xdensity, ydensity=image.ydensity)
+def selected_points(frame: pd.DataFrame, selected: Any) -> hv.Points:
+    """The points of the selected pairs (at most 2,000), outlined in black."""
+    sel = frame[frame["pair_id"].isin(np.asarray(selected or [], dtype=np.int64)[:2000])]
+    return hv.Points(sel[["x", "y", "pair_id"]], kdims=["x", "y"], vdims=["pair_id"]).opts(
+        size=9, fill_alpha=0.0, line_color="black", line_width=2)
 
 
 def colour_by_modality(element: Any) -> Any:
-    """The rasterized points (one layer per modality present) in the modality colours."""
+    """The rasterized points in the modality colours (the empty frame gets the two layers too,
+    so BokehJS never meets a palette of the wrong length)."""
     names = [d.name for d in element.vdims]
     if isinstance(element, hv.ImageStack) and not all(n in MODALITY_COLORS for n in names):
-        # the empty frame (no points yet) comes as one layer named after the aggregation; a stack
-        # whose number of layers changes when the points arrive makes BokehJS meet a palette of
-        # the wrong length, so the empty frame gets the two (empty) modality layers too
         xs = element.dimension_values(0, expanded=False)
         ys = element.dimension_values(1, expanded=False)
-        xs = xs if len(xs) else np.zeros(1)
-        ys = ys if len(ys) else np.zeros(1)
-        element = hv.ImageStack((xs, ys, np.zeros((len(ys), len(xs), 2))), kdims=element.kdims, vdims=["image", "text"],
-                                xdensity=1.0, ydensity=1.0)
+        xs, ys = (xs if len(xs) else np.zeros(1)), (ys if len(ys) else np.zeros(1))
+        element = hv.ImageStack((xs, ys, np.zeros((len(ys), len(xs), 2))), kdims=element.kdims, vdims=["image", "text"])
         names = ["image", "text"]
     if names and all(n in MODALITY_COLORS for n in names):
         return element.opts(cmap=[MODALITY_COLORS[n] for n in names])
     return element
 
 
-def _large(state: Any) -> bool:
-    try:
-        return int(state.active_indices().size) > int(state.datashade_above)
-    except Exception:
-        return False
+def _empty_raster(kind: str) -> Any:
+    xs, ys = np.array([0.0]), np.array([0.0])
+    if kind == "stack":
+        return hv.ImageStack((xs, ys, np.zeros((1, 1, 2))), kdims=["x", "y"], vdims=["image", "text"])
+    return hv.Image((xs, ys, np.full((1, 1), np.nan, np.float32)), kdims=["x", "y"], vdims=["sim"])
 
 
-#: what the scatter's data depend on (the feed recomputes when one of them changes)
-FEED_DEPS = ACTIVE + GAP + PROJ + ("k", "point_color")
+def scatter_layers(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool) -> tuple[Any, Any]:
+    """(edges, points) of the scatter's data: always the same kinds of elements for one kind of
+    plot (plain or rasterized, by modality or by a measure, one point per pair or two)."""
+    if not rasterized:
+        glyphs = value.get("glyphs")
+        if glyphs is None or value.get("large") or (value["point_color"] == "modality") != by_modality:
+            glyphs = _empty_glyphs()  # no data yet, or data the app is about to rebuild this plot for
+        edges = value.get("edges") if value.get("edges") is not None and not value.get("large") else edges_frame(_empty_glyphs())
+        color = PAIR_SIMILARITY if pairs_only else (value["point_color"] if glyphs is value.get("glyphs") else
+                                                    ("modality" if by_modality else "kNN overlap"))
+        return make_edges(edges, edge_cmap), make_points(glyphs, color, edge_cmap)
+    if "points" not in value:
+        edge_img = _empty_raster("image")
+        point_img = _empty_raster("image" if pairs_only else "stack")
+    else:
+        edge_img = value.get("edges") if not pairs_only else _empty_raster("image")
+        point_img = value["points"]
+    if pairs_only:
+        return edge_img.opts(cmap=edge_cmap, alpha=0.0), point_img.opts(cmap=edge_cmap, colorbar=True, clabel="pair similarity")
+    return edge_img.opts(cmap=edge_cmap, colorbar=True, clabel="pair similarity", alpha=0.9), colour_by_modality(point_img)
 
 
-def scatter_frames(state: Any, model: str | None) -> dict[str, Any]:
-    """The scatter's data for the current settings (computed by its Feed, in a thread on a server)."""
-    from .provenance import provenance_dict, provenance_text
-
-    m = state.resolve_model(model)
-    coords = state.projection_coords(m)
-    return {
-        "model": m,
-        "coords": coords,
-        "points": points_frame(state, m, coords),
-        "edges": edges_frame(coords),
-        "point_color": state.point_color,
-        "method": f"{state.projection} {state.projection_mode}",
-        "axes": state.axis_names(m),
-        "provenance": provenance_dict(state, m, "projection"),
-        "provenance_text": provenance_text(state, m, "projection"),
-    }
+def scatter_overlay(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool) -> hv.Overlay:
+    """The scatter's layers as one overlay (the static report)."""
+    edges, points = scatter_layers(value, edge_cmap, rasterized, pairs_only, by_modality)
+    return edges * points
 
 
-def scatter_feed(state: Any, model: str | None = None, runner: Any = None) -> Feed:
-    """The Feed of a scatter: recomputed when the pairs, gap, projection or point colour change."""
-    deps = FEED_DEPS + (MODEL if model is None else ())
-    return Feed(state, lambda: scatter_frames(state, model), lambda: empty_frames(state.point_color), deps, runner=runner)
-
-
-def empty_frames(point_color: str = "modality") -> dict[str, Any]:
-    pts = _empty_points()
-    return {"model": "", "coords": pts, "points": pts, "edges": edges_frame(pts), "point_color": point_color,
-            "method": "", "provenance": {}, "provenance_text": ""}
-
-
+# -- the interactive plot ------------------------------------------------------------------------
 def projection_scatter(state: Any, model: str | None = None, *, size: int = SCATTER_SIZE, interactive: bool = True,
-                       runner: Any = None) -> hv.Overlay:
+                       run: Any = None) -> hv.Overlay:
     """Scatter of the projection with similarity-coloured pair edges (see module docstring).
 
-    Chooses the plain or the rasterized form from the current number of active pairs; the app
-    rebuilds the view when that choice changes. `runner`: where the projection is computed
-    (explorer.views.deferred; default at once). ``plot.feed`` is its :class:`~explorer.views.deferred.Feed`.
-    """
-    from .dynamic import params_stream
+    Plain or rasterized from the current number of shown pairs, coloured by modality or by a
+    measure: the app rebuilds the view when one of these changes. ``plot.feed`` is its Feed,
+    ``plot.selection_streams`` the Selection1D (plain) or (BoundsXY, Tap) streams (rasterized).
+    `run`: where its data are computed (explorer.views.feed)."""
+    try:
+        rasterized = large(state)
+    except Exception:  # a filter matching nothing: the plot shows the error
+        rasterized = False
+    pairs_only = concatenated(state)
+    by_modality = state.projection.point_color == "modality"
+    memory: dict[str, Any] = {}
+    feed = Feed(lambda **req: scatter_data(state, model, size, memory, **req), params_of(state, depends(model)), empty=empty_data,
+                run=run)
+    # one element per DynamicMap: HoloViews links streams (selection, zoom) only to those
+    edge_cmap = hv.streams.Params(state.look, ["edge_cmap"])
+    edges = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality)[0],
+                          streams=[feed.pipe, edge_cmap])
+    points = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality)[1],
+                           streams=[feed.pipe, edge_cmap])
+    chosen = hv.DynamicMap(lambda data, selected_pairs: selected_points(data["frame"], selected_pairs),
+                           streams=[feed.pipe, hv.streams.Params(state.interaction, ["selected_pairs"])])
+    common = dict(frame_width=size, frame_height=size)
 
-    large = _large(state)
-    feed = scatter_feed(state, model, runner)
-    range_streams: list[hv.streams.RangeXY] = []
-    if large:
-        # Rasterized layers draw the visible range of the data (RangeXY). New coordinates (α moved,
-        # another projection) must be shown whole: forget the old range before the layers redraw
-        # (the feed's StreamHub calls this before it triggers the layers).
-        def forget_range() -> None:
-            for s in range_streams:
-                s.reset()
-
-        StreamHub.of(feed.params).before(["version"], forget_range)
-
-    def on_feed(*extra: str):
-        return [params_stream(feed.params, ["version"])] + ([params_stream(state, list(extra))] if extra else [])
-
-    edges = hv.DynamicMap(lambda **_: make_edges(feed.value["edges"], state.edge_cmap), streams=on_feed("edge_cmap"))
-    pairs_only = concatenated(state)  # the app rebuilds the scatter when this changes
-    if pairs_only:
-        points = hv.DynamicMap(lambda **_: make_points(feed.value["points"], PAIR_SIMILARITY, state.edge_cmap),
-                               streams=on_feed("edge_cmap"))
-    else:
-        # a plot's colour mapper is categorical (modality) or linear (a measure) for good: when the
-        # point colour switches kind the app replaces this plot, but its feed may publish the new
-        # colouring first; this plot then keeps its last points instead of failing to update
-        by_modality = state.point_color == "modality"
-        last: dict[str, Any] = {}
-
-        def draw_points(**_: Any) -> hv.Points:
-            v = feed.value
-            if (v["point_color"] == "modality") != by_modality:
-                return last.get("points") or make_points(_empty_points(), "modality" if by_modality else v["point_color"])
-            last["points"] = make_points(v["points"], v["point_color"])
-            return last["points"]
-
-        points = hv.DynamicMap(draw_points, streams=on_feed())
-    selected = hv.DynamicMap(lambda **_: _selected_points(feed.value["coords"], state.selected_pairs), streams=on_feed("selected_pairs"))
-
-    # framewise: the axes (and the edge colours) follow each new projection, e.g. after α moved
-    # the points, so they never sit outside the visible range
-    common = dict(frame_width=size, frame_height=size, xlabel="x", ylabel="y", framewise=True)
-    hooks = [feed_provenance_hook(feed)]
-    if large:
-        edge_layer = rasterize(edges, aggregator=ds.mean("sim"), line_width=1).apply(as_float32)
-        edge_layer = edge_layer.apply.opts(cmap=state.param.edge_cmap).opts(
-            colorbar=not pairs_only, clabel="pair similarity", alpha=0.9, hooks=hooks, **common
-        )
-        edge_layer = edge_layer.opts(tools=["box_select", "tap"] if interactive else [])
-        if pairs_only:  # each pixel: the mean similarity of its pairs
-            # spread by max: adding spread pixels would sum similarities
-            point_layer = dynspread(rasterize(points, aggregator=ds.mean("sim")).apply(as_float32), threshold=0.5, max_px=3,
-                                    how="max")
-            point_layer = point_layer.apply.opts(cmap=state.param.edge_cmap).opts(colorbar=True, clabel="pair similarity")
-        else:
-            point_layer = dynspread(
-                rasterize(points, aggregator=ds.by("modality", ds.count())), threshold=0.5, max_px=3
-            ).apply(colour_by_modality)
-        plot = edge_layer * point_layer * selected
-        range_streams.extend(all_range_streams(edge_layer) + all_range_streams(point_layer))
-        streams = attach_large_streams(state, edge_layer, model, feed) if interactive else ()
-    else:
-        edge_layer = edges.opts(colorbar=not pairs_only, clabel="pair similarity", hooks=hooks, **common)
-        point_layer = points.opts(
-            size=5, line_color=None, tools=["hover", "box_select", "lasso_select", "tap"] if interactive else ["hover"],
-            hover_tooltips=TOOLTIP, nonselection_alpha=0.3, framewise=True,
-        )
-        plot = edge_layer * point_layer * selected
-        streams = (attach_selection_stream(state, point_layer, model, feed),) if interactive else ()
-
-    def title(element: Any, **_: Any) -> Any:
-        from .cards import truncate
-
-        f = feed.value
-        name = truncate(f["model"], 40) if f["model"] else truncate(feed.error or "…", 60)
-        x, y = f.get("axes") or ("x", "y")
-        return element.opts(title=f"Projection · {name}{' · ' + f['method'] if f['method'] else ''}", xlabel=x, ylabel=y,
+    def title(element: Any, data: dict) -> Any:
+        name = truncate(data["model"], 40) if data["model"] else truncate(feed.error or "…", 60)
+        x, y = data.get("axes") or ("x", "y")
+        return element.opts(title=f"Projection · {name}{' · ' + data['method'] if data['method'] else ''}", xlabel=x, ylabel=y,
                             legend_opts=LEGEND_OPTS)
 
-    plot = plot.apply(title, streams=[params_stream(feed.params, ["version"])])
-    plot.selection_streams = streams  # Selection1D, or (BoundsXY, Tap) when rasterized
-    plot.rasterized = large
+    applied: dict[str, Any] = {"extent": None}
+
+    def fit(plot: Any, element: Any) -> None:
+        """Rasterized: show a new projection whole (the old zoom means nothing for new coordinates)."""
+        v = feed.value
+        if v.get("reset") and v.get("extent") != applied["extent"] and v.get("model"):
+            applied["extent"] = v["extent"]
+            x0, x1, y0, y1 = v["extent"]
+            plot.state.x_range.start, plot.state.x_range.end = x0, x1
+            plot.state.y_range.start, plot.state.y_range.end = y0, y1
+
+    plot = (edges * points * chosen).apply(title, streams=[feed.pipe])
+    hooks = [feed_provenance_hook(feed)] + ([fit] if rasterized else [])
+    if rasterized:
+        plot = plot.opts(hv.opts.Image(hooks=hooks, tools=["box_select", "tap"] if interactive else [], **common),
+                         hv.opts.ImageStack(**common))
+        window = hv.streams.RangeXY(source=edges)
+        window.add_subscriber(lambda x_range=None, y_range=None: feed.request(x_range=x_range, y_range=y_range))
+        pixels = hv.streams.PlotSize(source=edges)
+        pixels.add_subscriber(lambda width=None, height=None, scale=1.0:
+                              feed.request(width=int(width * (scale or 1)), height=int(height * (scale or 1))) if width and height else None)
+        streams = attach_large_streams(state, edges, model, feed) if interactive else ()
+    else:
+        plot = plot.opts(
+            hv.opts.Segments(hooks=hooks, framewise=True, **common),
+            hv.opts.Points(size=5, line_color=None, tools=["hover", "box_select", "lasso_select", "tap"] if interactive else ["hover"],
+                           hover_tooltips=TOOLTIP, nonselection_alpha=0.3, framewise=True, **common),
+        )
+        streams = (attach_selection_stream(state, points, model, feed),) if interactive else ()
+    plot.selection_streams = streams
+    plot.rasterized = rasterized
     plot.feed = feed
     return plot
 
 
-def scatter_provenance_pane(feed: Feed, **pane_options: Any):
-    """The escaped provenance line of the projection the scatter shows (feed_provenance_pane)."""
-    return feed_provenance_pane(feed, **pane_options)
-
-
-def _selected_points(coords: pd.DataFrame, selected: Any) -> hv.Points:
-    sel = coords[coords["pair_id"].isin(np.asarray(selected, dtype=np.int64))]
-    return hv.Points(sel[["x", "y", "pair_id"]], kdims=["x", "y"], vdims=["pair_id"]).opts(
-        size=9, fill_alpha=0.0, line_color="black", line_width=2
-    )
-
-
-def _selected_points_empty() -> hv.Points:
-    return hv.Points(pd.DataFrame({"x": [], "y": [], "pair_id": []}), kdims=["x", "y"], vdims=["pair_id"]).opts(
-        size=9, fill_alpha=0.0, line_color="black", line_width=2
-    )
-
-
-def _shown_coords(state: Any, model: str | None, feed: Any) -> pd.DataFrame:
-    """The points the scatter shows (the feed's, which may lag the settings), else the state's."""
-    return feed.value["coords"] if feed is not None else state.projection_coords(model)
-
-
-def attach_selection_stream(state: Any, points: Any, model: str | None, feed: Any = None) -> hv.streams.Selection1D:
-    """Box/lasso/tap selection of points → state.selected_pairs (pairs of the selected points)."""
-    sel = hv.streams.Selection1D(source=points)
+def attach_selection_stream(state: Any, source: Any, model: str | None, feed: Feed) -> hv.streams.Selection1D:
+    """Box/lasso/tap selection of points → interaction.selected_pairs (pairs of the selected points)."""
+    sel = hv.streams.Selection1D(source=source)
 
     def on_select(index=None):
+        df = feed.value["frame"]
+        idx = [i for i in (index or []) if 0 <= i < len(df)]
         try:
-            df = _shown_coords(state, model, feed)
-            idx = [i for i in (index or []) if 0 <= i < len(df)]
             state.select_pairs(df["pair_id"].to_numpy()[idx].tolist())
             if len(idx) == 1:
                 state.inspect_pair(model, int(df["pair_id"].iloc[idx[0]]))
         except Exception as exc:
-            state.status = f"selection failed: {exc}"
+            state.interaction.inspected = {"kind": "error", "message": f"selection failed: {exc}"}
 
     sel.add_subscriber(on_select)
     return sel
 
 
-def pairs_in_bounds(coords: pd.DataFrame, bounds: tuple[float, float, float, float]) -> list[int]:
+def pairs_in_bounds(frame: pd.DataFrame, bounds: tuple[float, float, float, float]) -> list[int]:
     """Pair ids with an image or caption point inside (left, bottom, right, top)."""
-    l, b, r, t = bounds
-    inside = (coords["x"] >= l) & (coords["x"] <= r) & (coords["y"] >= b) & (coords["y"] <= t)
-    return list(dict.fromkeys(coords.loc[inside, "pair_id"].astype(int).tolist()))
+    left, bottom, right, top = bounds
+    x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
+    inside = (x >= left) & (x <= right) & (y >= bottom) & (y <= top)
+    return list(dict.fromkeys(frame["pair_id"].to_numpy()[inside].astype(int).tolist()))
 
 
-def nearest_pair(coords: pd.DataFrame, x: float, y: float) -> int | None:
-    if coords.empty:
+def nearest_pair(frame: pd.DataFrame, x: float, y: float) -> int | None:
+    if frame.empty:
         return None
-    d = (coords["x"].to_numpy() - x) ** 2 + (coords["y"].to_numpy() - y) ** 2
-    return int(coords["pair_id"].iloc[int(np.argmin(d))])
+    d = (frame["x"].to_numpy() - x) ** 2 + (frame["y"].to_numpy() - y) ** 2
+    return int(frame["pair_id"].iloc[int(np.argmin(d))])
 
 
-def attach_large_streams(state: Any, source: Any, model: str | None, feed: Any = None) -> tuple[hv.streams.BoundsXY, hv.streams.Tap]:
-    """Rasterized scatter: box select (BoundsXY) → selected_pairs; tap → inspect the nearest pair."""
+def attach_large_streams(state: Any, source: Any, model: str | None, feed: Feed) -> tuple[hv.streams.BoundsXY, hv.streams.Tap]:
+    """Rasterized scatter: box select (BoundsXY) → selected pairs; tap → inspect the nearest pair."""
     bounds = hv.streams.BoundsXY(source=source, bounds=None)
     tap = hv.streams.Tap(source=source, x=None, y=None)
 
     def on_bounds(bounds=None):
-        if bounds is None:
-            return
-        try:
-            state.select_pairs(pairs_in_bounds(_shown_coords(state, model, feed), bounds))
-        except Exception as exc:
-            state.status = f"selection failed: {exc}"
+        if bounds is not None:
+            state.select_pairs(pairs_in_bounds(feed.value["frame"], bounds))
 
     def on_tap(x=None, y=None):
         if x is None or y is None:
             return
         try:
-            pid = nearest_pair(_shown_coords(state, model, feed), x, y)
+            pid = nearest_pair(feed.value["frame"], x, y)
             if pid is not None:
                 state.inspect_pair(model, pid)
         except Exception as exc:
-            state.status = f"could not inspect: {exc}"
+            state.interaction.inspected = {"kind": "error", "message": f"could not inspect: {exc}"}
 
     bounds.add_subscriber(on_bounds)
     tap.add_subscriber(on_tap)

@@ -4,7 +4,7 @@ Never `playwright install`: the browser is /usr/bin/chromium (`make test` instal
 apt-get). Without it every test here is skipped, saying so.
 
 Servers (one per test module that asks, started on a free port, stopped at the end):
-- `hostile_server`: ``panel serve apps/explorer.py --args --source amumo:<tmp export>`` on a small
+- `hostile_server`: ``panel serve apps/explorer_app.py --args --source amumo:<tmp export>`` on a small
   synthetic Amumo export with hostile captions and model names (tests/hostile_export.py);
   needs no model and no ../shared, and covers the ``panel serve`` entry point;
 - `amumo_server`: ``python -m explorer serve --source amumo:../shared/.../MSCOCO-Val_size-100``
@@ -182,11 +182,11 @@ def hostile_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile-app")
     export = write_export(tmp / "export")
     panel = str(Path(sys.executable).with_name("panel"))
-    cmd = [panel, "serve", "apps/explorer.py", "--port", "{port}", "--num-threads", "2",
+    cmd = [panel, "serve", "apps/explorer_app.py", "--port", "{port}", "--num-threads", "2",
            "--allow-websocket-origin", "localhost:{port}", "--args", "--source", f"amumo:{export}", "--series", f"amumo:{export}"]
     if not Path(panel).exists():
         cmd = [sys.executable, "-m", "panel", *cmd[1:]]
-    server = start_server(cmd, "/explorer", tmp, "hostile")
+    server = start_server(cmd, "/explorer_app", tmp, "hostile")
     server.extra["export"] = export
     yield server
     stop_server(server)

@@ -1,5 +1,5 @@
 """The served explorer in Chromium, on a small synthetic Amumo export with hostile captions
-(``panel serve apps/explorer.py --args --source amumo:<export>``): it loads cleanly and offline,
+(``panel serve apps/explorer_app.py --args --source amumo:<export>``): it loads cleanly and offline,
 draws the heatmap and the scatter, follows the gap slider and the caption filter, shows the two
 items of a tapped cell (with a served thumbnail), and never runs a caption as code.
 Screenshots go to test-artifacts/."""
@@ -291,7 +291,7 @@ def test_compare_and_augment_pages(app, artifacts_dir):
     page.screenshot(path=str(artifacts_dir / "augment.png"))
     assert rec.page_errors == []
     assert page.evaluate("() => window.__pwned === undefined"), "a model name ran as code"
-    assert rec.foreign_requests(page.url.split("/explorer")[0]) == []
+    assert rec.foreign_requests(page.url.split("/explorer_app")[0]) == []
     assert not [u for u in rec.requests if u.rstrip("/").endswith("/x")], "an <img src=x> from a model name was rendered"
 
 

@@ -1,14 +1,14 @@
 """Colour limits of the heatmaps (pure numpy; used by the state, the views and the static report).
 
-Two choices (`ExplorerState.color_range`):
+Three choices (``Appearance.color_range``):
 
 - ``full``: the whole possible range, [-1, 1] for cosine similarities and [-2, 2] for the
   in-modal difference XXᵀ − YYᵀ. Colours mean the same thing for every model and setting, but a
   model whose similarities all lie in 0.5–0.8 shows as one colour.
-- ``data``: robust limits from the values the zoomed-out heatmap actually shows: the matrix
-  reduced to its overview grid (blocks of about n/pixels cells per side, max- or mean-aggregated
-  like the heatmap's pixels), the main-diagonal blocks left out (self-similarity 1 would flatten
-  the scale), then the 1st and 99th percentiles. For the difference heatmap the limits are
+- ``data``: robust limits from the values the zoomed-out heatmap actually shows: the pixels of
+  the whole-matrix tile (explorer.engine.tiles, mean or max per pixel like the heatmap), the
+  main-diagonal pixels left out (self-similarity 1 would flatten the scale), then the 1st and
+  99th percentiles. For the difference heatmap the limits are
   symmetric, ±(99th percentile of |D|), so the diverging colour map stays centred at 0. The
   limits stay fixed while zooming, so a colour always means the same value; cells beyond them
   show the end colours.
@@ -32,18 +32,6 @@ FULL_LIMITS = {"similarity": (-1.0, 1.0), "difference": (-2.0, 2.0)}
 DATA_PERCENTILES = (1.0, 99.0)
 #: never narrower than this (a constant matrix still gets a usable colour bar)
 MIN_SPAN = 1e-3
-
-
-def overview_level(levels: Sequence[tuple[int, np.ndarray]], pixels: int) -> tuple[int, np.ndarray]:
-    """The coarsest pre-aggregated level (explorer.views.pyramid) whose blocks are no larger than
-    one overview pixel, i.e. block size f ≤ n / pixels (level 1, the matrix itself, when n ≤ 2·pixels)."""
-    n = int(np.asarray(levels[0][1]).shape[0])
-    per_pixel = n / max(int(pixels), 1)
-    best = levels[0]
-    for f, a in levels:
-        if f <= per_pixel:
-            best = (f, a)
-    return best
 
 
 def offdiagonal_values(grid: np.ndarray, exclude_diagonal: bool = True) -> np.ndarray:
@@ -90,18 +78,15 @@ def union(limits: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return float(min(lo for lo, _ in limits)), float(max(hi for _, hi in limits))
 
 
-def color_limits(
-    levels: Sequence[tuple[int, np.ndarray]], color_range: str, kind: str = "similarity", pixels: int = 400
-) -> tuple[float, float]:
-    """The colour limits of a heatmap of the matrix whose levels are given (see module docstring)."""
+def color_limits(overview: np.ndarray, color_range: str, kind: str = "similarity") -> tuple[float, float]:
+    """The colour limits of a heatmap whose whole-matrix tile (pixels) is `overview`."""
     if color_range not in COLOR_RANGES:
         raise ValueError(f"color_range must be one of {COLOR_RANGES}, got {color_range!r}")
     if kind not in FULL_LIMITS:
         raise ValueError(f"kind must be one of {tuple(FULL_LIMITS)}, got {kind!r}")
     if color_range == "full":
         return FULL_LIMITS[kind]
-    _, grid = overview_level(levels, pixels)
-    return symmetric_data_limits(grid) if kind == "difference" else data_limits(grid)
+    return symmetric_data_limits(overview) if kind == "difference" else data_limits(overview)
 
 
 def visible_limits(values: np.ndarray, kind: str = "similarity") -> tuple[float, float] | None:

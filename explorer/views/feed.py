@@ -1,0 +1,234 @@
+"""A view's data, computed off the page's event loop, the latest settings winning.
+
+Every plot and pane of the explorer is a function of the state's settings. Its data (a heatmap
+tile, a projection frame, the numbers) come from the engine and can take from a millisecond to
+minutes, so a :class:`Feed` computes them
+
+- when one of the settings the view declared (`watch`, the ``DEPENDS`` of its module) changes,
+  or when the view asks (:meth:`Feed.request`, e.g. a zoom gives the new window);
+- on a Panel server, in Panel's own thread pool (``pn.state.execute(..., schedule="thread")``,
+  so ``pn.config.nthreads`` must be set, as the app does); in a notebook or a test at once;
+  a computation that took less than `SYNC_BELOW` seconds last time runs at once everywhere
+  (a thread hop would only add latency);
+- one at a time, the latest request winning: requests arriving while it runs are merged, and
+  when it ends the newest settings are computed instead of showing stale data as current.
+
+The result is published to ``feed.pipe`` (an ``hv.streams.Pipe``; the view's DynamicMaps
+follow it, and HoloViews moves the redraw onto the event loop) and ``feed.value``, with the
+Feed's own ``version`` / ``pending`` / ``error`` parameters for panes. Long engine work is
+attributed to the session that asked (``explorer.engine.memo.REQUESTER``) so its progress shows
+on that page only. This is the part Panel lacks; everything else is Panel's and HoloViews'.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+import weakref
+from typing import Any, Callable, Iterable, Sequence
+
+import holoviews as hv
+import param
+
+from ..engine.memo import REQUESTER
+from ..errors import ExplorerError
+
+log = logging.getLogger(__name__)
+
+#: data computed in less than this many (thread CPU) seconds last time are computed at once
+SYNC_BELOW = 0.05
+
+
+def params_of(state: Any, depends: Iterable[str]) -> list[tuple[param.Parameterized, list[str]]]:
+    """(part, parameter names) for dependency strings 'part' (all its parameters) or 'part.name'."""
+    out: dict[int, tuple[param.Parameterized, list[str]]] = {}
+    for dep in depends:
+        part_name, _, name = dep.partition(".")
+        part = getattr(state, part_name)
+        names = [name] if name else [n for n in part.param if n != "name"]
+        entry = out.setdefault(id(part), (part, []))
+        entry[1].extend(n for n in names if n not in entry[1])
+    return list(out.values())
+
+
+def session_id() -> str:
+    """The current Panel session's id ('' outside a server session)."""
+    import panel as pn
+
+    doc = pn.state.curdoc
+    ctx = getattr(doc, "session_context", None) if doc is not None else None
+    return str(getattr(ctx, "id", "") or "")
+
+
+def run_off_loop(work: Callable[[], None]) -> None:
+    """Run `work` in Panel's thread pool when serving a session with threads, else at once."""
+    import panel as pn
+
+    if session_id() and pn.config.nthreads:
+        pn.state.execute(work, schedule="thread")
+    else:
+        work()
+
+
+def _weak(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A watcher calling `method` while its object lives (a replaced view's Feed is not kept
+    alive by the settings it watches)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        m = ref()
+        if m is not None:
+            m(*args)
+
+    return call
+
+
+class Feed(param.Parameterized):
+    """compute(**request) -> dict, published to :attr:`pipe` (see module docstring)."""
+
+    version = param.Integer(0, doc="bumped when new data are published")
+    pending = param.Boolean(False, doc="newer settings are being computed")
+    error = param.String("", doc="why the last computation failed ('' when it did not)")
+
+    def __init__(self, compute: Callable[..., dict], watch: Sequence[tuple[param.Parameterized, list[str]]], *,
+                 empty: Callable[[], dict], request: dict | None = None, run: Callable[[Callable[[], None]], None] | None = None):
+        super().__init__()
+        self.compute = compute
+        self.empty = empty
+        self.value: dict = empty()
+        self.pipe = hv.streams.Pipe(data=self.value)
+        self.requester = session_id()
+        self._run = run or run_off_loop
+        self._request: dict = dict(request or {})
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._running = False
+        self._last_seconds: float | None = None
+        self.disposed = False
+        self.computations = 0
+        self._watchers = [(part, part.param.watch(_weak(self._changed), names)) for part, names in watch if names]
+        self.request()
+
+    def _changed(self, *_: Any) -> None:
+        self.request()
+
+    def request(self, **changes: Any) -> None:
+        """Compute for the current settings (merged with `changes` to the request, e.g. a window)."""
+        with self._lock:
+            if self.disposed:
+                return
+            self._request.update(changes)
+            self._generation += 1
+            if self._running:
+                return  # the running computation starts over with the latest settings when it ends
+            self._running = True
+        if self._last_seconds is not None and self._last_seconds < SYNC_BELOW:
+            self._loop()
+        else:
+            self.pending = True
+            self._run(self._loop)
+
+    def _loop(self) -> None:
+        token = REQUESTER.set(self.requester)
+        try:
+            while not self._run_once():
+                pass  # newer settings arrived meanwhile: compute those instead
+        finally:
+            REQUESTER.reset(token)
+
+    def _stale(self, generation: int) -> bool:
+        with self._lock:
+            return self.disposed or generation != self._generation
+
+    def _run_once(self) -> bool:
+        """One computation for the latest request; False when it went stale before the end.
+        A compute function may be a generator: each value it yields is published at once (a
+        quick first answer, then a refined one), the view marked pending until the last."""
+        with self._lock:
+            generation, request = self._generation, dict(self._request)
+        self.pending = True
+        self.computations += 1
+        t = time.thread_time()
+        try:
+            result = self.compute(**request)
+            if inspect.isgenerator(result):
+                previous = None
+                for item in result:
+                    if self._stale(generation):
+                        result.close()
+                        return self._finish_stale()
+                    if previous is not None:
+                        self._publish(previous, "", final=False)
+                    previous = item
+                result, error = previous if previous is not None else self.empty(), ""
+            else:
+                error = ""
+        except ExplorerError as exc:
+            result, error = self.empty(), str(exc)
+        except Exception as exc:  # a bug must not take the page down: shown in the view, logged
+            log.exception("computing a view's data failed")
+            result, error = self.empty(), f"{type(exc).__name__}: {exc}"
+        self._last_seconds = time.thread_time() - t
+        with self._lock:
+            if self.disposed or generation != self._generation:
+                stale = True
+            else:
+                stale = False
+                self._running = False
+        if stale:
+            return self._finish_stale()
+        self._publish(result, error, final=True)
+        return True
+
+    def _finish_stale(self) -> bool:
+        with self._lock:
+            if self.disposed:
+                self._running = False
+                return True
+        return False
+
+    def _publish(self, value: dict, error: str, final: bool) -> None:
+        self.value = value
+        self.param.update(error=error, pending=not final, version=self.version + 1)
+        self.pipe.send(value)
+
+    def dispose(self) -> None:
+        """Stop following the settings (the view was replaced or its session ended)."""
+        with self._lock:
+            self.disposed = True
+        for part, w in self._watchers:
+            try:
+                part.param.unwatch(w)
+            except Exception:
+                pass
+        self._watchers = []
+
+
+def feeds_in(obj: Any) -> list[Feed]:
+    """The Feeds of the views inside a Panel object or HoloViews plot (``.feed`` / ``.feeds``)."""
+    import panel as pn
+
+    found: list[Feed] = []
+
+    def from_obj(o: Any) -> None:
+        for f in [getattr(o, "feed", None), *getattr(o, "feeds", [])]:
+            if isinstance(f, Feed) and f not in found:
+                found.append(f)
+
+    from_obj(obj)
+    if isinstance(obj, pn.viewable.Viewable):
+        for pane in obj.select(lambda o: hasattr(o, "feed") or hasattr(o, "feeds")):
+            from_obj(pane)
+        for pane in obj.select(pn.pane.HoloViews):
+            from_obj(pane.object)
+    return found
+
+
+def dispose_views(obj: Any) -> int:
+    """Dispose the Feeds of the views inside `obj` (it is being replaced); returns how many."""
+    feeds = feeds_in(obj)
+    for f in feeds:
+        f.dispose()
+    return len(feeds)
