@@ -60,9 +60,11 @@ def test_getting_started_notebook_runs(tmp_path):
     text = "\n".join(_outputs(c) for c in code)
     for model in ("own:clip", "own:cyclip", "own:cloob"):
         assert model in text, model
-    assert "original_distance" in text and "closed_distance" in text  # the gap table
+    assert "gap_distance_before" in text and "closed distance" in text  # the gap table
     assert "label" in text and "size" in text  # labelled clusters
     assert "report.html" in text
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "sys.path" not in code and "explorer._" not in code, "the notebook uses only the public API"
     report = Path(next(line.split()[0] for line in text.splitlines() if line.strip().endswith("MB") and "report.html" in line))
     assert report.is_file() and report.stat().st_size > 100_000
     shared = Path(os.environ.get("BIMODAL_EXPLORER_SHARED", ROOT.parent / "shared")) / "data" / "amumo" / "MSCOCO-Val_size-100"

@@ -256,3 +256,35 @@ def test_zooms_and_taps_reach_the_heatmap_from_the_browser(state):
     assert sorted(callbacks_of(render(similarity_heatmap(state, "A")))) == [
         "DoubleTapCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
     assert "TapCallback" not in callbacks_of(render(similarity_heatmap(state, "A", interactive=False)))
+
+
+def test_a_new_tile_of_the_same_frame_is_written_straight_into_the_plot():
+    """Zooms and α moves of a plot shown in a document skip HoloViews' redraw of every layer:
+    the tile goes into the image's data source, the same data HoloViews itself would draw."""
+    from bokeh.document import Document
+
+    st = ExplorerState(make_source(n=300, d=8, gap=0.5))
+    hm = similarity_heatmap(st, "A", size=60)
+    plot = render(hm)
+    Document().add_root(plot.state)
+    frames = []
+    hm.feed.pipe.add_subscriber(lambda data: frames.append(data))
+    hm.feed.request(x_range=(99.5, 159.5), y_range=(399.5, 459.5))
+    fast = {k: v for k, v in data(plot, "Image").items()}
+    s = matrix(st)
+    np.testing.assert_allclose(fast["image"][0], s[400:460, 100:160], atol=1e-6)
+    assert (fast["x"][0], fast["y"][0], fast["dw"][0]) == (99.5, 399.5, 60.0)
+    assert frames and hm.feed.value["tile"].window == (100, 160, 400, 460)
+    # the same data as HoloViews' own drawing of that tile
+    other = similarity_heatmap(st, "A", size=60)
+    other_plot = render(other)  # no document: HoloViews redraws
+    other.feed.request(x_range=(99.5, 159.5), y_range=(399.5, 459.5))
+    slow = data(other_plot, "Image")
+    assert set(slow) == set(fast)
+    for k in fast:
+        np.testing.assert_allclose(np.asarray(fast[k][0], dtype=float), np.asarray(slow[k][0], dtype=float), atol=1e-7)
+    st.gap.alpha = 0.5  # a new tile and new colour limits, same frame
+    mapper = glyphs(plot, "Image")[0].glyph.color_mapper
+    assert (mapper.low, mapper.high) == pytest.approx(hm.feed.value["clim"])
+    np.testing.assert_allclose(data(plot, "Image")["image"][0], matrix(st)[400:460, 100:160], atol=1e-6)
+    assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5

@@ -100,7 +100,9 @@ def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, pr
     micro = min(MICRO_CLUSTERS, m)
     rng = np.random.default_rng(seed)
     fit_rows = np.sort(rng.choice(m, size=min(m, KMEANS_SAMPLE), replace=False))
-    km = MiniBatchKMeans(n_clusters=micro, random_state=seed, n_init=3, batch_size=4096, max_iter=50)
+    # random initial centres, one run: k-means++ seeding alone takes seconds for 256 centres, and
+    # the micro-clusters only need to be small and tight, not optimal
+    km = MiniBatchKMeans(n_clusters=micro, init="random", random_state=seed, n_init=1, batch_size=4096, max_iter=50)
     km.fit(feats[fit_rows])
     progress(3, 5)
     assign = np.concatenate([km.predict(feats[s : s + CHUNK_ROWS]) for s in range(0, m, CHUNK_ROWS)]).astype(np.int64)

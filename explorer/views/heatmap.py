@@ -82,6 +82,7 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
         "m": int(state.active_indices().size),
         "boundaries": list(o.boundaries) if o is not None else [], "labels": state.cluster_labels(om) if o is not None else [],
         "block": state.order.cluster_block, "display_pairs": state.display_pairs(m, shared), "size": size,
+        "order_id": (state.selection_key(), state.order_key(m, shared)),
         "provenance": prov, "provenance_text": provenance_text(prov, kind),
     }
     if kind == "difference":
@@ -183,19 +184,27 @@ def cluster_label_points(boundaries: list[int], labels: list[str], m: int, block
         background_fill_color=CLUSTER_BOX_COLOR, background_fill_alpha=0.85)
 
 
+def frame_key(value: dict[str, Any]) -> tuple:
+    """What the annotations, the selection outlines and the title of a heatmap depend on: a new
+    value with the same key changed only the tile (a zoom, α, the colours)."""
+    return (value["model"], value["kind"], value["m"], tuple(value["boundaries"]), tuple(value["labels"]), value["block"],
+            value.get("order_id"), value.get("mean_abs"), bool(value.get("tile") is None))
+
+
 def heatmap_overlay(value: dict[str, Any], cmap: str) -> hv.Overlay:
     """The layers of a heatmap's data: the tile and its annotations (heatmap_annotations)."""
     return tile_image(value).opts(cmap=cmap, clim=tuple(value["clim"])) * heatmap_annotations(value, cmap)
 
 
-def heatmap_annotations(value: dict[str, Any], cmap: str) -> hv.Overlay:
-    """What is drawn on the tile: pair diagonal, separators, quadrant names, cluster boxes and
-    labels (always the same layers, empty where there is nothing to draw)."""
+def heatmap_annotations(value: dict[str, Any], cmap: str, diagonal: bool = True) -> hv.Overlay:
+    """What is drawn on the tile: pair diagonal (unless `diagonal` is False), separators, quadrant
+    names, cluster boxes and labels (always the same layers, empty where there is nothing to draw)."""
     m = max(int(value["m"]), 1)
     kind = value["kind"]
     layers = []
     if kind == "similarity":
-        layers.append(diagonal_rects(value).opts(color="pair_sim", cmap=cmap, clim=tuple(value["clim"]), line_alpha=0))
+        if diagonal:
+            layers.append(diagonal_rects(value).opts(color="pair_sim", cmap=cmap, clim=tuple(value["clim"]), line_alpha=0))
         layers += [separators(m), quadrant_labels(m)]
     layers.append(cluster_rectangles(value["boundaries"], m, kind))
     layers.append(cluster_label_points(value["boundaries"], value["labels"], m, value["block"], value.get("size", HEATMAP_SIZE), kind))
@@ -222,6 +231,58 @@ def selection_marks(value: dict[str, Any], selected: Any, inspected: Any) -> hv.
 
 
 # -- the interactive plot ------------------------------------------------------------------------
+class TileWriter:
+    """Writes a new tile of an unchanged frame into the Bokeh data sources of the heatmap's image
+    and pair diagonal (and the colour mappers' limits), on the document's event loop. Its hooks
+    find the glyphs when HoloViews draws the plot. In a notebook (no server document) it writes
+    nothing: HoloViews' own update path pushes the change there."""
+
+    def __init__(self):
+        self.image = None  # the RasterPlot of the tile
+        self.diagonal = None  # the RectanglesPlot of the diagonal (the first filled Rectangles)
+        self.finish = self.provenance = None
+
+    def image_hook(self, plot: Any, element: Any) -> None:
+        self.image = plot
+
+    def diagonal_hook(self, plot: Any, element: Any) -> None:
+        if self.diagonal is None and getattr(element, "vdims", None) and element.vdims[0].name == "pair_sim":
+            self.diagonal = plot
+
+    def write(self, value: dict[str, Any]) -> bool:
+        """Write `value`'s tile; False when it cannot (nothing drawn yet, a notebook, no tile)."""
+        p = self.image
+        if p is None or value.get("tile") is None or p.comm is not None:
+            return False
+        doc = p.document
+        if doc is None:
+            return False
+        image = tile_image(value)
+        l, b, r, t = image.bounds.lbrt()
+        data = {"image": [np.asarray(image.dimension_values(2, flat=False))], "x": [l], "y": [b], "dw": [r - l], "dh": [t - b]}
+        rects = diagonal_rects(value)
+        diag = {"left": rects.dimension_values(0), "bottom": rects.dimension_values(1), "right": rects.dimension_values(2),
+                "top": rects.dimension_values(3), "color": rects.dimension_values(4)}
+        lo, hi = (float(v) for v in value["clim"])
+
+        def apply() -> None:
+            p.handles["source"].data.update(data)
+            for plot in (p, self.diagonal):
+                mapper = plot.handles.get("color_mapper") if plot is not None else None
+                if mapper is not None:
+                    mapper.update(low=lo, high=hi)
+            if self.diagonal is not None and "source" in self.diagonal.handles:
+                self.diagonal.handles["source"].data = diag
+            for hook in (self.finish, self.provenance):
+                if hook is not None:
+                    hook(p, image)
+
+        import panel as pn
+
+        pn.state.execute(apply)  # on the session's event loop (at once outside a server)
+        return True
+
+
 def colorbar_label(label: str, color_range: str, how: str = "mean") -> str:
     """The colour bar's title, naming what a pixel shows and the colour range (explorer.engine.colour)."""
     what = {"data": "data p1–p99", "visible": "visible p1–p99"}.get(color_range, "full range")
@@ -246,16 +307,35 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
     look = state.look
     cmap_param = "cmap" if kind == "similarity" else "diverging_cmap"
 
+    # A new value that changed only the tile (a zoom, α, the colour range) is written straight into
+    # the image's and the diagonal's Bokeh data sources (TileWriter); anything else (a new model,
+    # order, filter, the first tile) goes through HoloViews, which redraws every layer of the overlay
+    # (about 30 ms a layer: the zoom would cost ten times more).
+    frame = hv.streams.Pipe(data=feed.value)
+    writer = TileWriter()
+    last = {"key": frame_key(feed.value)}
+
+    def publish(data: dict) -> None:
+        key = frame_key(data)
+        if key == last["key"] and writer.write(data):
+            return
+        last["key"] = key
+        frame.send(data)
+
+    feed.pipe.add_subscriber(publish)
+    cmap_stream = hv.streams.Params(look, [cmap_param])
+
     # the tile alone in its DynamicMap: HoloViews links streams (zoom, taps) only to a DynamicMap
     # of one element, not to one returning an overlay
     def draw(data: dict, **cmaps: Any) -> hv.Image:
         return tile_image(data).opts(cmap=cmaps[cmap_param], clim=tuple(data["clim"]))
 
-    matrix = hv.DynamicMap(draw, streams=[feed.pipe, hv.streams.Params(look, [cmap_param])])
-    notes = hv.DynamicMap(lambda data, **cmaps: heatmap_annotations(data, cmaps[cmap_param]),
-                          streams=[feed.pipe, hv.streams.Params(look, [cmap_param])])
+    matrix = hv.DynamicMap(draw, streams=[frame, cmap_stream])
+    diagonal = hv.DynamicMap(lambda data, **cmaps: diagonal_rects(data).opts(
+        color="pair_sim", cmap=cmaps[cmap_param], clim=tuple(data["clim"]), line_alpha=0), streams=[frame, cmap_stream])
+    notes = hv.DynamicMap(lambda data: heatmap_annotations(data, look.param[cmap_param].default, diagonal=False), streams=[frame])
     marks = hv.DynamicMap(lambda data, selected_pairs, inspected: selection_marks(data, selected_pairs, inspected),
-                          streams=[feed.pipe, hv.streams.Params(state.interaction, ["selected_pairs", "inspected"])])
+                          streams=[frame, hv.streams.Params(state.interaction, ["selected_pairs", "inspected"])])
     window = hv.streams.RangeXY(source=matrix)
     pixels = hv.streams.PlotSize(source=matrix)
     window.add_subscriber(lambda x_range=None, y_range=None: feed.request(x_range=x_range, y_range=y_range))
@@ -289,12 +369,16 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         return element.opts(title=f"{what} · {truncate(data['model'], 40)}{extra}")
 
     tooltips = [("row", "$y{0}"), ("column", "$x{0}"), (VDIM[kind], "@image{0.000}")]
-    plot = (matrix * notes * marks).apply(title, streams=[feed.pipe])
+    layers = (matrix * diagonal * notes * marks) if kind == "similarity" else (matrix * notes * marks)
+    plot = layers.apply(title, streams=[frame])
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
                       tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=tooltips,
-                      hooks=[finish, feed_provenance_hook(feed)], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
+                      hooks=[finish, feed_provenance_hook(feed), writer.image_hook], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
+        hv.opts.Rectangles(hooks=[writer.diagonal_hook]),
     )
+    writer.finish = finish
+    writer.provenance = feed_provenance_hook(feed)
     plot.cell_streams = attach_cell_streams(state, matrix, model, shared, kind) if interactive else ()
     plot.feed = feed
     return plot
