@@ -8,7 +8,7 @@ import pytest
 
 from explorer.analysis.gap import close_gap
 from explorer.state import ExplorerState
-from explorer.views.heatmap import cell_from_xy, cluster_gallery, difference_heatmap, similarity_heatmap
+from explorer.views.heatmap import OUTLINE_COLORS, cell_from_xy, cluster_gallery, difference_heatmap, similarity_heatmap
 from render_helpers import data, glyphs, render
 from synthetic_source import make_source
 
@@ -44,12 +44,19 @@ def test_rendered_tile_holds_every_quadrant_at_full_resolution(state):
     assert plot.state.x_range.bounds == (-0.5, 19.5)  # panning stays on the matrix
 
 
+def outline_rows(plot, kind):
+    quad = glyphs(plot, "Quad")[1]  # 0: the pair diagonal, 1: every outline
+    d = quad.data_source.data
+    colors = d["line_color"] if "line_color" in d else [quad.glyph.line_color] * len(d["left"])  # one kind: a constant
+    return [(lo, r, b, t) for lo, r, b, t, c in zip(d["left"], d["right"], d["bottom"], d["top"], colors) if c == OUTLINE_COLORS[kind]]
+
+
 def test_separators_quadrant_labels_title_and_provenance(state):
     plot = render(similarity_heatmap(state, "A"))
-    spans = [r for r in plot.state.renderers if type(r).__name__ == "Span"]
-    assert sorted((s.dimension, s.location) for s in spans) == [("height", 9.5), ("width", 9.5)]
+    seps = data(plot, "Segment")
+    assert sorted(zip(seps["x0"], seps["y0"], seps["x1"], seps["y1"])) == [(-0.5, 9.5, 19.5, 9.5), (9.5, -0.5, 9.5, 19.5)]
     labels = data(plot, "Text", 0)
-    assert sorted(labels["quadrant"]) == ["image–image", "image–text", "text–image", "text–text"]
+    assert sorted(labels["text"]) == ["image–image", "image–text", "text–image", "text–text"]
     # a short title; what produced the plot is in the figure's tags (and in the line beside it)
     assert plot.state.title.text == "Similarity · A"
     prov = plot.state.tags[-1]["provenance"]
@@ -84,6 +91,7 @@ def test_zoomed_out_pixels_are_exact_block_means_or_maxima_and_the_diagonal_is_d
     assert plot.state.right[0].title == "cosine similarity · max per pixel · data p1–p99"
     st.look.pair_diagonal = False
     assert len(data(plot, "Quad", 0)["left"]) == 0
+    assert len(glyphs(plot, "Segment")) == 1 and len(glyphs(plot, "Text")) == 1  # few layers: each redraw costs ~30 ms
 
 
 def test_a_zoom_computes_the_visible_window():
@@ -105,34 +113,35 @@ def test_cluster_boxes_and_labels(state):
     state.order.param.update(cluster=True, k=4)
     plot = render(similarity_heatmap(state, "A"))
     o = state.ordering("A")
-    quads = data(plot, "Quad", 1)
-    assert len(quads["left"]) == 4 * len(o.members)  # one box per cluster in each quadrant
+    boxes = outline_rows(plot, "cluster")
+    assert len(boxes) == 4 * len(o.members)  # one box per cluster in each quadrant
     b = o.boundaries
-    top_left = sorted((lo, r, bo, t) for lo, r, bo, t in zip(quads["left"], quads["right"], quads["bottom"], quads["top"])
-                      if r <= 9.5 and t <= 9.5)
+    top_left = sorted(r for r in boxes if r[1] <= 9.5 and r[3] <= 9.5)
     assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:])]
-    cl = data(plot, "Text", 1)
+    texts = data(plot, "Text", 0)["text"]
     full = [f"{c + 1}. {label}" for c, label in enumerate(state.cluster_labels("A"))]
-    assert len(cl["cluster"]) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
-    for shown, whole in zip(cl["cluster"], full):  # long labels are shortened with an ellipsis
+    shown_labels = [t for t in texts if t[0].isdigit()]
+    assert len(shown_labels) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
+    for shown, whole in zip(shown_labels, full):  # long labels are shortened with an ellipsis
         assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
     state.order.cluster = False
-    assert len(data(plot, "Quad", 1)["left"]) == 0
+    assert outline_rows(plot, "cluster") == []
 
 
 def test_selected_pairs_are_outlined_without_changing_the_colours(state):
     state.order.param.update(cluster=True, k=3)
     plot = render(similarity_heatmap(state, "A"))
-    assert len(data(plot, "HStrip")["y0"]) == 0
+    assert outline_rows(plot, "selected") == []
     before = np.array(data(plot, "Image")["image"][0])
     state.interaction.selected_pairs = [4]
     q = int(np.flatnonzero(state.display_pairs("A") == 4)[0])
-    h, v = data(plot, "HStrip"), data(plot, "VStrip")
-    assert sorted(h["y0"]) == [q - 0.5, 10 + q - 0.5]  # the image row and the caption row
-    assert sorted(v["x0"]) == [q - 0.5, 10 + q - 0.5]
-    assert sorted(h["y1"]) == [q + 0.5, 10 + q + 0.5]
-    strip = glyphs(plot, "HStrip")[0].glyph
-    assert strip.fill_alpha == 0.0 and strip.line_width > 0  # an outline, never a wash over the cells
+    sel = outline_rows(plot, "selected")
+    rows = sorted((b, t) for lo, r, b, t in sel if r - lo > 1)
+    cols = sorted((lo, r) for lo, r, b, t in sel if t - b > 1)
+    assert rows == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]  # the image row and the caption row
+    assert cols == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]
+    quad = glyphs(plot, "Quad")[1].glyph
+    assert quad.fill_alpha == 0.0  # outlines, never a wash over the cells
     np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)
 
 
@@ -149,8 +158,7 @@ def test_tap_inspects_both_items_marks_the_cell_and_double_tap_selects_the_row(s
     assert info["row_item"]["modality"] == "image" and info["col_item"]["modality"] == "text"
     assert info["row_item"]["pair_id"] == 3 and info["col_item"]["pair_id"] == 3
     assert info["value"] == pytest.approx(float(matrix(state)[3, 13]), abs=1e-9)
-    marked = data(plot, "Quad", 2)
-    assert (marked["left"], marked["top"]) == ([12.5], [3.5])  # the tapped cell is outlined
+    assert outline_rows(plot, "tapped") == [(12.5, 13.5, 2.5, 3.5)]  # the tapped cell is outlined
     dtap.event(x=1.0, y=16.0)  # caption row of pair 6
     assert state.interaction.selected_pairs == [6]
     tap.event(x=50.0, y=2.0)  # outside: nothing changes
@@ -229,33 +237,19 @@ def test_cluster_gallery_escapes_labels_and_shows_examples(state):
 
 
 def test_cluster_labels_only_where_they_fit_and_inside_the_matrix():
-    from explorer.views.heatmap import LABEL_CHARS, cluster_label_points
+    import pandas as pd
+
+    from explorer.views.heatmap import LABEL_CHARS, cluster_label_rows
 
     n = 100  # on 400 px: 2 px per row, so a box needs 7 rows for a 14 px label
     bounds = [0, 3, 6, 40, 97, 100]
     labels = ["tiny", "small", "left half", "right half " + "x" * 60, "end"]
-    lab = cluster_label_points(bounds, labels, n, "text-image", size=400)
-    rows = lab.dframe()
-    assert list(rows["cluster"].str.split(". ").str[0]) == ["3", "4"], "clusters under 7 rows carry no label"
+    rows = pd.DataFrame(cluster_label_rows(bounds, labels, n, "text-image", size=400), columns=["column", "row", "text", "bg", "align"])
+    assert list(rows["text"].str.split(". ").str[0]) == ["3", "4"], "clusters under 7 rows carry no label"
     assert list(rows["align"]) == ["left", "right"]
     assert rows["column"].iloc[0] > 40 - 0.5 and rows["column"].iloc[1] < 40 - 0.5
     assert all(100 <= r < 200 for r in rows["row"])
-    assert max(len(t) for t in rows["cluster"]) == LABEL_CHARS and rows["cluster"].iloc[1].endswith("…")
-
-
-def callbacks_of(plot) -> list[str]:
-    out = [type(c).__name__ for c in plot.callbacks]
-    for sub in (getattr(plot, "subplots", None) or {}).values():
-        out += callbacks_of(sub)
-    return out
-
-
-def test_zooms_and_taps_reach_the_heatmap_from_the_browser(state):
-    """The streams are linked to the rendered plot (HoloViews links a stream only to a DynamicMap
-    of one element: calling stream.event() in a test would pass without it, a browser would not)."""
-    assert sorted(callbacks_of(render(similarity_heatmap(state, "A")))) == [
-        "DoubleTapCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
-    assert "TapCallback" not in callbacks_of(render(similarity_heatmap(state, "A", interactive=False)))
+    assert max(len(t) for t in rows["text"]) == LABEL_CHARS and rows["text"].iloc[1].endswith("…")
 
 
 def test_a_new_tile_of_the_same_frame_is_written_straight_into_the_plot():
@@ -288,3 +282,18 @@ def test_a_new_tile_of_the_same_frame_is_written_straight_into_the_plot():
     assert (mapper.low, mapper.high) == pytest.approx(hm.feed.value["clim"])
     np.testing.assert_allclose(data(plot, "Image")["image"][0], matrix(st)[400:460, 100:160], atol=1e-6)
     assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5
+
+
+def callbacks_of(plot) -> list[str]:
+    out = [type(c).__name__ for c in plot.callbacks]
+    for sub in (getattr(plot, "subplots", None) or {}).values():
+        out += callbacks_of(sub)
+    return out
+
+
+def test_zooms_and_taps_reach_the_heatmap_from_the_browser(state):
+    """The streams are linked to the rendered plot (HoloViews links a stream only to a DynamicMap
+    of one element: calling stream.event() in a test would pass without it, a browser would not)."""
+    assert sorted(callbacks_of(render(similarity_heatmap(state, "A")))) == [
+        "DoubleTapCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
+    assert "TapCallback" not in callbacks_of(render(similarity_heatmap(state, "A", interactive=False)))

@@ -129,28 +129,27 @@ def diagonal_rects(value: dict[str, Any]) -> hv.Rectangles:
     return hv.Rectangles((x0, y0, x0 + qx, y0 + qy, vals), kdims=["x0", "y0", "x1", "y1"], vdims=[vdim])
 
 
-def separators(m: int, color: str = SEPARATOR_COLOR) -> hv.Overlay:
-    """The lines between the quadrants (between row/column M−1 and M)."""
-    return hv.HLine(m - 0.5).opts(color=color, line_width=1.5) * hv.VLine(m - 0.5).opts(color=color, line_width=1.5)
+def separators(value: dict[str, Any], color: str = SEPARATOR_COLOR) -> hv.Segments:
+    """The lines between the quadrants (between row/column M−1 and M; none for the difference)."""
+    m = max(int(value["m"]), 1)
+    rows = [] if value["kind"] != "similarity" else [(m - 0.5, -0.5, m - 0.5, 2 * m - 0.5), (-0.5, m - 0.5, 2 * m - 0.5, m - 0.5)]
+    return hv.Segments(rows, kdims=["x0", "y0", "x1", "y1"]).opts(color=color, line_width=1.5)
 
 
-def quadrant_labels(m: int) -> hv.Labels:
-    """A label near the top-left corner of each quadrant, dark on a light box so it reads on any colour."""
+def quadrant_label_rows(m: int) -> list[tuple]:
+    """(column, row, text, background, align) of each quadrant's name near its top-left corner."""
     pad = max(m * 0.03, 0.6)
-    rows = [(qc * m - 0.5 + pad, qr * m - 0.5 + pad, QUADRANT_NAMES[qr][qc]) for qr in (0, 1) for qc in (0, 1)]
-    return hv.Labels(rows, kdims=["column", "row"], vdims=["quadrant"]).opts(
-        text_color="#222", text_font_size="9pt", text_align="left", text_baseline="top",
-        background_fill_color="white", background_fill_alpha=0.75)
+    return [(qc * m - 0.5 + pad, qr * m - 0.5 + pad, QUADRANT_NAMES[qr][qc], "white", "left") for qr in (0, 1) for qc in (0, 1)]
 
 
-def cluster_rectangles(boundaries: list[int], m: int, kind: str = "similarity") -> hv.Rectangles:
-    """One box per cluster in each quadrant (4k boxes; k for the difference matrix)."""
+def cluster_box_rows(boundaries: list[int], m: int, kind: str = "similarity") -> list[tuple]:
+    """(x0, y0, x1, y1) of one box per cluster in each quadrant (k for the difference matrix)."""
     rects = []
     blocks = ((0, 0), (0, 1), (1, 0), (1, 1)) if kind == "similarity" else ((0, 0),)
     for qr, qc in blocks:
         for a, b in zip(boundaries[:-1], boundaries[1:]):
             rects.append((qc * m + a - 0.5, qr * m + a - 0.5, qc * m + b - 0.5, qr * m + b - 0.5))
-    return hv.Rectangles(rects, kdims=["x0", "y0", "x1", "y1"]).opts(fill_alpha=0.0, line_color=CLUSTER_BOX_COLOR, line_width=1.2)
+    return rects
 
 
 #: height in pixels a cluster's box needs on the heatmap to carry its label (about one text line)
@@ -159,9 +158,10 @@ LABEL_MIN_PIXELS = 14
 LABEL_CHARS = 32
 
 
-def cluster_label_points(boundaries: list[int], labels: list[str], m: int, block: str, size: int = HEATMAP_SIZE,
-                         kind: str = "similarity") -> hv.Labels:
-    """Each cluster's n-gram label beside its box in the clustered quadrant, on the box colour.
+def cluster_label_rows(boundaries: list[int], labels: list[str], m: int, block: str, size: int = HEATMAP_SIZE,
+                       kind: str = "similarity") -> list[tuple]:
+    """(column, row, text, background, align) of each cluster's n-gram label beside its box in the
+    clustered quadrant.
 
     Only boxes at least LABEL_MIN_PIXELS high on a `size`-pixel heatmap get one (the gallery
     lists every cluster). A box in the left half of its quadrant is labelled to its right, one in
@@ -178,10 +178,42 @@ def cluster_label_points(boundaries: list[int], labels: list[str], m: int, block
         text = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
         left_half = (a + b) / 2.0 < m / 2.0
         x = qc * m + (b - 0.5 + pad if left_half else a - 0.5 - pad)
-        rows.append((x, qr * m + (a + b) / 2.0 - 0.5, text, "left" if left_half else "right"))
-    return hv.Labels(rows, kdims=["column", "row"], vdims=["cluster", "align"]).opts(
+        rows.append((x, qr * m + (a + b) / 2.0 - 0.5, text, CLUSTER_BOX_COLOR, "left" if left_half else "right"))
+    return rows
+
+
+def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
+    """The quadrant names and the cluster labels, in one layer (dark text on a light box)."""
+    m = max(int(value["m"]), 1)
+    rows = quadrant_label_rows(m) if value["kind"] == "similarity" else []
+    rows += cluster_label_rows(value["boundaries"], value["labels"], m, value["block"], value.get("size", HEATMAP_SIZE), value["kind"])
+    return hv.Labels(rows, kdims=["column", "row"], vdims=["text", "background", "align"]).opts(
         text_color="#111", text_font_size="9pt", text_align=hv.dim("align"), text_baseline="middle",
-        background_fill_color=CLUSTER_BOX_COLOR, background_fill_alpha=0.85)
+        background_fill_color=hv.dim("background"), background_fill_alpha=0.8)
+
+
+#: outline colours and widths: cluster boxes, the selected pairs' rows and columns, the tapped cell
+OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white"}
+OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5}
+
+
+def outlines(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Rectangles:
+    """Every outline in one layer: cluster boxes, the rows and columns of the selected pairs (at
+    most 200; never a colour wash over the cells) and the tapped cell."""
+    kind, m = value["kind"], max(int(value["m"]), 1)
+    n = 2 * m if kind == "similarity" else m
+    rows = [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
+    pairs = np.asarray(value["display_pairs"])
+    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))[:200].astype(np.float64)
+    for q in (np.concatenate([pos, pos + m]) if kind == "similarity" else pos):
+        rows.append((-0.5, q - 0.5, n - 0.5, q + 0.5, "selected"))  # the row
+        rows.append((q - 0.5, -0.5, q + 0.5, n - 0.5, "selected"))  # the column
+    info = inspected or {}
+    if info.get("kind") == "cell" and info.get("model") == value["model"] and info.get("matrix", "similarity") == kind:
+        r, c = float(info["row"]), float(info["col"])
+        rows.append((c - 0.5, r - 0.5, c + 0.5, r + 0.5, "tapped"))
+    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline"]).opts(
+        fill_alpha=0.0, line_color=hv.dim("outline").categorize(OUTLINE_COLORS), line_width=hv.dim("outline").categorize(OUTLINE_WIDTHS))
 
 
 def frame_key(value: dict[str, Any]) -> tuple:
@@ -192,45 +224,23 @@ def frame_key(value: dict[str, Any]) -> tuple:
 
 
 def heatmap_overlay(value: dict[str, Any], cmap: str) -> hv.Overlay:
-    """The layers of a heatmap's data: the tile and its annotations (heatmap_annotations)."""
-    return tile_image(value).opts(cmap=cmap, clim=tuple(value["clim"])) * heatmap_annotations(value, cmap)
+    """The layers of a heatmap's data: the tile, the pair diagonal and the annotations."""
+    img = tile_image(value).opts(cmap=cmap, clim=tuple(value["clim"]))
+    layers = img * styled_diagonal(value, cmap) if value["kind"] == "similarity" else img
+    return layers * heatmap_annotations(value)
 
 
-def heatmap_annotations(value: dict[str, Any], cmap: str, diagonal: bool = True) -> hv.Overlay:
-    """What is drawn on the tile: pair diagonal (unless `diagonal` is False), separators, quadrant
-    names, cluster boxes and labels (always the same layers, empty where there is nothing to draw)."""
-    m = max(int(value["m"]), 1)
-    kind = value["kind"]
-    layers = []
-    if kind == "similarity":
-        if diagonal:
-            layers.append(diagonal_rects(value).opts(color="pair_sim", cmap=cmap, clim=tuple(value["clim"]), line_alpha=0))
-        layers += [separators(m), quadrant_labels(m)]
-    layers.append(cluster_rectangles(value["boundaries"], m, kind))
-    layers.append(cluster_label_points(value["boundaries"], value["labels"], m, value["block"], value.get("size", HEATMAP_SIZE), kind))
-    return hv.Overlay(layers)
+def styled_diagonal(value: dict[str, Any], cmap: str) -> hv.Rectangles:
+    return diagonal_rects(value).opts(color="pair_sim", cmap=cmap, clim=tuple(value["clim"]), line_alpha=0)
 
 
-def selection_marks(value: dict[str, Any], selected: Any, inspected: Any) -> hv.Overlay:
-    """Outlines of the selected pairs' rows and columns (at most 200 pairs; never a colour wash)
-    and a box around the tapped cell."""
-    kind, m = value["kind"], max(int(value["m"]), 1)
-    pairs = np.asarray(value["display_pairs"])
-    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))[:200].astype(np.float64)
-    starts = np.concatenate([pos, pos + m]) - 0.5 if kind == "similarity" else pos - 0.5
-    style = dict(fill_alpha=0.0, line_color=SELECTION_COLOR, line_width=1.0)
-    rows = hv.HSpans((starts, starts + 1.0), kdims=["y0", "y1"]).opts(**style)
-    cols = hv.VSpans((starts, starts + 1.0), kdims=["x0", "x1"]).opts(**style)
-    box = []
-    info = inspected or {}
-    if info.get("kind") == "cell" and info.get("model") == value["model"] and info.get("matrix", "similarity") == kind:
-        r, c = float(info["row"]), float(info["col"])
-        box = [(c - 0.5, r - 0.5, c + 0.5, r + 0.5)]
-    cell = hv.Rectangles(box, kdims=["x0", "y0", "x1", "y1"]).opts(fill_alpha=0.0, line_color="white", line_width=2.5)
-    return rows * cols * cell
+def heatmap_annotations(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Overlay:
+    """What is drawn on the tile, in three layers (HoloViews redraws each layer of an overlay on
+    every change, so fewer is faster): quadrant separators, outlines (clusters, selection, tapped
+    cell), labels (quadrant names, cluster labels)."""
+    return separators(value) * outlines(value, selected, inspected) * heatmap_labels(value)
 
 
-# -- the interactive plot ------------------------------------------------------------------------
 class TileWriter:
     """Writes a new tile of an unchanged frame into the Bokeh data sources of the heatmap's image
     and pair diagonal (and the colour mappers' limits), on the document's event loop. Its hooks
@@ -331,10 +341,8 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         return tile_image(data).opts(cmap=cmaps[cmap_param], clim=tuple(data["clim"]))
 
     matrix = hv.DynamicMap(draw, streams=[frame, cmap_stream])
-    diagonal = hv.DynamicMap(lambda data, **cmaps: diagonal_rects(data).opts(
-        color="pair_sim", cmap=cmaps[cmap_param], clim=tuple(data["clim"]), line_alpha=0), streams=[frame, cmap_stream])
-    notes = hv.DynamicMap(lambda data: heatmap_annotations(data, look.param[cmap_param].default, diagonal=False), streams=[frame])
-    marks = hv.DynamicMap(lambda data, selected_pairs, inspected: selection_marks(data, selected_pairs, inspected),
+    diagonal = hv.DynamicMap(lambda data, **cmaps: styled_diagonal(data, cmaps[cmap_param]), streams=[frame, cmap_stream])
+    notes = hv.DynamicMap(lambda data, selected_pairs, inspected: heatmap_annotations(data, selected_pairs, inspected),
                           streams=[frame, hv.streams.Params(state.interaction, ["selected_pairs", "inspected"])])
     window = hv.streams.RangeXY(source=matrix)
     pixels = hv.streams.PlotSize(source=matrix)
@@ -369,7 +377,7 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         return element.opts(title=f"{what} · {truncate(data['model'], 40)}{extra}")
 
     tooltips = [("row", "$y{0}"), ("column", "$x{0}"), (VDIM[kind], "@image{0.000}")]
-    layers = (matrix * diagonal * notes * marks) if kind == "similarity" else (matrix * notes * marks)
+    layers = (matrix * diagonal * notes) if kind == "similarity" else (matrix * notes)
     plot = layers.apply(title, streams=[frame])
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
