@@ -7,7 +7,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "explorer"
 UI = {"panel", "holoviews", "bokeh", "datashader", "ipywidgets", "jupyter_bokeh"}
-PURE = ["analysis", "data", "models", "importers", "train", "pairs.py", "store.py", "embeddings.py", "images.py", "sources.py"]
+PURE = ["analysis", "engine", "state", "data", "models", "importers", "train", "pairs.py", "store.py", "embeddings.py", "images.py",
+        "sources.py", "normalise.py"]
 
 
 def imported_modules(path: Path):
@@ -39,3 +40,25 @@ def test_the_scan_sees_imports(tmp_path):
     f = tmp_path / "x.py"
     f.write_text("import holoviews as hv\nfrom panel import widgets\n")
     assert set(imported_modules(f)) == {"holoviews", "panel"}
+
+
+def relative_imports(path: Path):
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            yield "." * node.level + (node.module or "")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("explorer."):
+            yield node.module
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "state").glob("*.py")) + sorted((PACKAGE / "engine").glob("*.py")),
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_state_and_engine_import_no_view_or_app_module(path):
+    bad = [m for m in relative_imports(path) if m.lstrip(".").split(".")[0] in ("views", "app") or ".views" in m or ".app" in m]
+    assert not bad, f"{path} imports {bad}"
+
+
+def test_the_apps_entry_point_does_not_shadow_the_package():
+    apps = PACKAGE.parent / "apps"
+    assert not (apps / "explorer.py").exists(), "apps/explorer.py would be imported as the package `explorer`"
+    assert "sys.path" not in (apps / "explorer_app.py").read_text()

@@ -205,11 +205,9 @@ class AugmentPage:
             caption = st.pairs.captions[0] if st.pairs is not None and len(st.pairs) else ""
             self.caption.object = (f'<div style="font-size:13px">caption of every step: <b>{esc(caption)}</b> · '
                                    f'{esc(what, 300)} · {len(st.model_names())} models</div>')
-            old = list(self.plots.objects)
+            dispose_views(self.plots)  # the series being replaced stops computing first
             self.plots[:] = [pn.pane.HoloViews(series_curves(st), name="augment-curves", linked_axes=False),
                              pn.pane.HoloViews(series_heatmaps(st, self.size), name="augment-heatmaps")]
-            for obj in old:
-                dispose_views(obj)
 
         def failed(exc: BaseException) -> None:
             self.button.disabled = False

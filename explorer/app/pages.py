@@ -56,11 +56,10 @@ class Rebuilt(pn.viewable.Viewer):
         options = dict(self._options)
         if self._tag:
             options["css_classes"] = [*options.get("css_classes", []), f"{self._tag}-{k}"]
-        plot = self._build()
-        old = list(self.holder.objects)
-        self.holder[:] = [pn.pane.HoloViews(plot, linked_axes=False, **options), *(self._after(plot) if self._after else [])]
-        for obj in old:  # the replaced plot stops computing
+        for obj in self.holder.objects:  # the plot being replaced stops computing first: nothing reaches it once cleaned up
             dispose_views(obj)
+        plot = self._build()
+        self.holder[:] = [pn.pane.HoloViews(plot, linked_axes=False, **options), *(self._after(plot) if self._after else [])]
 
     def dispose(self) -> None:
         for part, w in self._watchers:

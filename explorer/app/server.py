@@ -77,6 +77,29 @@ def session_ended(ex) -> None:
     stays in the size-bounded memo), and the freed memory is handed back to the system."""
     ex.dispose()
     release_memory()
+    import os
+
+    if os.environ.get("BIMODAL_EXPLORER_DEBUG_SESSIONS"):
+        log_survivors()
+
+
+def log_survivors() -> None:
+    """What a server process holds once a session ended (BIMODAL_EXPLORER_DEBUG_SESSIONS=1): the
+    memo, HoloViews' option store, Panel's views, and the most common object types."""
+    import gc
+    import logging
+    from collections import Counter
+
+    import holoviews as hv
+    import panel as pn
+
+    from ..engine.memo import MEMO
+
+    kinds = Counter(type(o).__name__ for o in gc.get_objects())
+    logging.getLogger("explorer.sessions").warning(
+        "after a session: memo %d values %.1f MB; hv custom options %d; panel views %d; objects %d; top %s",
+        len(MEMO), MEMO.bytes / 1e6, len(hv.core.options.Store._custom_options.get("bokeh", {})), len(pn.state._views),
+        sum(kinds.values()), kinds.most_common(12))
 
 
 def release_memory() -> None:

@@ -185,6 +185,15 @@ class PairSpace:
             return z * w[:, None]
         return (z + (sign * c.h).astype(z.dtype)[None, :]) * w[:, None]
 
+    def similarities_to(self, modality: str, position: int, alpha: float = 0.0, renormalize: bool = True) -> np.ndarray:
+        """cos(z_i, z_position) of one modality's displayed vectors with one of them (active order),
+        e.g. each step's image with the first one along an augmentation series."""
+        ref = self.vectors(modality, np.array([int(position)]), alpha, renormalize)[0].astype(np.float64)
+        out = np.empty(self.m)
+        for s, e, _rows in self.chunks():
+            out[s:e] = self.vectors(modality, np.arange(s, e), alpha, renormalize).astype(np.float64) @ ref
+        return out
+
     def centroids(self, alpha: float = 0.0, renormalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Means of the displayed image and text vectors (one weighted pass)."""
         return MEMO.get(("centroids", self.key, float(alpha), bool(renormalize)),

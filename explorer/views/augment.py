@@ -41,10 +41,8 @@ def series_curves(state: Any, width: int = 420, height: int = 260, xlabel: str =
         sp = state.space(m)
         n = sp.m
         x = np.arange(n) if steps is None else np.asarray(steps)[:n]
-        sims = sp.pair_similarities(*state.closing())
-        imgs = sp.vectors("image", np.arange(n), *state.closing()).astype(np.float64)
-        to_caption.append(hv.Curve((x, sims), xlabel, "image–caption similarity", label=m))
-        to_first.append(hv.Curve((x, imgs @ imgs[0]), xlabel, "similarity to the first image", label=m))
+        to_caption.append(hv.Curve((x, sp.pair_similarities(*state.closing())), xlabel, "image–caption similarity", label=m))
+        to_first.append(hv.Curve((x, sp.similarities_to("image", 0, *state.closing())), xlabel, "similarity to the first image", label=m))
     opts = dict(width=width, height=height, tools=["hover"], show_grid=True, framewise=True)
     a = hv.Overlay(to_caption).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the caption", legend_position="bottom_left",
                                                                        legend_opts=LEGEND_OPTS))

@@ -13,8 +13,8 @@ minutes, so a :class:`Feed` computes them
 - one at a time, the latest request winning: requests arriving while it runs are merged, and
   when it ends the newest settings are computed instead of showing stale data as current.
 
-The result is published to ``feed.pipe`` (an ``hv.streams.Pipe``; the view's DynamicMaps
-follow it, and HoloViews moves the redraw onto the event loop) and ``feed.value``, with the
+The result is published, on the session's event loop, to ``feed.pipe`` (an ``hv.streams.Pipe``;
+the view's DynamicMaps follow it) and ``feed.value``, with the
 Feed's own ``version`` / ``pending`` / ``error`` parameters for panes. Long engine work is
 attributed to the session that asked (``explorer.engine.memo.REQUESTER``) so its progress shows
 on that page only. This is the part Panel lacks; everything else is Panel's and HoloViews'.
@@ -72,6 +72,16 @@ def run_off_loop(work: Callable[[], None]) -> None:
         work()
 
 
+def _session_doc() -> Any:
+    """A weak reference to the current server session's document (None outside a server)."""
+    import panel as pn
+
+    doc = pn.state.curdoc
+    if doc is None or getattr(doc, "session_context", None) is None:
+        return None
+    return weakref.ref(doc)
+
+
 def _weak(method: Callable[..., Any]) -> Callable[..., Any]:
     """A watcher calling `method` while its object lives (a replaced view's Feed is not kept
     alive by the settings it watches)."""
@@ -100,6 +110,7 @@ class Feed(param.Parameterized):
         self.value: dict = empty()
         self.pipe = hv.streams.Pipe(data=self.value)
         self.requester = session_id()
+        self._doc = _session_doc()
         self._run = run or run_off_loop
         self._request: dict = dict(request or {})
         self._lock = threading.Lock()
@@ -190,6 +201,20 @@ class Feed(param.Parameterized):
         return False
 
     def _publish(self, value: dict, error: str, final: bool) -> None:
+        """Deliver a result on the session's event loop: a plot redrawn from a worker thread
+        would race the loop drawing the same DynamicMap (a page's first render then failed)."""
+        doc = self._doc() if self._doc is not None else None
+        if doc is not None and threading.current_thread() is not threading.main_thread():
+            try:
+                doc.add_next_tick_callback(lambda: self._deliver(value, error, final))
+                return
+            except Exception:  # the session ended meanwhile
+                return
+        self._deliver(value, error, final)
+
+    def _deliver(self, value: dict, error: str, final: bool) -> None:
+        if self.disposed:  # the view was replaced meanwhile: its plot may be gone
+            return
         self.value = value
         self.param.update(error=error, pending=not final, version=self.version + 1)
         self.pipe.send(value)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..engine.colour import shown_range, visible_limits
 from .feed import Feed, params_of
-from .provenance import feed_provenance_hook, provenance_dict, provenance_text
+from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
 
 QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
@@ -244,20 +244,37 @@ def heatmap_annotations(value: dict[str, Any], selected: Any = None, inspected: 
 class TileWriter:
     """Writes a new tile of an unchanged frame into the Bokeh data sources of the heatmap's image
     and pair diagonal (and the colour mappers' limits), on the document's event loop. Its hooks
-    find the glyphs when HoloViews draws the plot. In a notebook (no server document) it writes
-    nothing: HoloViews' own update path pushes the change there."""
+    find the glyphs when HoloViews draws the plot (and keep the colour bar's title and the figure's
+    provenance tags in step). In a notebook (no server document) it writes nothing: HoloViews'
+    own update path pushes the change there."""
 
-    def __init__(self):
+    def __init__(self, feed: Any, n: int, label: str, aggregation: Any):
+        self.feed, self.n, self.label = feed, n, label
+        self.aggregation = aggregation  # () -> the pixel aggregation named while no tile is shown
         self.image = None  # the RasterPlot of the tile
-        self.diagonal = None  # the RectanglesPlot of the diagonal (the first filled Rectangles)
-        self.finish = self.provenance = None
+        self.diagonal = None  # the RectanglesPlot of the diagonal
 
     def image_hook(self, plot: Any, element: Any) -> None:
         self.image = plot
+        self.finish(plot)
 
     def diagonal_hook(self, plot: Any, element: Any) -> None:
         if self.diagonal is None and getattr(element, "vdims", None) and element.vdims[0].name == "pair_sim":
             self.diagonal = plot
+
+    def finish(self, plot: Any) -> None:
+        """Keep panning inside the matrix, the colour bar's title in step with what it shows, the
+        provenance in the figure's tags."""
+        v = self.feed.value
+        for r in (plot.state.x_range, plot.state.y_range):
+            if getattr(r, "bounds", None) is None:
+                r.bounds = (-0.5, self.n - 0.5)
+        how = v["tile"].how if v["tile"] is not None else self.aggregation()
+        title = colorbar_label(self.label, v["color_range"], how)
+        for r in plot.state.right:
+            if type(r).__name__ == "ColorBar" and r.title != title:
+                r.title = title
+        write_provenance(self.feed, plot)
 
     def write(self, value: dict[str, Any]) -> bool:
         """Write `value`'s tile; False when it cannot (nothing drawn yet, a notebook, no tile)."""
@@ -275,21 +292,27 @@ class TileWriter:
                 "top": rects.dimension_values(3), "color": rects.dimension_values(4)}
         lo, hi = (float(v) for v in value["clim"])
 
-        def apply() -> None:
-            p.handles["source"].data.update(data)
-            for plot in (p, self.diagonal):
-                mapper = plot.handles.get("color_mapper") if plot is not None else None
-                if mapper is not None:
-                    mapper.update(low=lo, high=hi)
-            if self.diagonal is not None and "source" in self.diagonal.handles:
-                self.diagonal.handles["source"].data = diag
-            for hook in (self.finish, self.provenance):
-                if hook is not None:
-                    hook(p, image)
-
         import panel as pn
 
-        pn.state.execute(apply)  # on the session's event loop (at once outside a server)
+        def apply() -> None:
+            # as HoloViews does when it redraws: the changes go to the browser at once, without
+            # waiting for the document lock (which a stream callback on the event loop does not hold)
+            with pn.io.unlocked():
+                p.handles["source"].data.update(data)
+                for plot in (p, self.diagonal):
+                    mapper = plot.handles.get("color_mapper") if plot is not None else None
+                    if mapper is not None:
+                        mapper.update(low=lo, high=hi)
+                if self.diagonal is not None and "source" in self.diagonal.handles:
+                    self.diagonal.handles["source"].data = diag
+                self.finish(p)
+
+        import threading
+
+        if doc.session_context is not None and threading.current_thread() is not threading.main_thread():
+            doc.add_next_tick_callback(apply)  # from a worker thread: on the session's event loop, with its lock
+        else:
+            apply()  # on the event loop (a stream callback), or outside a server
         return True
 
 
@@ -321,11 +344,14 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
     # the image's and the diagonal's Bokeh data sources (TileWriter); anything else (a new model,
     # order, filter, the first tile) goes through HoloViews, which redraws every layer of the overlay
     # (about 30 ms a layer: the zoom would cost ten times more).
+    label = "cosine similarity" if kind == "similarity" else "XXᵀ − YYᵀ"
     frame = hv.streams.Pipe(data=feed.value)
-    writer = TileWriter()
+    writer = TileWriter(feed, n, label, lambda: state.pixel_aggregation(kind))
     last = {"key": frame_key(feed.value)}
 
     def publish(data: dict) -> None:
+        if feed.disposed:  # replaced: its plot may already be cleaned up
+            return
         key = frame_key(data)
         if key == last["key"] and writer.write(data):
             return
@@ -354,19 +380,6 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
             feed.request(width=int(width * s), height=int(height * s))
 
     pixels.add_subscriber(resized)
-    label = "cosine similarity" if kind == "similarity" else "XXᵀ − YYᵀ"
-
-    def finish(plot: Any, element: Any) -> None:
-        """Keep panning inside the matrix, and the colour bar's title in step with what it shows."""
-        v = feed.value
-        for r in (plot.state.x_range, plot.state.y_range):
-            if getattr(r, "bounds", None) is None:
-                r.bounds = (-0.5, n - 0.5)
-        title = colorbar_label(label, v["color_range"], v["tile"].how if v["tile"] is not None else state.pixel_aggregation(kind))
-        for r in plot.state.right:
-            if type(r).__name__ == "ColorBar" and r.title != title:
-                r.title = title
-
     def title(element: Any, data: dict) -> Any:
         from .cards import truncate
 
@@ -382,11 +395,10 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
                       tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=tooltips,
-                      hooks=[finish, feed_provenance_hook(feed), writer.image_hook], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
-        hv.opts.Rectangles(hooks=[writer.diagonal_hook]),
+                      hooks=[weak_hook(writer, TileWriter.image_hook)], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
+        hv.opts.Rectangles(hooks=[weak_hook(writer, TileWriter.diagonal_hook)]),
     )
-    writer.finish = finish
-    writer.provenance = feed_provenance_hook(feed)
+    plot.writer = writer
     plot.cell_streams = attach_cell_streams(state, matrix, model, shared, kind) if interactive else ()
     plot.feed = feed
     return plot

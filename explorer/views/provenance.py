@@ -84,15 +84,33 @@ def feed_provenance_pane(feed: Any, **pane_options: Any):
     return pane
 
 
-def feed_provenance_hook(feed: Any):
-    """A plot hook recording the provenance of what a feed-driven view shows (``value['provenance']``)
-    in the Bokeh figure's ``tags``."""
+def weak_hook(target: Any, fn: Any):
+    """A plot hook calling ``fn(target, plot, element)`` while `target` lives. HoloViews keeps the
+    options of every element it has drawn in a global store until the element is collected, and an
+    element whose hooks hold its own view alive is never collected: a hook must hold a session's
+    objects weakly, or every closed session stays in memory."""
+    import weakref
+
+    ref = weakref.ref(target)
 
     def hook(plot: Any, element: Any) -> None:
-        d = feed.value.get("provenance")
-        if not d:
-            return
-        tags = [t for t in (plot.state.tags or []) if not (isinstance(t, dict) and "provenance" in t)]
-        plot.state.tags = [*tags, {"provenance": d}]
+        t = ref()
+        if t is not None:
+            fn(t, plot, element)
 
     return hook
+
+
+def write_provenance(feed: Any, plot: Any, element: Any = None) -> None:
+    """Record the provenance of what a feed-driven view shows in the Bokeh figure's ``tags``."""
+    d = feed.value.get("provenance")
+    if not d:
+        return
+    tags = [t for t in (plot.state.tags or []) if not (isinstance(t, dict) and "provenance" in t)]
+    plot.state.tags = [*tags, {"provenance": d}]
+
+
+def feed_provenance_hook(feed: Any):
+    """A plot hook recording the provenance of what a feed-driven view shows (``value['provenance']``)
+    in the Bokeh figure's ``tags`` (holding the feed weakly)."""
+    return weak_hook(feed, write_provenance)

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .cards import esc, truncate
 from .feed import Feed, params_of
-from .provenance import feed_provenance_hook, provenance_dict, provenance_text
+from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import LEGEND_OPTS, MODALITY_COLORS, SCATTER_SIZE
 
 #: what the scatter's data depend on (the edge colour map is applied without recomputing)
@@ -289,19 +289,9 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         return element.opts(title=f"Projection · {name}{' · ' + data['method'] if data['method'] else ''}", xlabel=x, ylabel=y,
                             legend_opts=LEGEND_OPTS)
 
-    applied: dict[str, Any] = {"extent": None}
-
-    def fit(plot: Any, element: Any) -> None:
-        """Rasterized: show a new projection whole (the old zoom means nothing for new coordinates)."""
-        v = feed.value
-        if v.get("reset") and v.get("extent") != applied["extent"] and v.get("model"):
-            applied["extent"] = v["extent"]
-            x0, x1, y0, y1 = v["extent"]
-            plot.state.x_range.start, plot.state.x_range.end = x0, x1
-            plot.state.y_range.start, plot.state.y_range.end = y0, y1
-
     plot = (edges * points * chosen).apply(title, streams=[feed.pipe])
-    hooks = [feed_provenance_hook(feed)] + ([fit] if rasterized else [])
+    fitter = Fitter(feed)
+    hooks = [weak_hook(fitter, Fitter.hook if rasterized else Fitter.provenance)]
     if rasterized:
         plot = plot.opts(hv.opts.Image(hooks=hooks, tools=["box_select", "tap"] if interactive else [], **common),
                          hv.opts.ImageStack(**common))
@@ -321,7 +311,30 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     plot.selection_streams = streams
     plot.rasterized = rasterized
     plot.feed = feed
+    plot.fitter = fitter
     return plot
+
+
+class Fitter:
+    """What the scatter's plot hook does (held weakly by it: see explorer.views.provenance.weak_hook):
+    the provenance in the figure's tags and, rasterized, a new projection shown whole (the old zoom
+    means nothing for new coordinates)."""
+
+    def __init__(self, feed: Feed):
+        self.feed = feed
+        self.extent = None
+
+    def provenance(self, plot: Any, element: Any) -> None:
+        write_provenance(self.feed, plot)
+
+    def hook(self, plot: Any, element: Any) -> None:
+        write_provenance(self.feed, plot)
+        v = self.feed.value
+        if v.get("reset") and v.get("extent") != self.extent and v.get("model"):
+            self.extent = v["extent"]
+            x0, x1, y0, y1 = v["extent"]
+            plot.state.x_range.start, plot.state.x_range.end = x0, x1
+            plot.state.y_range.start, plot.state.y_range.end = y0, y1
 
 
 def attach_selection_stream(state: Any, source: Any, model: str | None, feed: Feed) -> hv.streams.Selection1D:

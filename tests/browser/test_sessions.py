@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,11 +36,17 @@ def rss_gb(pid: int) -> float:
 
 @pytest.fixture(scope="module")
 def synthetic_server(tmp_path_factory):
+    import shutil
+
+    ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
     tmp = tmp_path_factory.mktemp("sessions-app")
     server = start_server([sys.executable, "-m", "explorer", "serve", "--port", "{port}", "--num-threads", "4",
                            "--session-lifetime", "1", "--source", f"synthetic:{N_PAIRS}"], "/", tmp, "sessions")
     yield server
     stop_server(server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(server.log, ARTIFACTS / "sessions-server.log")
 
 
 def visit(browser, url: str) -> None:
@@ -76,6 +83,12 @@ def test_sessions_that_come_and_go_give_their_memory_back(browser, synthetic_ser
     assert after_all <= 1.15 * after_first, (after_first, after_all)
 
 
+def apply_filter(page, word: str) -> None:
+    box = page.get_by_placeholder("words, e.g. dog frisbee (Enter)")
+    box.fill(word)
+    box.press("Enter")
+
+
 def heatmap_line(page) -> str:
     return page.locator(".bx-provenance").first.inner_text()
 
@@ -90,9 +103,7 @@ def test_concurrent_sessions_see_only_their_own_settings(browser, synthetic_serv
             pages.append((ctx, page, word))
         for i, (_, page, word) in enumerate(pages):
             wait_for_app(page)
-            box = page.get_by_placeholder("words, e.g. dog frisbee (Enter)")
-            box.fill(word)
-            box.press("Enter")
+            apply_filter(page, word)
             if i % 2:  # half of them look at the other model
                 page.locator("select").nth(1).select_option(label="narrow gap")
         for i, (_, page, word) in enumerate(pages):
