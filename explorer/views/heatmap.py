@@ -307,12 +307,7 @@ class TileWriter:
                     self.diagonal.handles["source"].data = diag
                 self.finish(p)
 
-        import threading
-
-        if doc.session_context is not None and threading.current_thread() is not threading.main_thread():
-            doc.add_next_tick_callback(apply)  # from a worker thread: on the session's event loop, with its lock
-        else:
-            apply()  # on the event loop (a stream callback), or outside a server
+        apply()  # Feeds deliver on the session's event loop (views/feed.py), so this runs there
         return True
 
 
