@@ -82,6 +82,26 @@ def _session_doc() -> Any:
     return weakref.ref(doc)
 
 
+def on_doc_loop(doc: Any, callback: Callable[[], None]) -> None:
+    """Run `callback` with `doc` as Panel's current document: at once when this is the thread the
+    document's session runs on, else on its event loop (Bokeh's add_next_tick_callback)."""
+    import panel as pn
+    from panel.io.state import set_curdoc
+
+    def run() -> None:
+        with set_curdoc(doc):
+            callback()
+
+    loop_thread = pn.state._thread_id_.get(doc, threading.main_thread().ident)
+    if threading.get_ident() == loop_thread:
+        run()
+        return
+    try:
+        doc.add_next_tick_callback(run)
+    except Exception as exc:  # the session ended meanwhile
+        log.debug("a result for an ended session was dropped: %s", exc)
+
+
 def _weak(method: Callable[..., Any]) -> Callable[..., Any]:
     """A watcher calling `method` while its object lives (a replaced view's Feed is not kept
     alive by the settings it watches)."""
@@ -201,16 +221,16 @@ class Feed(param.Parameterized):
         return False
 
     def _publish(self, value: dict, error: str, final: bool) -> None:
-        """Deliver a result on the session's event loop: a plot redrawn from a worker thread
-        would race the loop drawing the same DynamicMap (a page's first render then failed)."""
-        doc = self._doc() if self._doc is not None else None
-        if doc is not None and threading.current_thread() is not threading.main_thread():
-            try:
-                doc.add_next_tick_callback(lambda: self._deliver(value, error, final))
-                return
-            except Exception:  # the session ended meanwhile
-                return
-        self._deliver(value, error, final)
+        """Deliver a result on the session's event loop, with the session's document current: a
+        plot redrawn from a worker thread would race the loop drawing the same DynamicMap (a page's
+        first render then failed), and Bokeh changes made outside the loop are not safe."""
+        if self._doc is None:  # a notebook or a test: at once
+            self._deliver(value, error, final)
+            return
+        doc = self._doc()
+        if doc is None:  # the session ended meanwhile
+            return
+        on_doc_loop(doc, lambda: self._deliver(value, error, final))
 
     def _deliver(self, value: dict, error: str, final: bool) -> None:
         if self.disposed:  # the view was replaced meanwhile: its plot may be gone

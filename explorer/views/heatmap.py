@@ -307,7 +307,9 @@ class TileWriter:
                     self.diagonal.handles["source"].data = diag
                 self.finish(p)
 
-        apply()  # Feeds deliver on the session's event loop (views/feed.py), so this runs there
+        from .feed import on_doc_loop
+
+        on_doc_loop(doc, apply)  # at once when delivered by a Feed (on the session's loop), else scheduled there
         return True
 
 

@@ -95,10 +95,12 @@ def heatmap_line(page) -> str:
 
 def test_concurrent_sessions_see_only_their_own_settings(browser, synthetic_server, artifacts_dir):
     pages = []
+    console: list[str] = []
     try:
         for word in WORDS:
             ctx = browser.new_context(viewport={"width": 1600, "height": 1100})
             page = ctx.new_page()
+            page.on("console", lambda msg, w=word: console.append(f"{w}: {msg.type}: {msg.text}"))
             page.goto(synthetic_server.url)
             pages.append((ctx, page, word))
         for i, (_, page, word) in enumerate(pages):
@@ -114,7 +116,12 @@ def test_concurrent_sessions_see_only_their_own_settings(browser, synthetic_serv
                     break
                 time.sleep(0.5)
             line = heatmap_line(page)
-            assert f"--filter '{word}'" in line, (word, line)
+            if f"--filter '{word}'" not in line:
+                page.screenshot(path=str(artifacts_dir / f"sessions-failed-{word}.png"))
+                (artifacts_dir / "sessions-console.txt").write_text("\n".join(console))
+            assert f"--filter '{word}'" in line, (word, line, page.locator(".bx-status").all_inner_texts(),
+                                                  [c for c in console if c.startswith(word)][-10:],
+                                                  synthetic_server.log_text(2000))
             assert ("narrow gap" in line) == bool(i % 2), (word, line)
             others = [w for w in WORDS if w != word and f"--filter '{w}'" in line]
             assert others == [], (word, others)
