@@ -203,26 +203,35 @@ def test_selected_pairs_come_back_as_a_dataframe(explorer_app):
     assert list(df["caption"]) == [ex.state.pairs.captions[3], ex.state.pairs.captions[1]]
 
 
-def test_explore_page_rebuilds_the_heatmap_when_the_pairs_change(explorer_app):
+def test_explore_page_heatmap_follows_the_pairs_in_place(explorer_app):
+    """A caption filter resizes the heatmap's matrix without a new plot (a new Bokeh plot costs
+    more than the filter): the same pane and Feed, the new size in its tag and its data."""
     ex = explorer_app
-    holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
-    assert holders and "bx-n-24" in holders[0].css_classes
+
+    def heatmap_panes():
+        return [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
+
+    before = heatmap_panes()
+    assert len(before) == 1 and "bx-n-24" in before[0].css_classes
+    feed = before[0].object.feed
     ex.state.data.caption_filter = "red"
     n = int(ex.state.active_indices().size)
     assert 0 < n < 24
-    holders = [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes]
-    assert len(holders) == 1 and f"bx-n-{n}" in holders[0].css_classes
+    after = heatmap_panes()
+    assert after == before and after[0].object.feed is feed and not feed.disposed
+    assert f"bx-n-{n}" in after[0].css_classes and "bx-n-24" not in after[0].css_classes
+    assert feed.value["m"] == n and feed.value["tile"].window[1] == 2 * n
 
 
 def test_replaced_plots_stop_computing(explorer_app):
     ex = explorer_app
 
-    def heatmap_pane():
-        return [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-heatmap" in c.css_classes][0]
+    def scatter_pane():
+        return [c for c in ex._explore.select(pn.pane.HoloViews) if "bx-scatter" in c.css_classes][0]
 
-    old = heatmap_pane().object.feed
-    ex.state.data.caption_filter = "red"  # fewer pairs: a new heatmap
-    new = heatmap_pane().object.feed
+    old = scatter_pane().object.feed
+    ex.state.projection.point_color = "kNN overlap"  # a colour scale: a new scatter
+    new = scatter_pane().object.feed
     assert new is not old and old.disposed and not new.disposed
     done = old.computations, new.computations
     ex.state.gap.alpha = 0.4

@@ -31,19 +31,30 @@ PLOT_MARGIN = 200
 class Rebuilt(pn.viewable.Viewer):
     """A holder showing ``build()`` (a HoloViews plot, shown with what `after(plot)` adds below
     it), rebuilt whenever ``key()`` changes after one of the watched settings changed. Views update
-    in place (keeping the zoom) for everything else; a new plot is needed when the axes must change
-    (a caption filter shrinks the matrix) or the kind of plot (plain or rasterized scatter). With
-    `tag` the pane carries the CSS class ``<tag>-<key>`` (e.g. ``bx-n-48``), so a page test can wait
-    for the rebuilt plot."""
+    in place (keeping the zoom) for everything else, the heatmaps even when a caption filter
+    resizes their matrix; a new plot is needed only for another kind of plot (plain or rasterized
+    scatter). With `tag` the pane carries the CSS class ``<tag>-<tag_key()>`` (default `key`; e.g.
+    ``bx-n-48``, kept in step in place), so a page test can wait for the plot of a setting."""
 
     def __init__(self, state: Any, build: Callable[[], Any], key: Callable[[], Any], depends: tuple[str, ...], *,
-                 tag: str = "", width: int | None = None, after: Callable[[Any], list] | None = None, **pane_options: Any):
+                 tag: str = "", tag_key: Callable[[], Any] | None = None, width: int | None = None,
+                 after: Callable[[Any], list] | None = None, **pane_options: Any):
         super().__init__()
         self._build, self._key, self._after, self._tag, self._options = build, key, after, tag, pane_options
+        self._tag_key = tag_key or key
         self.holder = pn.Column(sizing_mode="fixed", width=width) if width else pn.Column(sizing_mode="fixed")
         self._current: Any = object()
         self._watchers = [(part, part.param.watch(self.rebuild, names)) for part, names in params_of(state, depends)]
         self.rebuild()
+
+    def _classes(self) -> list[str]:
+        classes = list(self._options.get("css_classes", []))
+        if self._tag:
+            try:
+                classes.append(f"{self._tag}-{self._tag_key()}")
+            except Exception:  # the views show the error themselves
+                pass
+        return classes
 
     def rebuild(self, *_: Any) -> None:
         try:
@@ -51,11 +62,11 @@ class Rebuilt(pn.viewable.Viewer):
         except Exception:  # the views show the error themselves
             k = self._current
         if k == self._current and self.holder.objects:
+            if self._tag and self.holder.objects[0].css_classes != (classes := self._classes()):
+                self.holder.objects[0].css_classes = classes
             return
         self._current = k
-        options = dict(self._options)
-        if self._tag:
-            options["css_classes"] = [*options.get("css_classes", []), f"{self._tag}-{k}"]
+        options = dict(self._options, css_classes=self._classes())
         for obj in self.holder.objects:  # the plot being replaced stops computing first: nothing reaches it once cleaned up
             dispose_views(obj)
         plot = self._build()
@@ -130,8 +141,8 @@ def explore_page(state: Any) -> pn.Column:
     a slider move returns at once and each view fills in when its data are ready (its provenance
     line says "updating" meanwhile), the latest settings winning."""
     width = PLOT_SIZE + PLOT_MARGIN
-    heatmap = Rebuilt(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), lambda: n_shown(state), ("data",), tag="bx-n",
-                      width=width, after=with_provenance, name="heatmap", css_classes=["bx-heatmap"])
+    heatmap = Rebuilt(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), lambda: "heatmap", ("data",), tag="bx-n",
+                      tag_key=lambda: n_shown(state), width=width, after=with_provenance, name="heatmap", css_classes=["bx-heatmap"])
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
                       after=with_provenance, name="scatter", css_classes=["bx-scatter"])
@@ -154,7 +165,7 @@ def explore_page(state: Any) -> pn.Column:
     clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: n_shown(state), ("data",), width=600,
+    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: "difference", (), width=600,
                          after=with_provenance, name="difference")
     landscape = V.loss_landscape_plot(state, width=480, height=320)
     histograms = V.similarity_histograms(state, width=480, height=300)

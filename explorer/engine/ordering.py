@@ -10,9 +10,11 @@ the N-long rows (:func:`block_features`). On them:
 
 - up to `LINKAGE_EXACT_UP_TO` pairs: exact complete linkage, cut into k clusters as in
   :func:`explorer.analysis.ordering.cluster_order` (same tree as the row-based method);
-- above: two levels, k-means into `MICRO_CLUSTERS` micro-clusters in the same metric (fitted on a
-  seeded sample of at most `KMEANS_SAMPLE` rows, every row then assigned to its nearest centre),
-  complete linkage of the micro-cluster centres cut into k clusters; pairs inherit their
+- above: two levels, k-means into `MICRO_CLUSTERS` micro-clusters in the same metric (Lloyd,
+  `KMEANS_ITERS` iterations at most, in the leading eigen-directions of C that hold
+  `KMEANS_METRIC_SHARE` of the features' energy, fitted on a seeded sample of at most
+  `KMEANS_SAMPLE` rows; every row then assigned to its nearest centre there), complete linkage
+  of the micro-clusters' centres in the full metric, cut into k clusters; pairs inherit their
   micro-cluster's cluster and are ordered by cluster, then micro-cluster in dendrogram leaf
   order, then position. The method string says which was used.
 
@@ -38,7 +40,11 @@ BLOCKS = ("image-image", "image-text", "text-image", "text-text")
 LINKAGE_EXACT_UP_TO = 2_000
 MICRO_CLUSTERS = 256
 KMEANS_SAMPLE = 100_000
-LABEL_SAMPLE = 500
+LABEL_SAMPLE = 200
+#: k-means of the micro-clusters: Lloyd iterations, in the leading directions holding this share of the metric
+KMEANS_ITERS = 10
+KMEANS_METRIC_SHARE = 0.99
+KMEANS_MIN_DIMS = 16
 
 
 def _nothing(*_: object, **__: object) -> None:
@@ -69,6 +75,51 @@ def block_features(space: PairSpace, block: str, progress: Callable[..., None] =
     return feats
 
 
+def leading_dims(feats: np.ndarray, share: float = KMEANS_METRIC_SHARE) -> np.ndarray:
+    """The feature columns (eigen-directions of the metric) holding `share` of the total squared
+    distance from the origin, largest first (at least KMEANS_MIN_DIMS): k-means runs there."""
+    energy = np.zeros(feats.shape[1])
+    for s in range(0, feats.shape[0], CHUNK_ROWS):
+        energy += np.square(feats[s : s + CHUNK_ROWS], dtype=np.float64).sum(axis=0)
+    order = np.argsort(energy)[::-1]
+    cum = np.cumsum(energy[order]) / max(float(energy.sum()), 1e-300)
+    r = int(np.searchsorted(cum, share)) + 1
+    return np.sort(order[: min(feats.shape[1], max(r, KMEANS_MIN_DIMS))])
+
+
+def _members(assign: np.ndarray, k: int):
+    """k×n 0/1 sparse matrix: row c marks the rows assigned to centre c."""
+    from scipy import sparse
+
+    n = assign.size
+    return sparse.csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(k, n))
+
+
+def nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) of each row of x."""
+    return ((centres * centres).sum(axis=1)[None, :] - 2.0 * (x @ centres.T)).argmin(axis=1)
+
+
+def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS) -> np.ndarray:
+    """k centres by Lloyd's algorithm from k seeded distinct rows (stops early when no row changes
+    centre). The micro-clusters only need to be small and tight, not optimal: a few iterations of
+    plain Lloyd in the leading directions give tighter ones than scikit-learn's mini-batch k-means
+    at a fraction of its time (benchmarks/scale.py)."""
+    k = int(min(k, x.shape[0]))
+    centres = x[np.random.default_rng(seed).choice(x.shape[0], size=k, replace=False)].astype(np.float64)
+    previous = None
+    for _ in range(iters):
+        assign = nearest(x, centres.astype(x.dtype))
+        if previous is not None and np.array_equal(assign, previous):
+            break
+        previous = assign
+        counts = np.bincount(assign, minlength=k)
+        sums = _members(assign, k) @ x.astype(np.float64)
+        filled = counts > 0
+        centres[filled] = sums[filled] / counts[filled][:, None]
+    return centres.astype(x.dtype)
+
+
 def describe_method(m: int, optimal: bool) -> str:
     if m <= LINKAGE_EXACT_UP_TO:
         return "complete linkage" + (", optimal leaf order" if optimal else "")
@@ -95,19 +146,19 @@ def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, pr
         dist = pdist(feats)
         progress(3, 5)
         return ordering_from_tree(sch.linkage(dist, method="complete"), dist, k, optimal, "complete")
-    from sklearn.cluster import MiniBatchKMeans
-
     micro = min(MICRO_CLUSTERS, m)
-    rng = np.random.default_rng(seed)
-    fit_rows = np.sort(rng.choice(m, size=min(m, KMEANS_SAMPLE), replace=False))
-    # random initial centres, one run: k-means++ seeding alone takes seconds for 256 centres, and
-    # the micro-clusters only need to be small and tight, not optimal
-    km = MiniBatchKMeans(n_clusters=micro, init="random", random_state=seed, n_init=1, batch_size=4096, max_iter=50)
-    km.fit(feats[fit_rows])
+    lead = leading_dims(feats)
+    fit_rows = np.sort(np.random.default_rng(seed).choice(m, size=min(m, KMEANS_SAMPLE), replace=False))
+    centres_lead = lloyd_kmeans(np.ascontiguousarray(feats[fit_rows][:, lead], dtype=np.float32), micro, seed)
     progress(3, 5)
-    assign = np.concatenate([km.predict(feats[s : s + CHUNK_ROWS]) for s in range(0, m, CHUNK_ROWS)]).astype(np.int64)
+    assign = np.concatenate([nearest(np.ascontiguousarray(feats[s : s + CHUNK_ROWS][:, lead], dtype=np.float32), centres_lead)
+                             for s in range(0, m, CHUNK_ROWS)]).astype(np.int64)
+    counts = np.bincount(assign, minlength=micro)
+    sums = np.zeros((micro, feats.shape[1]))
+    for s in range(0, m, CHUNK_ROWS):  # the micro-clusters' centres in the full metric
+        sums += _members(assign[s : s + CHUNK_ROWS], micro) @ feats[s : s + CHUNK_ROWS].astype(np.float64)
     used = np.unique(assign)
-    centres = km.cluster_centers_[used]
+    centres = sums[used] / counts[used][:, None]
     micro_of = np.searchsorted(used, assign)  # 0..len(used)-1 per pair
     if used.size == 1:
         micro_cluster = np.zeros(1, np.int64)
@@ -128,7 +179,7 @@ def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, pr
     order = np.lexsort((np.arange(m), leaf_rank[micro_of], cluster)).astype(np.int64)
     n_clusters = int(cluster.max()) + 1
     members = tuple(order[cluster[order] == r] for r in range(n_clusters))
-    method = f"complete on {used.size} k-means micro-clusters"
+    method = f"complete on {used.size} k-means micro-clusters (fitted in the {lead.size} leading directions)"
     return ClusterOrdering(order, cluster.astype(np.int64), members, k, method, optimal)
 
 

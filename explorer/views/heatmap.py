@@ -90,6 +90,12 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     return value
 
 
+def matrix_side(value: dict[str, Any]) -> int:
+    """Rows (= columns) of the matrix a heatmap value belongs to: 2M, or M for the difference."""
+    m = max(int(value["m"]), 1)
+    return 2 * m if value["kind"] == "similarity" else m
+
+
 def empty_data(m: int, kind: str = "similarity") -> dict[str, Any]:
     return {"model": "", "kind": kind, "tile": None, "clim": (0.0, 1.0), "color_range": "data", "diagonal": None, "m": m,
             "boundaries": [], "labels": [], "block": "text-image", "display_pairs": np.zeros(0, np.int64), "size": HEATMAP_SIZE,
@@ -263,12 +269,19 @@ class TileWriter:
             self.diagonal = plot
 
     def finish(self, plot: Any) -> None:
-        """Keep panning inside the matrix, the colour bar's title in step with what it shows, the
-        provenance in the figure's tags."""
+        """Keep the axes on the whole matrix when its size changed (a caption filter: the plot is
+        updated in place, not rebuilt), panning inside it, the colour bar's title in step with what
+        it shows, the provenance in the figure's tags."""
         v = self.feed.value
+        n = matrix_side(v)
+        resized = n != self.n
+        self.n = n
         for r in (plot.state.x_range, plot.state.y_range):
-            if getattr(r, "bounds", None) is None:
-                r.bounds = (-0.5, self.n - 0.5)
+            if resized or getattr(r, "bounds", None) is None:
+                r.bounds = (-0.5, n - 0.5)
+            if resized:  # the whole new matrix (the y axis is inverted: row 0 at the top)
+                lo, hi = (n - 0.5, -0.5) if r.start > r.end else (-0.5, n - 0.5)
+                r.update(start=lo, end=hi, reset_start=lo, reset_end=hi)
         how = v["tile"].how if v["tile"] is not None else self.aggregation()
         title = colorbar_label(self.label, v["color_range"], how)
         for r in plot.state.right:
@@ -332,8 +345,14 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
     except Exception:  # a filter matching nothing: the plot shows the error (its feed fails the same way)
         m_shown = 1
     n = 2 * m_shown if kind == "similarity" else m_shown
-    feed = Feed(lambda **req: heatmap_data(state, model, kind, shared, size, **req), params_of(state, depends(model, shared)),
-                empty=lambda: empty_data(m_shown, kind), run=run)
+    def compute(window_of: int | None = None, **req: Any) -> dict[str, Any]:
+        # a zoom window belongs to the matrix it was drawn on: after a caption filter changed the
+        # matrix, the whole new one is shown until the browser reports a window on it
+        if window_of is not None and window_of != shown_side(state, kind):
+            req.update(x_range=None, y_range=None)
+        return heatmap_data(state, model, kind, shared, size, **req)
+
+    feed = Feed(compute, params_of(state, depends(model, shared)), empty=lambda: empty_data(m_shown, kind), run=run)
     look = state.look
     cmap_param = "cmap" if kind == "similarity" else "diverging_cmap"
 
@@ -369,7 +388,7 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
                           streams=[frame, hv.streams.Params(state.interaction, ["selected_pairs", "inspected"])])
     window = hv.streams.RangeXY(source=matrix)
     pixels = hv.streams.PlotSize(source=matrix)
-    window.add_subscriber(lambda x_range=None, y_range=None: feed.request(x_range=x_range, y_range=y_range))
+    window.add_subscriber(lambda x_range=None, y_range=None: feed.request(x_range=x_range, y_range=y_range, window_of=writer.n))
 
     def resized(width=None, height=None, scale=1.0):
         if width and height:
@@ -412,6 +431,15 @@ def difference_heatmap(state: Any, model: str | None = None, **options: Any) -> 
     return heatmap_plot(state, model, "difference", **options)
 
 
+def shown_side(state: Any, kind: str) -> int:
+    """Rows of the matrix of the shown pairs (2M, or M for the difference); 0 when none are."""
+    try:
+        m = int(state.active_indices().size)
+    except Exception:  # a filter matching nothing
+        return 0
+    return 2 * m if kind == "similarity" else m
+
+
 def cell_from_xy(x: float, y: float, n: int) -> tuple[int, int] | None:
     """(row, col) of the cell under data coordinates (x, y), or None outside the n×n matrix."""
     if x is None or y is None:
@@ -429,8 +457,7 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
     dtap = hv.streams.DoubleTap(source=source, x=None, y=None)
 
     def size() -> int:
-        m = int(state.active_indices().size)
-        return 2 * m if kind == "similarity" else m
+        return shown_side(state, kind)
 
     def on_tap(x=None, y=None):
         try:

@@ -1,0 +1,50 @@
+"""The engine's R@k against the materialised reference (explorer.analysis.retrieval)."""
+
+import numpy as np
+import pytest
+
+from explorer.analysis.retrieval import recall_at_k, true_partner_ranks
+from explorer.engine import numbers as engine_numbers
+
+
+def _unit(a):
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exact_ranks_equal_the_float64_reference_with_ties_and_near_ties(dtype):
+    rng = np.random.default_rng(3)
+    x = _unit(rng.normal(size=(700, 48))).astype(dtype)
+    y = _unit(x + 0.8 * rng.normal(size=x.shape)).astype(dtype)
+    y[10] = y[11]  # a duplicated caption: exact ties both ways
+    x[20] = x[21]
+    y[30] = _unit(y[30:31] + 1e-7 * rng.normal(size=(1, 48)))[0].astype(dtype)  # near ties within float32's error
+    y[31] = y[30] + np.asarray(1e-9, dtype)
+    i2t, t2i = engine_numbers.exact_ranks(x, y)
+    ref_i2t, ref_t2i = true_partner_ranks(x, y)
+    np.testing.assert_array_equal(i2t, ref_i2t)
+    np.testing.assert_array_equal(t2i, ref_t2i)
+    assert ref_i2t.max() > 0 and (ref_i2t == 0).any()  # the data rank some partners first and some not
+
+
+def test_exact_ranks_block_boundaries(monkeypatch):
+    """Several row blocks (the text→image counts are summed over them)."""
+    monkeypatch.setattr(engine_numbers, "BLOCK_CELLS", 2 * 300 * 37)
+    rng = np.random.default_rng(4)
+    x = _unit(rng.normal(size=(300, 16)))
+    y = _unit(x + rng.normal(size=x.shape))
+    got = engine_numbers.exact_ranks(x, y)
+    for a, b in zip(got, true_partner_ranks(x, y)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+def test_engine_recall_equals_the_reference_on_the_closed_vectors(alpha):
+    from explorer.state import ExplorerState
+
+    st = ExplorerState(source="synthetic:400:32")
+    sp = st.space(st.resolve_model())
+    r = engine_numbers.recall(sp, alpha, True)
+    x = sp.vectors("image", np.arange(sp.m), alpha, True)
+    y = sp.vectors("text", np.arange(sp.m), alpha, True)
+    assert r.exact and r.values == pytest.approx(recall_at_k(x, y), abs=0)
