@@ -242,6 +242,7 @@ def test_dispose_stops_every_view_of_a_session(explorer_app):
     from explorer.views.feed import feeds_in
 
     ex = explorer_app
+    ex._tabs.active = 1  # the Compare page is built when its tab is first shown
     feeds = feeds_in(ex._explore) + feeds_in(ex._compare)
     assert len(feeds) >= 8  # heatmap, scatter, difference, landscape, histograms, numbers, gallery, compare…
     ex.dispose()
@@ -509,3 +510,17 @@ def test_scatter_is_rebuilt_when_points_change_from_modality_to_a_measure(explor
     assert holder.holder[0].object is second, "new components update the plot in place"
     state.projection.point_color = "modality"
     assert holder.holder[0].object is not second
+
+
+def test_the_compare_page_is_built_when_its_tab_is_first_shown(explorer_app):
+    """Its heatmaps (one per model) would otherwise compute for every new session."""
+    from explorer.views.feed import feeds_in
+
+    ex = explorer_app
+    assert feeds_in(ex._compare) == []
+    ex._tabs.active = 1
+    feeds = feeds_in(ex._compare)
+    assert len(feeds) >= 2
+    ex._tabs.active = 0
+    ex._tabs.active = 1
+    assert feeds_in(ex._compare) == feeds, "built once"

@@ -20,7 +20,7 @@ RUNS = {
     "embed": (["--model", "tiny", "--n", "8", "--rounds", "1", "--batch-size", "4", "--cache-n", "40", "--threads", "1"],
               ["pipeline / bare forward, wall time =", "cache hit, 40 pairs"]),
     "scale": (["--pairs", "300", "--dim", "16", "--size", "100"],
-              ["zoom to 100² cells", "gap slider α=0.5", "× pass", "numbers with R@k"]),
+              ["zoom to 100² cells", "gap slider α=0.5", "× pass", "R@1/5/10 before and after"]),
     "serve": (["--pairs", "300", "--dim", "16", "--no-http"],
               ["cluster ordering on", "thumbnail, warm", "second session"]),
 }

@@ -249,6 +249,33 @@ def test_rasterized_scatter_draws_while_its_first_projection_is_computed(state):
     assert palette == ["#1f77b4", "#ff7f0e"]
 
 
+def test_the_first_projection_is_shown_whole_when_the_browser_reports_nan_ranges_meanwhile(state):
+    """What Chromium does: the plot drawn before its data reports its ranges as NaN while the
+    first projection is computed. That request makes the first computation stale; the one that
+    is shown must still fit the whole projection (it showed the unit square, cutting the data)."""
+    state.look.datashade_above = 5
+    jobs = []
+    sc = projection_scatter(state, "A", run=jobs.append)
+    plot = render(sc)
+    nan = (float("nan"), float("nan"))
+    compute, calls = sc.feed.compute, []
+
+    def compute_while_the_browser_reports(**req):
+        if not calls:  # the browser's NaN ranges arrive while the first computation runs
+            sc.feed.request(x_range=nan, y_range=nan, width=40, height=40)
+        calls.append(req)
+        return compute(**req)
+
+    sc.feed.compute = compute_while_the_browser_reports
+    jobs.pop(0)()  # computes, finds itself stale, computes again with the NaN window, publishes that
+    assert len(calls) == 2 and calls[1]["x_range"] is nan
+    df = state.projection_frame("A")
+    xr, yr = plot.state.x_range, plot.state.y_range
+    assert xr.start <= df.x.min() and df.x.max() <= xr.end and yr.start <= df.y.min() and df.y.max() <= yr.end, (xr.start, xr.end)
+    img = glyphs(plot, "Image")[0].data_source.data
+    assert img["x"][0] <= df.x.min() and img["x"][0] + img["dw"][0] >= df.x.max(), "the raster covers every point"
+
+
 @pytest.mark.parametrize("rasterized", [False, True])
 def test_concatenated_pairs_are_coloured_by_their_similarity(state, rasterized):
     """One point per pair and no edges: the points carry the pair-similarity colours and the only

@@ -86,6 +86,8 @@ class Explorer(pn.viewable.Viewer):
         self._augment = pn.Column(pn.pane.Markdown("Opening the source…"), sizing_mode="stretch_width", name="Augment")
         self._tabs = pn.Tabs(("Explore", self._explore), ("Compare", self._compare), ("Augment", self._augment),
                              dynamic=True, sizing_mode="stretch_width")
+        self._compare_built = True  # nothing to build before a source is open
+        self._tabs.param.watch(self._show_compare, "active")
         self.augment_page = None
         self._ticker = None
         self.param.watch(self._render_status, ["message", "busy"])
@@ -150,6 +152,8 @@ class Explorer(pn.viewable.Viewer):
             for page in holder.objects:
                 for r in getattr(page, "rebuilt", []):
                     r.dispose()
+                if hasattr(page, "rebuilt"):
+                    page.rebuilt = []  # views built later (explore_page's lower part) are not built any more
             dispose_views(holder)
             holder.clear()
         if self.augment_page is not None:
@@ -194,6 +198,8 @@ class Explorer(pn.viewable.Viewer):
             for page in holder.objects:
                 for r in getattr(page, "rebuilt", []):
                     r.dispose()
+                if hasattr(page, "rebuilt"):
+                    page.rebuilt = []  # views built later (explore_page's lower part) are not built any more
             dispose_views(holder)
         if self.augment_page is not None:
             self.augment_page.dispose()
@@ -201,12 +207,15 @@ class Explorer(pn.viewable.Viewer):
     def _build_pages(self) -> None:
         from .augment import AugmentPage, augment_models
         from .controls import model_widget, sidebar_groups
-        from .pages import compare_page, explore_page
+        from .pages import explore_page
 
         st = self.state
         self._controls[:] = [model_widget(st, st.model_names()), *sidebar_groups(st)]
         self._explore[:] = [explore_page(st)]
-        self._compare[:] = [compare_page(st)]
+        # the Compare page's views (a heatmap per model) are built when its tab is first shown
+        self._compare[:] = [pn.pane.Markdown("The models side by side are drawn when this tab is opened.")]
+        self._compare_built = False
+        self._show_compare()
         models = self.models_by_source.get(st.data.source) or list(st.data.models) or list(DEFAULT_DATASET_MODELS)
         try:
             page = AugmentPage(st, models=augment_models(models), series_sources=self.series_sources, set_message=self._set_message,
@@ -216,6 +225,13 @@ class Explorer(pn.viewable.Viewer):
             self._progress_views = [self._progress, self._main_progress, page.progress]
         except Exception as exc:
             self._augment[:] = [pn.pane.HTML(f'<div class="bx-status">{esc(exc)}</div>')]
+
+    def _show_compare(self, *_: Any) -> None:
+        from .pages import compare_page
+
+        if self._tabs.active == 1 and not self._compare_built:
+            self._compare_built = True
+            self._compare[:] = [compare_page(self.state)]
 
     def _on_source(self, event: Any) -> None:
         spec = event.new

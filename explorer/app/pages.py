@@ -17,7 +17,7 @@ from typing import Any, Callable
 import panel as pn
 
 from .. import views as V
-from ..views.feed import dispose_views, params_of
+from ..views.feed import dispose_views, feeds_in, params_of
 from ..views.provenance import feed_provenance_pane
 from .controls import safe_multichoice
 from .template import CSS, clickable_checkbox
@@ -165,19 +165,50 @@ def explore_page(state: Any) -> pn.Column:
     clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: "difference", (), width=600,
-                         after=with_provenance, name="difference")
-    landscape = V.loss_landscape_plot(state, width=480, height=320)
-    histograms = V.similarity_histograms(state, width=480, height=300)
-    lower = pn.FlexBox(
-        difference,
-        plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)), width=560),
-        plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
-                    width=560),
-        flex_wrap="wrap", sizing_mode="stretch_width")
+    lower = pn.FlexBox(pn.pane.HTML('<div class="bx-status">the difference heatmap, loss landscape and histograms follow…</div>'),
+                       flex_wrap="wrap", sizing_mode="stretch_width")
     page = pn.Column(top, middle, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
-    page.rebuilt = [heatmap, scatter, difference]
+    page.rebuilt = [heatmap, scatter]
+
+    def build_lower() -> None:
+        if not page.rebuilt:  # disposed meanwhile
+            return
+        difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: "difference", (), width=600,
+                             after=with_provenance, name="difference")
+        landscape = V.loss_landscape_plot(state, width=480, height=320)
+        histograms = V.similarity_histograms(state, width=480, height=300)
+        lower[:] = [
+            difference,
+            plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)),
+                        width=560),
+            plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
+                        width=560)]
+        page.rebuilt.append(difference)
+
+    after_first_views([heatmap, scatter], build_lower)
     return page
+
+
+def after_first_views(holders: list[Rebuilt], callback: Callable[[], None]) -> None:
+    """Run `callback` once the views in `holders` have shown their first data (on a server: so the
+    first patch the browser draws holds only them, and their data are computed before the views
+    below the fold compete for the cores); at once outside a server."""
+    doc = pn.state.curdoc
+    feeds = [f for h in holders for obj in h.holder.objects for f in feeds_in(obj)]
+    if doc is None or getattr(doc, "session_context", None) is None or not feeds:
+        callback()
+        return
+    done = {"ran": False}
+
+    def check(*_: Any) -> None:
+        if not done["ran"] and all(f.version > 0 and not f.pending for f in feeds):
+            done["ran"] = True
+            for f, w in watchers:
+                f.param.unwatch(w)
+            pn.state.execute(callback, schedule=True)  # after this tick's patch went out
+
+    watchers = [(f, f.param.watch(check, ["version", "pending"])) for f in feeds]
+    check()
 
 
 def faithfulness_card(state: Any) -> pn.Card:

@@ -132,6 +132,10 @@ def sim_image(raster: hv.Image) -> hv.Image:
     return hv.Image((xs, ys, vals), kdims=["x", "y"], vdims=["sim"])
 
 
+def _finite_window(x_range: Any, y_range: Any) -> bool:
+    return x_range is not None and y_range is not None and bool(np.isfinite(np.asarray([*x_range, *y_range], dtype=float)).all())
+
+
 def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory: dict | None = None, *, x_range=None,
                  y_range=None, width: int | None = None, height: int | None = None) -> dict[str, Any]:
     """What the scatter draws for the current settings (and window, when rasterized)."""
@@ -140,8 +144,9 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     p = state.projection_result(m)
     key = (m, p.method, p.mode, p.key, state.closing(), state.components(m), state.selection_key())
     memory = {} if memory is None else memory
-    reset = memory.get("key") != key
-    memory["key"] = key
+    # new coordinates are shown whole: compared with what was last *shown* (a computation that
+    # went stale before it was published must not count, or its successor keeps the old window)
+    reset = memory.get("shown") != key
     extent = _extent(frame)
     is_large = large(state)
     pairs_only = concatenated(state)
@@ -149,14 +154,14 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     value: dict[str, Any] = {
         "model": m, "frame": frame, "point_color": state.projection.point_color, "pairs_only": pairs_only,
         "method": f"{p.method} {p.mode}", "axes": state.axis_names(m), "extent": extent, "reset": reset, "large": is_large,
-        "provenance": prov, "provenance_text": provenance_text(prov, "projection"),
+        "provenance": prov, "provenance_text": provenance_text(prov, "projection"), "key": key,
     }
     edges = edges_frame(frame)
     if not is_large:
         value["glyphs"] = glyph_frame(state, m, frame)
         value["edges"] = edges
         return value
-    if reset or x_range is None or y_range is None:
+    if reset or not _finite_window(x_range, y_range):  # a plot drawn before its data reports NaN ranges
         x_range, y_range = extent[:2], extent[2:]
     w = int(min(width or size, MAX_RASTER_PIXELS))
     h = int(min(height or size, MAX_RASTER_PIXELS))
@@ -273,6 +278,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     memory: dict[str, Any] = {}
     feed = Feed(lambda **req: scatter_data(state, model, size, memory, **req), params_of(state, depends(model)), empty=empty_data,
                 run=run)
+    feed.pipe.add_subscriber(lambda data: memory.__setitem__("shown", data.get("key")))
     # one element per DynamicMap: HoloViews links streams (selection, zoom) only to those
     edge_cmap = hv.streams.Params(state.look, ["edge_cmap"])
     edges = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality)[0],
