@@ -49,11 +49,16 @@ def test_the_numbers_come_in_two_steps_recall_last(state):
     pane = numbers_pane(state, "A")
     pane.feed._run = runner
     pane.feed._last_seconds = 5.0
-    pane.feed.param.watch(lambda e: seen.append(pane.feed.value["html"]), "version")
+    # what each publication shows, and how many R@k had been computed by then
+    pane.feed.param.watch(lambda e: seen.append((pane.feed.value["html"], MEMO.computed.get("recall", 0), pane.feed.pending)),
+                          "version")
+    before = MEMO.computed.get("recall", 0)
     state.gap.alpha = 0.5
     runner.run()
-    assert len(seen) == 2 and "computing…" in seen[0] and "R@1 image→text" not in seen[0]
-    assert "R@1 image→text" in seen[1] and "computing…" not in seen[1]
+    assert len(seen) == 2 and "computing…" in seen[0][0] and "R@1 image→text" not in seen[0][0]
+    assert seen[0][1] == before and seen[0][2], "the quick answer is shown before R@k is computed, marked pending"
+    assert "R@1 image→text" in seen[1][0] and "computing…" not in seen[1][0] and seen[1][1] == before + 1
+    assert not pane.feed.pending
 
 
 def test_faithfulness_is_computed_only_while_shown(state):

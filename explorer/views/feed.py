@@ -182,18 +182,19 @@ class Feed(param.Parameterized):
         self.pending = True
         self.computations += 1
         t = time.thread_time()
+        shown = False  # a generator's last value is already published (only `pending` is left to clear)
         try:
             result = self.compute(**request)
             if inspect.isgenerator(result):
-                previous = None
+                last = None
                 for item in result:
                     if self._stale(generation):
                         result.close()
                         return self._finish_stale()
-                    if previous is not None:
-                        self._publish(previous, "", final=False)
-                    previous = item
-                result, error = previous if previous is not None else self.empty(), ""
+                    self._publish(item, "", final=False)  # at once: the quick answer must not wait for the next
+                    last = item
+                shown = last is not None
+                result, error = last if shown else self.empty(), ""
             else:
                 error = ""
         except ExplorerError as exc:
@@ -210,7 +211,10 @@ class Feed(param.Parameterized):
                 self._running = False
         if stale:
             return self._finish_stale()
-        self._publish(result, error, final=True)
+        if shown:
+            self._on_loop(lambda: None if self.disposed else self.param.update(pending=False))
+        else:
+            self._publish(result, error, final=True)
         return True
 
     def _finish_stale(self) -> bool:
@@ -224,13 +228,16 @@ class Feed(param.Parameterized):
         """Deliver a result on the session's event loop, with the session's document current: a
         plot redrawn from a worker thread would race the loop drawing the same DynamicMap (a page's
         first render then failed), and Bokeh changes made outside the loop are not safe."""
+        self._on_loop(lambda: self._deliver(value, error, final))
+
+    def _on_loop(self, callback: Callable[[], None]) -> None:
         if self._doc is None:  # a notebook or a test: at once
-            self._deliver(value, error, final)
+            callback()
             return
         doc = self._doc()
         if doc is None:  # the session ended meanwhile
             return
-        on_doc_loop(doc, lambda: self._deliver(value, error, final))
+        on_doc_loop(doc, callback)
 
     def _deliver(self, value: dict, error: str, final: bool) -> None:
         if self.disposed:  # the view was replaced meanwhile: its plot may be gone
