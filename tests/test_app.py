@@ -524,3 +524,50 @@ def test_the_compare_page_is_built_when_its_tab_is_first_shown(explorer_app):
     ex._tabs.active = 0
     ex._tabs.active = 1
     assert feeds_in(ex._compare) == feeds, "built once"
+
+
+def test_a_server_process_compiles_the_scatter_kernels_once_in_the_background(monkeypatch):
+    """numba compiles datashader's kernels at their first use (seconds): the server does it once,
+    in a daemon thread, not in the first visitor's scatter."""
+    import threading
+
+    from explorer.app import server
+    from explorer.views import scatter
+
+    monkeypatch.setattr(server, "_warm", {"started": False})
+    ran = []
+    monkeypatch.setattr(scatter, "warm_up_kernels", lambda: ran.append(threading.current_thread().name) or 0.0)
+    started = []
+    real = threading.Thread
+
+    class Recording(real):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+    monkeypatch.setattr(server.threading, "Thread", Recording)
+    server.warm_up_process()
+    server.warm_up_process()
+    assert len(started) == 1 and started[0].daemon
+    started[0].join(10)
+    assert ran == ["bimodal-explorer-warm-up"]
+
+
+def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():
+    from holoviews.operation import datashader as hd
+
+    from explorer.views import scatter
+
+    calls = []
+    real = hd.rasterize.__call__
+
+    def recording(self, *a, **k):
+        calls.append(k.get("aggregator"))
+        return real(self, *a, **k)
+
+    import unittest.mock as mock
+
+    with mock.patch.object(hd.rasterize, "__call__", recording):
+        assert scatter.warm_up_kernels() >= 0.0
+    kinds = {type(a).__name__ for a in calls}
+    assert {"mean", "by"} <= kinds, kinds  # mean similarity of edges / points, points by modality

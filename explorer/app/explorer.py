@@ -36,11 +36,11 @@ CARRIED = ("gap", "order", "projection", "look")
 
 
 def warm_up(state: ExplorerState, model: str | None = None) -> ExplorerState:
-    """Open the source and compute what the Explore page shows first (all kept in the memo)."""
+    """Open the source and compute the heatmap's first tile (kept in the memo), so the page is
+    built with it; the other views compute their data themselves, in parallel."""
     state.source_data()
     m = state.resolve_model(model)
     state.tile(m, width=400, height=400)
-    state.numbers(m, recall=False)
     return state
 
 

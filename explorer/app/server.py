@@ -8,9 +8,13 @@ Both entry points build the same page from :class:`~explorer.app.options.AppOpti
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from .options import DEFAULT_MODELS, AppOptions
+
+log = logging.getLogger(__name__)
 
 #: callback threads when the server was started without --num-threads (the views compute their
 #: data in them, so one session's UMAP never stalls another session's zoom)
@@ -30,6 +34,30 @@ def models_for(spec: str, options: AppOptions) -> list[str]:
     if spec == options.source or dataset_only:
         return list(options.models) or (list(DEFAULT_MODELS) if dataset_only else [])
     return []
+
+
+_warm = {"started": False}
+_warm_lock = threading.Lock()
+
+
+def warm_up_process() -> None:
+    """Once per server process, in a background thread: compile the kernels the views compile at
+    first use (datashader's, for the rasterized scatter), so the first visitor does not wait for
+    them. Started when the server starts (``serve``) or with its first page (``panel serve``)."""
+    with _warm_lock:
+        if _warm["started"]:
+            return
+        _warm["started"] = True
+
+    def work() -> None:
+        from ..views.scatter import warm_up_kernels
+
+        try:
+            log.info("compiled the rasterized scatter's kernels in %.1f s", warm_up_kernels())
+        except Exception:  # a view compiles them itself when it first needs them
+            log.exception("warming up the rasterized scatter's kernels failed")
+
+    threading.Thread(target=work, name="bimodal-explorer-warm-up", daemon=True).start()
 
 
 def create_explorer(options: AppOptions):
@@ -62,6 +90,7 @@ def create_page(options: AppOptions):
 
     configure_panel()
     ensure_route()
+    warm_up_process()
     if not pn.config.nthreads:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
         pn.config.nthreads = DEFAULT_THREADS
     ex = create_explorer(options)
@@ -125,6 +154,7 @@ def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, 
     configure_panel()
     if num_threads:
         pn.config.nthreads = num_threads
+    warm_up_process()
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
     pn.serve(
         lambda: create_page(options),

@@ -16,6 +16,8 @@ ask :data:`MEMO` for ``(key, compute)`` and get the same object, computed once.
   its progress (``done``/``total``), which the compute function reports through the `progress`
   callback it is given. Who asked for it is recorded (:data:`REQUESTER`, a context variable a
   session sets), so a page shows the work it waits for, not that of other sessions.
+- **Priority**: labelled computations are long; they yield to the views' quick work at each
+  progress report (:mod:`explorer.engine.priority`).
 
 Pure Python and numpy: no UI imports.
 """
@@ -31,6 +33,8 @@ from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
 import numpy as np
+
+from . import priority
 
 #: who is asking (a session id set by the app around its computations; '' = nobody in particular)
 REQUESTER: contextvars.ContextVar[str] = contextvars.ContextVar("bimodal_explorer_requester", default="")
@@ -155,12 +159,17 @@ class Memo:
             if slot.work is not None and requester:
                 slot.work.requesters.add(requester)
         if not owner:
-            slot.event.wait()
+            with priority.long():  # waiting is not quick work: the long computation need not yield to it
+                slot.event.wait()
             if slot.error is not None:
                 raise slot.error
             return slot.value
         try:
-            value = compute(slot.work.progress) if slot.work is not None else compute()
+            if slot.work is not None:  # long: it yields to the views' quick work at each progress report
+                with priority.long():
+                    value = compute(priority.yielding(slot.work.progress))
+            else:
+                value = compute()
         except BaseException as exc:
             slot.error = exc
             with self._lock:

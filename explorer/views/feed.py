@@ -17,7 +17,9 @@ The result is published, on the session's event loop, to ``feed.pipe`` (an ``hv.
 the view's DynamicMaps follow it) and ``feed.value``, with the
 Feed's own ``version`` / ``pending`` / ``error`` parameters for panes. Long engine work is
 attributed to the session that asked (``explorer.engine.memo.REQUESTER``) so its progress shows
-on that page only. This is the part Panel lacks; everything else is Panel's and HoloViews'.
+on that page only, and counts as quick work that long labelled computations yield to
+(:mod:`explorer.engine.priority`). This is the part Panel lacks; everything else is Panel's and
+HoloViews'.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, Callable, Iterable, Sequence
 import holoviews as hv
 import param
 
+from ..engine import priority
 from ..engine.memo import REQUESTER
 from ..errors import ExplorerError
 
@@ -100,6 +103,17 @@ def on_doc_loop(doc: Any, callback: Callable[[], None]) -> None:
         doc.add_next_tick_callback(run)
     except Exception as exc:  # the session ended meanwhile
         log.debug("a result for an ended session was dropped: %s", exc)
+
+
+def _quickly(gen: Any) -> Iterable[Any]:
+    """The items of a generator, each computed as quick work (explorer.engine.priority)."""
+    while True:
+        with priority.quick():
+            try:
+                item = next(gen)
+            except StopIteration:
+                return
+        yield item
 
 
 def _weak(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,10 +198,11 @@ class Feed(param.Parameterized):
         t = time.thread_time()
         shown = False  # a generator's last value is already published (only `pending` is left to clear)
         try:
-            result = self.compute(**request)
+            with priority.quick():
+                result = self.compute(**request)
             if inspect.isgenerator(result):
                 last = None
-                for item in result:
+                for item in _quickly(result):
                     if self._stale(generation):
                         result.close()
                         return self._finish_stale()

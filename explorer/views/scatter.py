@@ -123,6 +123,23 @@ def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range,
     return out
 
 
+def warm_up_kernels() -> float:
+    """Rasterize a tiny projection as :func:`rasters` does, both ways (numba compiles datashader's
+    kernels for each aggregation and column type at first use: 7 s on this machine, which the first
+    rasterized scatter of a server process would otherwise wait for). Returns the seconds taken."""
+    import time
+
+    t = time.perf_counter()
+    n = 8
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"pair_id": np.tile(np.arange(n, dtype=np.int64), 2),
+                          "modality": pd.Categorical(["image"] * n + ["text"] * n, categories=["image", "text"]),
+                          "x": rng.normal(size=2 * n), "y": rng.normal(size=2 * n), "sim": rng.uniform(size=2 * n)})
+    for pairs_only in (False, True):
+        rasters(frame, edges_frame(frame), pairs_only, (-3.0, 3.0), (-3.0, 3.0), 16, 16)
+    return time.perf_counter() - t
+
+
 def sim_image(raster: hv.Image) -> hv.Image:
     """A rasterized mean-similarity grid as a float32 hv.Image with the value dimension 'sim'
     (half the bytes to the browser, one name for every layer's colour mapping)."""
