@@ -297,3 +297,24 @@ def test_zooms_and_taps_reach_the_heatmap_from_the_browser(state):
     assert sorted(callbacks_of(render(similarity_heatmap(state, "A")))) == [
         "DoubleTapCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
     assert "TapCallback" not in callbacks_of(render(similarity_heatmap(state, "A", interactive=False)))
+
+
+def test_a_caption_filter_resizes_the_heatmap_in_place_and_a_zoom_does_not_outlive_its_matrix(state):
+    """The same plot follows a filter (axes on the whole new matrix, its tile whole); a zoom window
+    drawn on the full matrix is not reused once the filter is cleared (the axes then show the
+    whole matrix, so must the tile)."""
+    hm = similarity_heatmap(state, "A")
+    plot = render(hm)
+    word = next(w for w in state.pairs.captions[0].split() if w.isalpha() and len(w) > 2)
+    hm.feed.request(x_range=(2.5, 7.5), y_range=(2.5, 7.5), window_of=20)  # zoomed in on the 20×20 matrix
+    assert hm.feed.value["tile"].window == (3, 8, 3, 8)
+    state.data.caption_filter = word
+    m = int(state.active_indices().size)
+    assert 0 < m < 10, (word, m)
+    rng = [r for r in plot.traverse(lambda p: p) if type(r).__name__ == "RasterPlot"][0].state
+    assert (min(rng.x_range.start, rng.x_range.end), max(rng.x_range.start, rng.x_range.end)) == (-0.5, 2 * m - 0.5)
+    assert hm.feed.value["tile"].window == (0, 2 * m, 0, 2 * m)
+    assert data(plot, "Image")["image"][0].shape == (2 * m, 2 * m)
+    state.data.caption_filter = ""
+    assert hm.feed.value["tile"].window == (0, 20, 0, 20), "the old zoom window is not drawn on the axes of the whole matrix"
+    assert (min(rng.x_range.start, rng.x_range.end), max(rng.x_range.start, rng.x_range.end)) == (-0.5, 19.5)

@@ -36,6 +36,8 @@ def models_for(spec: str, options: AppOptions) -> list[str]:
     return []
 
 
+#: what the server prints once warm (benchmarks/serve_scale.py waits for it)
+WARMED_UP = "bimodal-explorer: warmed up"
 _warm = {"started": False}
 _warm_lock = threading.Lock()
 
@@ -53,7 +55,7 @@ def warm_up_process() -> None:
         from ..views.scatter import warm_up_kernels
 
         try:
-            log.info("compiled the rasterized scatter's kernels in %.1f s", warm_up_kernels())
+            print(f"{WARMED_UP} (the rasterized scatter's kernels compiled in {warm_up_kernels():.1f} s)", flush=True)
         except Exception:  # a view compiles them itself when it first needs them
             log.exception("warming up the rasterized scatter's kernels failed")
 

@@ -175,6 +175,13 @@ class Feed(param.Parameterized):
             self.pending = True
             self._run(self._loop)
 
+    def forget(self, *names: str) -> None:
+        """Drop `names` from the request kept for later computations (e.g. a zoom window that
+        belongs to a matrix no longer shown)."""
+        with self._lock:
+            for n in names:
+                self._request.pop(n, None)
+
     def _loop(self) -> None:
         token = REQUESTER.set(self.requester)
         try:

@@ -350,6 +350,7 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         # matrix, the whole new one is shown until the browser reports a window on it
         if window_of is not None and window_of != shown_side(state, kind):
             req.update(x_range=None, y_range=None)
+            feed.forget("x_range", "y_range", "window_of")  # for good: the browser reports no new window when the axes are reset
         return heatmap_data(state, model, kind, shared, size, **req)
 
     feed = Feed(compute, params_of(state, depends(model, shared)), empty=lambda: empty_data(m_shown, kind), run=run)
