@@ -64,7 +64,7 @@ def start(spec: str, store: str, lifetime: float = 1.0) -> tuple[subprocess.Pope
 
 
 def wait_for_app(page, timeout_ms: int = 300_000) -> None:
-    for sel in (".bx-heatmap canvas", ".bx-scatter canvas", ".bx-numbers-table"):
+    for sel in (".bx-heatmap canvas", ".bx-scatter canvas", ".bx-numbers .bx-numbers-table"):
         page.wait_for_selector(sel, state="attached", timeout=timeout_ms)
 
 

@@ -526,31 +526,19 @@ def test_the_compare_page_is_built_when_its_tab_is_first_shown(explorer_app):
     assert feeds_in(ex._compare) == feeds, "built once"
 
 
-def test_a_server_process_compiles_the_scatter_kernels_once_in_the_background(monkeypatch):
-    """numba compiles datashader's kernels at their first use (seconds): the server does it once,
-    in a daemon thread, not in the first visitor's scatter."""
-    import threading
-
+def test_a_server_process_compiles_the_scatter_kernels_once_before_it_serves(monkeypatch, capsys):
+    """numba compiles datashader's kernels at their first use (seconds): `serve` does it once,
+    before the first visitor comes, and says so."""
     from explorer.app import server
     from explorer.views import scatter
 
-    monkeypatch.setattr(server, "_warm", {"started": False})
+    monkeypatch.setattr(server, "_warm", {"done": False})
     ran = []
-    monkeypatch.setattr(scatter, "warm_up_kernels", lambda: ran.append(threading.current_thread().name) or 0.0)
-    started = []
-    real = threading.Thread
-
-    class Recording(real):
-        def __init__(self, *a, **k):
-            super().__init__(*a, **k)
-            started.append(self)
-
-    monkeypatch.setattr(server.threading, "Thread", Recording)
+    monkeypatch.setattr(scatter, "warm_up_kernels", lambda: ran.append(1) or 1.5)
     server.warm_up_process()
     server.warm_up_process()
-    assert len(started) == 1 and started[0].daemon
-    started[0].join(10)
-    assert ran == ["bimodal-explorer-warm-up"]
+    assert ran == [1]
+    assert f"{server.WARMED_UP} (the rasterized scatter's kernels compiled in 1.5 s)" in capsys.readouterr().out
 
 
 def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():
@@ -571,3 +559,29 @@ def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():
         assert scatter.warm_up_kernels() >= 0.0
     kinds = {type(a).__name__ for a in calls}
     assert {"mean", "by"} <= kinds, kinds  # mean similarity of edges / points, points by modality
+
+
+def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data(monkeypatch):
+    import param
+
+    from explorer.app.pages import AfterFirstViews
+
+    class FakeFeed(param.Parameterized):
+        version = param.Integer(0)
+        pending = param.Boolean(True)
+
+    heat, scatter = FakeFeed(), FakeFeed()
+    started = []
+    monkeypatch.setattr(AfterFirstViews, "start", staticmethod(started.append))
+    gate = AfterFirstViews([heat, scatter], serving=True)
+    gate.run("difference")
+    gate.run("histograms")
+    heat.param.update(version=1, pending=False)
+    assert started == [], "the scatter has not shown its data yet"
+    scatter.param.update(version=1)
+    assert started == [], "shown, but still computing"
+    scatter.pending = False
+    assert started == ["difference", "histograms"]
+    gate.run("landscape")
+    assert started[-1] == "landscape", "once open, at once"
+    assert AfterFirstViews([heat], serving=False).open, "outside a server nothing waits"

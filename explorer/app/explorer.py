@@ -153,7 +153,7 @@ class Explorer(pn.viewable.Viewer):
                 for r in getattr(page, "rebuilt", []):
                     r.dispose()
                 if hasattr(page, "rebuilt"):
-                    page.rebuilt = []  # views built later (explore_page's lower part) are not built any more
+                    page.rebuilt = []
             dispose_views(holder)
             holder.clear()
         if self.augment_page is not None:
@@ -199,7 +199,7 @@ class Explorer(pn.viewable.Viewer):
                 for r in getattr(page, "rebuilt", []):
                     r.dispose()
                 if hasattr(page, "rebuilt"):
-                    page.rebuilt = []  # views built later (explore_page's lower part) are not built any more
+                    page.rebuilt = []
             dispose_views(holder)
         if self.augment_page is not None:
             self.augment_page.dispose()

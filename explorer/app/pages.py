@@ -17,7 +17,7 @@ from typing import Any, Callable
 import panel as pn
 
 from .. import views as V
-from ..views.feed import dispose_views, feeds_in, params_of
+from ..views.feed import dispose_views, feeds_in, params_of, run_off_loop
 from ..views.provenance import feed_provenance_pane
 from .controls import safe_multichoice
 from .template import CSS, clickable_checkbox
@@ -165,50 +165,62 @@ def explore_page(state: Any) -> pn.Column:
     clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    lower = pn.FlexBox(pn.pane.HTML('<div class="bx-status">the difference heatmap, loss landscape and histograms follow…</div>'),
-                       flex_wrap="wrap", sizing_mode="stretch_width")
+    # the views below the fold compute their first data once the heatmap and scatter have shown
+    # theirs (two cores: they would otherwise compete with them); their plots are built now
+    gate = AfterFirstViews([f for h in (heatmap, scatter) for obj in h.holder.objects for f in feeds_in(obj)])
+    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400, run=gate.run), lambda: "difference", (),
+                         width=600, after=with_provenance, name="difference")
+    landscape = V.loss_landscape_plot(state, width=480, height=320, run=gate.run)
+    histograms = V.similarity_histograms(state, width=480, height=300, run=gate.run)
+    lower = pn.FlexBox(
+        difference,
+        plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)), width=560),
+        plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
+                    width=560),
+        flex_wrap="wrap", sizing_mode="stretch_width")
     page = pn.Column(top, middle, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
-    page.rebuilt = [heatmap, scatter]
-
-    def build_lower() -> None:
-        if not page.rebuilt:  # disposed meanwhile
-            return
-        difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400), lambda: "difference", (), width=600,
-                             after=with_provenance, name="difference")
-        landscape = V.loss_landscape_plot(state, width=480, height=320)
-        histograms = V.similarity_histograms(state, width=480, height=300)
-        lower[:] = [
-            difference,
-            plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)),
-                        width=560),
-            plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
-                        width=560)]
-        page.rebuilt.append(difference)
-
-    after_first_views([heatmap, scatter], build_lower)
+    page.rebuilt = [heatmap, scatter, difference]
     return page
 
 
-def after_first_views(holders: list[Rebuilt], callback: Callable[[], None]) -> None:
-    """Run `callback` once the views in `holders` have shown their first data (on a server: so the
-    first patch the browser draws holds only them, and their data are computed before the views
-    below the fold compete for the cores); at once outside a server."""
-    doc = pn.state.curdoc
-    feeds = [f for h in holders for obj in h.holder.objects for f in feeds_in(obj)]
-    if doc is None or getattr(doc, "session_context", None) is None or not feeds:
-        callback()
-        return
-    done = {"ran": False}
+class AfterFirstViews:
+    """A Feed runner (``run=gate.run``) that holds the computations it is given until `feeds` have
+    shown their first data, then runs them (and every later one) as Feeds do by default
+    (explorer.views.feed.run_off_loop). Outside a server (`serving` False; default: whether a
+    server session's document is current) it runs them at once."""
 
-    def check(*_: Any) -> None:
-        if not done["ran"] and all(f.version > 0 and not f.pending for f in feeds):
-            done["ran"] = True
-            for f, w in watchers:
-                f.param.unwatch(w)
-            pn.state.execute(callback, schedule=True)  # after this tick's patch went out
+    def __init__(self, feeds: list[Any], serving: bool | None = None):
+        self.waiting: list[Callable[[], None]] = []
+        self.feeds = list(feeds)
+        if serving is None:
+            doc = pn.state.curdoc
+            serving = doc is not None and getattr(doc, "session_context", None) is not None
+        self.open = not serving or not self.feeds
+        self._watchers = [] if self.open else [(f, f.param.watch(self._check, ["version", "pending"])) for f in self.feeds]
+        self._check()
 
-    watchers = [(f, f.param.watch(check, ["version", "pending"])) for f in feeds]
-    check()
+    def run(self, job: Callable[[], None]) -> None:
+        if self.open:
+            self.start(job)
+        else:
+            self.waiting.append(job)
+
+    @staticmethod
+    def start(job: Callable[[], None]) -> None:
+        run_off_loop(job)
+
+    def _check(self, *_: Any) -> None:
+        if self.open and not self.waiting:
+            return
+        if not all(f.version > 0 and not f.pending for f in self.feeds):
+            return
+        self.open = True  # called on the session's loop with its document current (a Feed's delivery)
+        for f, w in self._watchers:
+            f.param.unwatch(w)
+        self._watchers = []
+        jobs, self.waiting = self.waiting, []
+        for job in jobs:
+            self.run(job)
 
 
 def faithfulness_card(state: Any) -> pn.Card:

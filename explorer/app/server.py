@@ -9,7 +9,6 @@ Both entry points build the same page from :class:`~explorer.app.options.AppOpti
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from .options import DEFAULT_MODELS, AppOptions
@@ -38,28 +37,23 @@ def models_for(spec: str, options: AppOptions) -> list[str]:
 
 #: what the server prints once warm (benchmarks/serve_scale.py waits for it)
 WARMED_UP = "bimodal-explorer: warmed up"
-_warm = {"started": False}
-_warm_lock = threading.Lock()
+_warm = {"done": False}
 
 
 def warm_up_process() -> None:
-    """Once per server process, in a background thread: compile the kernels the views compile at
-    first use (datashader's, for the rasterized scatter), so the first visitor does not wait for
-    them. Started when the server starts (``serve``) or with its first page (``panel serve``)."""
-    with _warm_lock:
-        if _warm["started"]:
-            return
-        _warm["started"] = True
+    """Once per server process, before it serves: compile the kernels the views would compile at
+    their first use (datashader's, for the rasterized scatter: ~7 s here), so the first visitor does
+    not wait for them. Not in a background thread: Panel models created while another thread ran
+    datashader's compilation came out with CDN stylesheet URLs (seen in the browser tests)."""
+    if _warm["done"]:
+        return
+    _warm["done"] = True
+    from ..views.scatter import warm_up_kernels
 
-    def work() -> None:
-        from ..views.scatter import warm_up_kernels
-
-        try:
-            print(f"{WARMED_UP} (the rasterized scatter's kernels compiled in {warm_up_kernels():.1f} s)", flush=True)
-        except Exception:  # a view compiles them itself when it first needs them
-            log.exception("warming up the rasterized scatter's kernels failed")
-
-    threading.Thread(target=work, name="bimodal-explorer-warm-up", daemon=True).start()
+    try:
+        print(f"{WARMED_UP} (the rasterized scatter's kernels compiled in {warm_up_kernels():.1f} s)", flush=True)
+    except Exception:  # a view compiles them itself when it first needs them
+        log.exception("warming up the rasterized scatter's kernels failed")
 
 
 def create_explorer(options: AppOptions):
@@ -92,7 +86,6 @@ def create_page(options: AppOptions):
 
     configure_panel()
     ensure_route()
-    warm_up_process()
     if not pn.config.nthreads:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
         pn.config.nthreads = DEFAULT_THREADS
     ex = create_explorer(options)

@@ -85,9 +85,11 @@ def _session_doc() -> Any:
     return weakref.ref(doc)
 
 
-def on_doc_loop(doc: Any, callback: Callable[[], None]) -> None:
+def on_doc_loop(doc: Any, callback: Callable[[], None], *, later: bool = False) -> None:
     """Run `callback` with `doc` as Panel's current document: at once when this is the thread the
-    document's session runs on, else on its event loop (Bokeh's add_next_tick_callback)."""
+    document's session runs on (unless `later`: then after the current callback, once its changes
+    went to the browser), else on its event loop (Bokeh's add_next_tick_callback). Panel objects
+    built without their document current get CDN stylesheets and notebook-style plots."""
     import panel as pn
     from panel.io.state import set_curdoc
 
@@ -96,7 +98,7 @@ def on_doc_loop(doc: Any, callback: Callable[[], None]) -> None:
             callback()
 
     loop_thread = pn.state._thread_id_.get(doc, threading.main_thread().ident)
-    if threading.get_ident() == loop_thread:
+    if threading.get_ident() == loop_thread and not later:
         run()
         return
     try:

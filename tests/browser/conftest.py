@@ -227,7 +227,7 @@ def wait_for_app(page, timeout_ms: int = LOAD_TIMEOUT_MS) -> None:
     """Until the Explore page's heatmap and scatter have drawn (canvases inside their panes)."""
     page.wait_for_selector(".bx-heatmap canvas", state="attached", timeout=timeout_ms)
     page.wait_for_selector(".bx-scatter canvas", state="attached", timeout=timeout_ms)
-    page.wait_for_selector(".bx-numbers-table", state="attached", timeout=timeout_ms)
+    page.wait_for_selector(".bx-numbers .bx-numbers-table", state="attached", timeout=timeout_ms)  # not the faithfulness table
 
 
 FIGURE_RANGES_JS = """() => { const out = {};

@@ -39,7 +39,7 @@ def wait_until(fn, timeout: float = 120.0, interval: float = 0.25, what: str = "
 
 def numbers_row(page, quantity: str) -> tuple[float, float]:
     """(before, after) of a row of the numbers table."""
-    text = page.locator(".bx-numbers-table").first.inner_text()
+    text = page.locator(".bx-numbers .bx-numbers-table").first.inner_text()
     for line in text.splitlines():
         cells = [c.strip() for c in line.split("\t") if c.strip()]
         if cells and cells[0].startswith(quantity) and len(cells) >= 3:
