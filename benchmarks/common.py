@@ -6,9 +6,14 @@ Not a test module and not part of the package: the scripts in this folder import
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
 
@@ -97,3 +102,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-dev-shm-usage"]
+
+
+def start_server(spec: str, store: str | Path, *args: str, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """A real ``python -m explorer serve --source spec [args]`` on a free port with its own store
+    (its output to `log`, else discarded); returns (process, base URL) once it answers."""
+    port = free_port()
+    env = dict(os.environ, BIMODAL_EXPLORER_CACHE=str(store), PYTHONPATH=str(ROOT), BOKEH_LOG_LEVEL="warn")
+    out = log.open("w") if log is not None else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port), "--source", spec, *args],
+                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://localhost:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/", timeout=60) as r:
+                r.read(1)
+            return proc, base
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()
+                raise RuntimeError("the server did not start" + (f"; its log: {log}" if log else ""))
+            time.sleep(0.5)

@@ -21,7 +21,6 @@ No browser for part 1: client-side drawing time is not included.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -36,31 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import Session, free_port, one_pass, rss_gb  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-dev-shm-usage"]
-
+from common import CHROMIUM, CHROMIUM_ARGS, Session, one_pass, rss_gb, start_server  # noqa: E402
 
 def start(spec: str, store: str, lifetime: float = 1.0) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, BIMODAL_EXPLORER_CACHE=store, PYTHONPATH=str(ROOT), BOKEH_LOG_LEVEL="warn")
-    proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port), "--source", spec,
-                             "--session-lifetime", str(lifetime)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/", timeout=60) as r:
-                r.read()
-            return proc, base
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.terminate()
-                raise RuntimeError("server did not start")
-            time.sleep(0.5)
+    return start_server(spec, store, "--session-lifetime", str(lifetime))
 
 
 def wait_for_app(page, timeout_ms: int = 300_000) -> None:

@@ -25,20 +25,15 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import free_port  # noqa: E402
+from common import CHROMIUM, CHROMIUM_ARGS, start_server  # noqa: E402
 
 from explorer.app.server import WARMED_UP  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-dev-shm-usage"]
 
 #: every titled Bokeh figure: title, x range, provenance tags (Bokeh sends dicts as Maps) and
 #: the window of its first image glyph (a heatmap tile)
@@ -118,24 +113,6 @@ def generate(spec: str, env: dict) -> float:
     return time.perf_counter() - t
 
 
-def start(spec: str, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "explorer", "serve", "--port", str(port), "--source", spec],
-                            cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/", timeout=5) as r:
-                r.read(1)
-            return proc, base
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.terminate()
-                raise RuntimeError(f"the server did not start; its log: {log}")
-            time.sleep(0.5)
-
-
 def drag_alpha_to_the_end(page) -> None:
     title = page.get_by_text(re.compile(r"close the gap \(α\)")).first
     group = title.locator("xpath=ancestor::*[contains(@class,'bk-input-group')][1]")
@@ -152,11 +129,11 @@ def run(n: int, dim: int, store: Path, shots: Path, limit: float) -> list[tuple[
     from playwright.sync_api import sync_playwright
 
     spec = f"synthetic:{n}:{dim}"
-    env = dict(os.environ, BIMODAL_EXPLORER_CACHE=str(store), PYTHONPATH=str(ROOT), BOKEH_LOG_LEVEL="warn")
+    env = dict(os.environ, BIMODAL_EXPLORER_CACHE=str(store), PYTHONPATH=str(ROOT))
     rows: list[tuple[str, float | str]] = [("store entry generated or found (not counted)", generate(spec, env))]
     shots.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    proc, base = start(spec, env, shots / "server.log")
+    proc, base = start_server(spec, store, log=shots / "server.log")
     try:  # a server is started before its visitors come: its one-time warm-up is not counted
         wait(lambda: WARMED_UP in (shots / "server.log").read_text(errors="replace"), 120, "the server's warm-up")
     except Timeout:
