@@ -93,7 +93,8 @@ def model_dim(model) -> int:
 
 def cache_hit_seconds(tmp: Path, model, spec: str | None, n: int) -> float:
     """Time a cache hit of `n` pairs: files exist (the fingerprint stats them), the entry is stored."""
-    from explorer.embed import ModelInfo, cache_key, compute_label, embed_to_store, remember_model
+    from explorer.embed import cache_key, compute_label, embed_to_store
+    from explorer.model_ids import ModelInfo, remember_model
     from explorer.embeddings import Embeddings
     from explorer.images import FileImages
     from explorer.pairs import PairSet

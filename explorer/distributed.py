@@ -109,7 +109,7 @@ def _model_info_task(spec: str, device: str) -> dict:
 
 def remote_model_info(client, spec: str, device: str = "auto"):
     """The ModelInfo of `spec` as a worker loads it (the client need not hold the weights)."""
-    from .embed import ModelInfo
+    from .model_ids import ModelInfo
 
     d = client.submit(_model_info_task, spec, device, pure=False).result()
     return ModelInfo(spec, d["name"], d["id"], d["preprocessing"], d["logit_scale"])

@@ -50,68 +50,17 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .embeddings import Embeddings, without_row_map
-from .file_memo import FileMemo
 from .errors import DataError, SpecError, StoreError
 from .pairs import PairSet
+from .model_ids import ModelInfo, remember_model, remembered_model
 from .store import EmbeddingStore, entry_key
 
 #: target number of pairs per shard (the unit of resumption and of work on a dask cluster)
 SHARD_TARGET = 1024
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-MEMO_FILE = "model-ids.json"
 
 
-# -- models ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the store key and the provenance need to know about a model."""
-
-    spec: str | None
-    name: str
-    id: str
-    preprocessing: str
-    logit_scale: float
-
-    @classmethod
-    def of(cls, model: Any, spec: str | None = None) -> "ModelInfo":
-        return cls(spec, str(getattr(model, "name", spec) or spec), str(model.id), str(getattr(model, "preprocessing", "") or ""), float(model.logit_scale))
-
-
-def spec_file(spec: str) -> Path | None:
-    """The local weights file a model spec names (``cyclip:PATH``, ``open_clip:ARCH@PATH``, ...), if any."""
-    prefix, sep, rest = spec.partition(":")
-    if not sep or prefix == "own":
-        return None
-    if prefix == "open_clip":
-        if "@" not in rest:
-            return None
-        rest = rest.split("@", 1)[1]
-    p = Path(rest).expanduser()
-    return p if p.is_file() else None
-
-
-def model_memo(store: EmbeddingStore) -> FileMemo:
-    return FileMemo(store.root / MEMO_FILE)
-
-
-def remembered_model(store: EmbeddingStore, spec: str) -> ModelInfo | None:
-    """The ModelInfo of a file-backed spec seen before, if its file is unchanged since."""
-    path = spec_file(spec)
-    entry = model_memo(store).get(spec, path) if path is not None else None
-    try:
-        return ModelInfo(spec, entry["name"], entry["id"], entry["preprocessing"], float(entry["logit_scale"])) if entry else None
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def remember_model(store: EmbeddingStore, info: ModelInfo) -> None:
-    """Remember a file-backed model's id (a failure only costs a later model load)."""
-    path = spec_file(info.spec) if info.spec is not None else None
-    if path is not None:
-        value = {"name": info.name, "id": info.id, "preprocessing": info.preprocessing, "logit_scale": info.logit_scale}
-        model_memo(store).put(info.spec, path, value)
-
-
+# -- batches and shards -----------------------------------------------------------------------
 def default_batch_size(device: str) -> int:
     return 256 if device.startswith("cuda") else 64 if device == "mps" else 32
 

@@ -11,18 +11,16 @@ from tiny_model import CountingModel, TinyModel, write_images
 
 from explorer import embed as embed_mod
 from explorer.embed import (
-    ModelInfo,
     PartialShards,
     align_skipped,
     embed_pairs,
     embed_to_store,
-    remember_model,
-    remembered_model,
     shard_bounds,
     shard_size_for,
 )
 from explorer.errors import DataError, SpecError
 from explorer.images import FileImages
+from explorer.model_ids import ModelInfo, remember_model, remembered_model
 from explorer.pairs import PairSet
 from explorer.store import EmbeddingStore
 
