@@ -48,3 +48,21 @@ def test_engine_recall_equals_the_reference_on_the_closed_vectors(alpha):
     x = sp.vectors("image", np.arange(sp.m), alpha, True)
     y = sp.vectors("text", np.arange(sp.m), alpha, True)
     assert r.exact and r.values == pytest.approx(recall_at_k(x, y), abs=0)
+
+
+@pytest.mark.parametrize("alpha,renorm", [(0.0, True), (0.6, True), (0.6, False), (1.0, True)])
+def test_projected_rows_equal_the_displayed_vectors_times_the_basis(alpha, renorm):
+    """PairSpace.projected forms w_i (z_i·B ∓ h·B) without the displayed vectors: the same numbers."""
+    from explorer.engine.space import PairSpace
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(40, 16)) + 1.0
+    y = rng.normal(size=(40, 16)) - 1.0
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    space = PairSpace(x, y, np.arange(3, 37), key=("projected-test", alpha, renorm))
+    basis = rng.normal(size=(16, 3))
+    pos = np.array([0, 5, 6, 33])
+    for modality in ("image", "text"):
+        want = space.vectors(modality, pos, alpha, renorm) @ basis
+        np.testing.assert_allclose(space.projected(modality, pos, basis, alpha, renorm), want, rtol=1e-12, atol=1e-12)

@@ -106,10 +106,12 @@ def _pca(space: PairSpace, mode: str, alpha: float, renorm: bool, seed: int, pro
     for s in range(0, m, CHUNK_ROWS // 2):
         pairs = np.arange(s, min(s + CHUNK_ROWS // 2, m))
         if mode == "concatenated":
-            coords[pairs] = _points(space, mode, pairs, alpha, renorm) @ vt_t - offset
+            d = space.dim
+            coords[pairs] = (space.projected("image", pairs, vt_t[:d], alpha, renorm)
+                             + space.projected("text", pairs, vt_t[d:], alpha, renorm) - offset)
         else:
-            coords[pairs] = space.vectors("image", pairs, alpha, renorm) @ vt_t - offset
-            coords[m + pairs] = space.vectors("text", pairs, alpha, renorm) @ vt_t - offset
+            coords[pairs] = space.projected("image", pairs, vt_t, alpha, renorm) - offset
+            coords[m + pairs] = space.projected("text", pairs, vt_t, alpha, renorm) - offset
     progress(2, 3)
     return Projection(coords, "PCA", mode, {}, int(seed), m, "", False, evr, notes, None)
 

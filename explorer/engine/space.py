@@ -185,6 +185,19 @@ class PairSpace:
             return z * w[:, None]
         return (z + (sign * c.h).astype(z.dtype)[None, :]) * w[:, None]
 
+    def projected(self, modality: str, positions: np.ndarray, basis: np.ndarray, alpha: float = 0.0,
+                  renormalize: bool = True) -> np.ndarray:
+        """The displayed vectors of active `positions` times `basis` (D×k) without forming them:
+        w_i (z_i·B ∓ h·B), one product with the stored rows (in `basis`'s dtype) and O(k) per row."""
+        positions = np.asarray(positions, dtype=np.int64)
+        c = self.closing(alpha, renormalize)
+        zb = gather(self.array(modality), self.active[positions]).astype(basis.dtype, copy=False) @ basis
+        w = (c.w if modality == "image" else c.v)[positions].astype(zb.dtype)
+        if alpha != 0.0:
+            sign = -1.0 if modality == "image" else 1.0
+            zb += (sign * c.h @ basis).astype(zb.dtype)[None, :]
+        return zb * w[:, None]
+
     def similarities_to(self, modality: str, position: int, alpha: float = 0.0, renormalize: bool = True) -> np.ndarray:
         """cos(z_i, z_position) of one modality's displayed vectors with one of them (active order),
         e.g. each step's image with the first one along an augmentation series."""
