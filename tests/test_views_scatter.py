@@ -307,3 +307,24 @@ def test_selections_and_zooms_reach_the_scatter_from_the_browser(state):
     state.look.datashade_above = 5
     assert sorted(callbacks_of(render(projection_scatter(state, "A")))) == [
         "BoundsCallback", "PlotSizeCallback", "RangeXYCallback", "TapCallback"]
+
+
+def test_the_same_window_is_rasterized_once(state, monkeypatch):
+    """The browser reports back the window a new projection was drawn in (and the plot's size):
+    those pixels are not rasterized again; another window or another α is."""
+    from explorer.views import scatter
+
+    calls = []
+    real = scatter.rasters
+    monkeypatch.setattr(scatter, "rasters", lambda *a, **k: calls.append(a[3:]) or real(*a, **k))
+    state.look.datashade_above = 5
+    sc = projection_scatter(state, "A", size=40)
+    render(sc)
+    n = len(calls)
+    x_range, y_range = sc.feed.value["window"]
+    sc.feed.request(x_range=x_range, y_range=y_range, width=40, height=40)
+    assert len(calls) == n, "the window just drawn was rasterized again"
+    sc.feed.request(x_range=(x_range[0], (x_range[0] + x_range[1]) / 2))
+    assert len(calls) == n + 1
+    state.gap.alpha = 0.5
+    assert len(calls) == n + 2 and sc.feed.value["reset"]

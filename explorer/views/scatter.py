@@ -183,7 +183,12 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     w = int(min(width or size, MAX_RASTER_PIXELS))
     h = int(min(height or size, MAX_RASTER_PIXELS))
     value["window"] = (tuple(x_range), tuple(y_range))
-    value.update(rasters(frame, edges, pairs_only, x_range, y_range, w, h))
+    # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
+    asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h)
+    if memory.get("raster_asked") != asked:
+        memory["raster"] = rasters(frame, edges, pairs_only, x_range, y_range, w, h)
+        memory["raster_asked"] = asked
+    value.update(memory["raster"])
     return value
 
 
