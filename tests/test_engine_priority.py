@@ -89,3 +89,30 @@ def test_a_view_waiting_for_a_value_another_thread_computes_is_not_quick_work():
     owner.join(5)
     waiter.join(5)
     assert seen["elsewhere"] is False
+
+
+def test_a_foreground_labelled_computation_is_quick_work_that_long_work_yields_to(monkeypatch):
+    """The PCA a scatter shows first has progress (a label) but is a view's work: R@k beside it
+    waits for it at its progress reports, and it never waits itself."""
+    memo = Memo()
+    calls = []
+    monkeypatch.setattr(priority, "yield_to_quick_work", lambda max_wait=priority.MAX_WAIT: calls.append("yield") or 0.0)
+    seen = {}
+
+    def compute(progress):
+        seen["long"] = bool(priority._long.get(threading.get_ident()))
+        seen["listed"] = [w.label for w in memo.in_flight()]
+        seen["busy for others"] = _quick_work_seen_from_another_thread()
+        progress(1, 2)
+        return 5
+
+    def _quick_work_seen_from_another_thread():
+        out = {}
+        t = _in_thread(lambda: out.setdefault("v", priority.quick_work_elsewhere()))
+        t.join(5)
+        return out["v"]
+
+    with priority.quick():
+        assert memo.get(("pca", 1), compute, label="PCA of many pairs", foreground=True) == 5
+    assert calls == [], "foreground work does not yield"
+    assert seen == {"long": False, "listed": ["PCA of many pairs"], "busy for others": True}

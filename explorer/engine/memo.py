@@ -141,10 +141,13 @@ class Memo:
         label: str | None = None,
         unit: str = "",
         keep: bool = True,
+        foreground: bool = False,
     ) -> Any:
         """The value of `key`, computing it with ``compute()`` (or ``compute(progress)`` when a
         `label` is given) if nobody has. `keep=False`: share it with concurrent callers but do not
-        keep it afterwards (values that are cheap to recompute and large)."""
+        keep it afterwards (values that are cheap to recompute and large). `foreground`: labelled
+        (shown with progress) but part of a view's quick work, which long computations yield to
+        (the PCA a scatter shows first), instead of long itself."""
         requester = REQUESTER.get()
         with self._lock:
             hit = self._values.get(key)
@@ -165,7 +168,9 @@ class Memo:
                 raise slot.error
             return slot.value
         try:
-            if slot.work is not None:  # long: it yields to the views' quick work at each progress report
+            if slot.work is not None and foreground:
+                value = compute(slot.work.progress)
+            elif slot.work is not None:  # long: it yields to the views' quick work at each progress report
                 with priority.long():
                     value = compute(priority.yielding(slot.work.progress))
             else:

@@ -218,4 +218,5 @@ def projection(space: PairSpace, method: str = "PCA", mode: str = "joint", *, al
             return _pca(space, mode, float(alpha), bool(renormalize), int(seed), progress)
         return _sampled(space, method, mode, float(alpha), bool(renormalize), int(seed), cache_root, progress, verbose)
 
-    return MEMO.get(key, compute, label=label, unit="steps") if label else MEMO.get(key, compute)
+    # PCA is what a scatter shows first (a few passes): long work (R@k, UMAP, clustering) yields to it
+    return MEMO.get(key, compute, label=label, unit="steps", foreground=method == "PCA") if label else MEMO.get(key, compute)
