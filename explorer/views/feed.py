@@ -39,6 +39,9 @@ from ..engine.memo import REQUESTER
 from ..errors import ExplorerError
 
 log = logging.getLogger(__name__)
+#: one line per computation (view, seconds queued, wall and CPU seconds) when serving with
+#: BIMODAL_EXPLORER_TRACE=1 (explorer.app.server adds the handler)
+trace = logging.getLogger("explorer.trace")
 
 #: data computed in less than this many (thread CPU) seconds last time are computed at once
 SYNC_BELOW = 0.05
@@ -155,6 +158,8 @@ class Feed(param.Parameterized):
         self._last_seconds: float | None = None
         self.disposed = False
         self.computations = 0
+        self.label = getattr(compute, "__qualname__", "view").split(".<locals>")[0]
+        self._asked = time.perf_counter()
         self._watchers = [(part, part.param.watch(_weak(self._changed), names)) for part, names in watch if names]
         self.request()
 
@@ -171,6 +176,7 @@ class Feed(param.Parameterized):
             if self._running:
                 return  # the running computation starts over with the latest settings when it ends
             self._running = True
+            self._asked = time.perf_counter()
         if self._last_seconds is not None and self._last_seconds < SYNC_BELOW:
             self._loop()
         else:
@@ -205,6 +211,7 @@ class Feed(param.Parameterized):
         self.pending = True
         self.computations += 1
         t = time.thread_time()
+        started = time.perf_counter()
         shown = False  # a generator's last value is already published (only `pending` is left to clear)
         try:
             with priority.quick():
@@ -227,6 +234,10 @@ class Feed(param.Parameterized):
             log.exception("computing a view's data failed")
             result, error = self.empty(), f"{type(exc).__name__}: {exc}"
         self._last_seconds = time.thread_time() - t
+        if trace.isEnabledFor(logging.INFO):
+            trace.info("%s: queued %.2f s, computed in %.2f s (%.2f s CPU)%s", self.label, started - self._asked,
+                       time.perf_counter() - started, self._last_seconds, f", {error}" if error else "")
+        self._asked = time.perf_counter()
         with self._lock:
             if self.disposed or generation != self._generation:
                 stale = True
