@@ -125,7 +125,7 @@ def drag_alpha_to_the_end(page) -> None:
     page.mouse.up()
 
 
-def run(n: int, dim: int, store: Path, shots: Path, limit: float) -> list[tuple[str, float | str]]:
+def run(n: int, dim: int, store: Path, shots: Path, limit: float, warm: bool = True) -> list[tuple[str, float | str]]:
     from playwright.sync_api import sync_playwright
 
     spec = f"synthetic:{n}:{dim}"
@@ -133,12 +133,14 @@ def run(n: int, dim: int, store: Path, shots: Path, limit: float) -> list[tuple[
     rows: list[tuple[str, float | str]] = [("store entry generated or found (not counted)", generate(spec, env))]
     shots.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    proc, base = start_server(spec, store, log=shots / "server.log")
+    proc, base = start_server(spec, store, *(() if warm else ("--no-warm",)), log=shots / "server.log")
     try:  # a server is started before its visitors come: its one-time warm-up is not counted
         wait(lambda: WARMED_UP in (shots / "server.log").read_text(errors="replace"), 120, "the server's warm-up")
     except Timeout:
         pass
+    said = re.search(re.escape(WARMED_UP) + r" \((.*)\)", (shots / "server.log").read_text(errors="replace"))
     rows.append(("server started and warmed up (not counted)", time.perf_counter() - t))
+    rows.append(("  its warm-up", said.group(1) if said else "?"))
     rows.append(("server RSS once started (GB)", vm(proc.pid, "VmRSS")))
     full = 2 * n
 
@@ -237,12 +239,15 @@ def main(argv=None) -> int:
     ap.add_argument("--store", default=os.environ.get("BIMODAL_EXPLORER_CACHE", str(Path.home() / ".cache" / "bimodal-explorer")))
     ap.add_argument("--shots", default=str(ROOT / "test-artifacts" / "serve-scale"))
     ap.add_argument("--limit", type=float, default=90.0, help="seconds each step may take before it is reported as timed out")
+    ap.add_argument("--no-warm", dest="warm", action="store_false",
+                    help="serve with --no-warm: the first page opens the source and computes its views itself")
     args = ap.parse_args(argv)
     if not CHROMIUM.exists():
         print("needs Debian's chromium at /usr/bin/chromium (make system-deps)")
         return 1
-    rows = run(args.pairs, args.dim, Path(args.store), Path(args.shots), args.limit)
-    print(f"\n== python -m explorer serve --source synthetic:{args.pairs}:{args.dim}, one Chromium session (2 cores)")
+    rows = run(args.pairs, args.dim, Path(args.store), Path(args.shots), args.limit, args.warm)
+    print(f"\n== python -m explorer serve --source synthetic:{args.pairs}:{args.dim}{'' if args.warm else ' --no-warm'}, "
+          "one Chromium session (2 cores)")
     for name, v in rows:
         print(f"{name:75s} {v:10.2f}" if isinstance(v, float) else f"{name:75s} {v}")
     print(f"screenshots and the server's log: {args.shots}")

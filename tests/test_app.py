@@ -541,6 +541,32 @@ def test_a_server_process_compiles_the_scatter_kernels_once_before_it_serves(mon
     assert f"{server.WARMED_UP} (the rasterized scatter's kernels compiled in 1.5 s)" in capsys.readouterr().out
 
 
+def test_a_server_warms_its_source_up_so_a_first_page_finds_its_views_computed(monkeypatch, capsys, tmp_path):
+    """serve opens the served source and computes the heatmap tile, the projection and the
+    numbers without R@k before it listens (as Panel's --warm runs the app once); a page's state
+    then reads them from the memo. A source that cannot open is said, not raised."""
+    from explorer.app import server
+    from explorer.app.options import AppOptions
+    from explorer.engine.memo import MEMO
+    from explorer.views import scatter
+
+    monkeypatch.setenv("BIMODAL_EXPLORER_CACHE", str(tmp_path / "store"))
+    monkeypatch.setattr(scatter, "warm_up_kernels", lambda: 0.1)
+    options = AppOptions(sources=["synthetic:600:16:7"], seed=3)
+    monkeypatch.setattr(server, "_warm", {"done": False})
+    server.warm_up_process(options)
+    out = capsys.readouterr().out
+    assert "synthetic:600:16:7 opened and its first views computed in" in out and server.WARMED_UP in out
+    before = dict(MEMO.computed)
+    st = server.create_explorer(options).state  # what a session starts from (no session: loads at once)
+    st.projection_frame(st.resolve_model(None))
+    st.numbers(st.resolve_model(None), recall=False)
+    assert MEMO.computed.get("projection", 0) == before.get("projection", 0), "the projection was computed again"
+    monkeypatch.setattr(server, "_warm", {"done": False})
+    server.warm_up_process(AppOptions(sources=[str(tmp_path / "missing.npy")]))
+    assert "not warmed up" in capsys.readouterr().out
+
+
 def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():
     from holoviews.operation import datashader as hd
 

@@ -20,6 +20,7 @@ lets go of them.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping, Sequence
 
 import panel as pn
@@ -27,7 +28,7 @@ import param
 
 from ..state import DEFAULT_DATASET_MODELS, DEFAULT_SOURCE, ExplorerState
 from ..views.cards import esc
-from ..views.feed import dispose_views, run_off_loop, session_id
+from ..views.feed import dispose_views, run_off_loop, session_id, trace
 from .progress import ProgressView
 from .template import configure_panel, offline_template
 
@@ -35,13 +36,44 @@ from .template import configure_panel, offline_template
 CARRIED = ("gap", "order", "projection", "look")
 
 
-def warm_up(state: ExplorerState, model: str | None = None) -> ExplorerState:
+def warm_up(state: ExplorerState, model: str | None = None, *, first_views: bool = False) -> ExplorerState:
     """Open the source and compute the heatmap's first tile (kept in the memo), so the page is
-    built with it; the other views compute their data themselves, in parallel."""
+    built with it. With `first_views`, the scatter's projection and the numbers' first answer are
+    computed meanwhile in a thread of their own (:func:`compute_first_views`): on a server they are
+    under way before the page's views ask for them, and a view asking waits for the memo's value
+    instead of computing it again."""
+    from ..engine import priority
+
     state.source_data()
     m = state.resolve_model(model)
-    state.tile(m, width=400, height=400)
+    if first_views:
+        in_background(lambda: compute_first_views(state, m))
+    with priority.quick():
+        state.tile(m, width=400, height=400)
     return state
+
+
+def compute_first_views(state: ExplorerState, model: str | None = None) -> None:
+    """The data of the page's first views besides the heatmap: the projection frame of the scatter
+    and the numbers without R@k (in the memo; errors are left to the views, which show them)."""
+    from ..engine import priority
+
+    try:
+        with priority.quick():  # a view's work, done ahead: long work yields to it
+            m = state.resolve_model(model)
+            state.projection_frame(m)
+            state.numbers(m, recall=False)
+    except Exception as exc:  # the views compute (and show) it themselves
+        trace.info("first views not computed ahead: %s", exc)
+
+
+def in_background(work: Any) -> None:
+    """Run `work` in a daemon thread, attributed to the current requester (its progress shows on
+    the page that asked)."""
+    import contextvars
+    import threading
+
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), daemon=True, name="bx-first-views").start()
 
 
 class Explorer(pn.viewable.Viewer):
@@ -114,8 +146,10 @@ class Explorer(pn.viewable.Viewer):
             from ..engine.memo import REQUESTER
 
             token = REQUESTER.set(self.session)
+            trace.info("opening %s", target.data.source)
             try:
-                warm_up(target)
+                warm_up(target, first_views=bool(self.session))
+                trace.info("opened, first tile computed")
             except Exception as exc:
                 pn.state.execute(lambda: self._failed(target, exc))
                 return
@@ -124,6 +158,24 @@ class Explorer(pn.viewable.Viewer):
             pn.state.execute(lambda: self._loaded(target))
 
         run_off_loop(work)
+
+    def prepare(self) -> None:
+        """Start opening the source and computing the first views in the background (a server
+        page does so before the browser has shown it; :meth:`load` then finds them under way)."""
+        from ..engine.memo import REQUESTER
+
+        state = self.state
+
+        def work() -> None:
+            token = REQUESTER.set(self.session)
+            try:
+                warm_up(state, first_views=True)
+            except Exception:  # load() opens it again and shows the error
+                pass
+            finally:
+                REQUESTER.reset(token)
+
+        in_background(work)
 
     def sidebar(self) -> pn.Column:
         return pn.Column(pn.Row(self._spinner, self._status, sizing_mode="stretch_width"), self._progress.panel(),
@@ -175,7 +227,9 @@ class Explorer(pn.viewable.Viewer):
         self.state = state
         if old is not state:
             self._dispose_pages()
+        t = time.perf_counter()
         self._build_pages()
+        trace.info("pages built in %.2f s", time.perf_counter() - t)
         self.busy = False
         self.message = ""
         self.ready = True

@@ -9,6 +9,7 @@ Both entry points build the same page from :class:`~explorer.app.options.AppOpti
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from .options import DEFAULT_MODELS, AppOptions
@@ -40,20 +41,54 @@ WARMED_UP = "bimodal-explorer: warmed up"
 _warm = {"done": False}
 
 
-def warm_up_process() -> None:
+def warm_up_process(options: AppOptions | None = None) -> None:
     """Once per server process, before it serves: compile the kernels the views would compile at
     their first use (datashader's, for the rasterized scatter: ~7 s here), so the first visitor does
-    not wait for them. Not in a background thread: Panel models created while another thread ran
-    datashader's compilation came out with CDN stylesheet URLs (seen in the browser tests)."""
+    not wait for them, and with `options` warm the served source up (:func:`warm_up_source`). Not
+    in a background thread: Panel models created while another thread ran datashader's compilation
+    came out with CDN stylesheet URLs (seen in the browser tests)."""
     if _warm["done"]:
         return
     _warm["done"] = True
     from ..views.scatter import warm_up_kernels
 
+    said = []
     try:
-        print(f"{WARMED_UP} (the rasterized scatter's kernels compiled in {warm_up_kernels():.1f} s)", flush=True)
+        said.append(f"the rasterized scatter's kernels compiled in {warm_up_kernels():.1f} s")
     except Exception:  # a view compiles them itself when it first needs them
         log.exception("warming up the rasterized scatter's kernels failed")
+    if options is not None:
+        try:
+            said.append(f"{options.source} opened and its first views computed in {warm_up_source(options):.1f} s")
+        except Exception as exc:  # the page opens it again and shows the error
+            said.append(f"{options.source} not warmed up ({type(exc).__name__}: {exc})")
+    print(f"{WARMED_UP} ({'; '.join(said)})", flush=True)
+
+
+def settings_of(options: AppOptions) -> dict[str, Any]:
+    """The settings a session starts with."""
+    kwargs: dict[str, Any] = {"seed": options.seed}
+    if options.settings:
+        kwargs.update(options.settings)
+    if options.sample_size:
+        kwargs["sample_size"] = options.sample_size
+    return kwargs
+
+
+def warm_up_source(options: AppOptions) -> float:
+    """Open the served source and compute what a first page shows first (heatmap tile, projection,
+    numbers without R@k) into the process-wide memo, as Panel's ``--warm`` would by running the
+    app once: the first visitor then waits only for the page. Returns the seconds taken."""
+    import time
+
+    from ..state import ExplorerState
+    from .explorer import compute_first_views, warm_up
+
+    t = time.perf_counter()
+    state = ExplorerState(source=options.source, models=list(models_for(options.source, options)), **settings_of(options))
+    warm_up(state)
+    compute_first_views(state)
+    return time.perf_counter() - t
 
 
 def create_explorer(options: AppOptions):
@@ -61,11 +96,7 @@ def create_explorer(options: AppOptions):
     from .explorer import Explorer
 
     by_source = {s: models_for(s, options) for s in options.sources}
-    kwargs: dict[str, Any] = {"seed": options.seed}
-    if options.settings:
-        kwargs.update(options.settings)
-    if options.sample_size:
-        kwargs["sample_size"] = options.sample_size
+    kwargs = settings_of(options)
     return Explorer(
         source=options.source,
         models=by_source[options.source],
@@ -88,12 +119,32 @@ def create_page(options: AppOptions):
     ensure_route()
     if not pn.config.nthreads:  # plain `panel serve`: callbacks in threads, so one session's UMAP never stalls another
         pn.config.nthreads = DEFAULT_THREADS
+    from ..views.feed import trace
+
+    trace.info("page asked for")
     ex = create_explorer(options)
     page = ex.template()
-    pn.state.onload(lambda: ex.load())
+    ex.prepare()  # the source opens while the browser loads the page
+
+    def shown() -> None:
+        trace.info("page shown in the browser")
+        ex.load()
+
+    pn.state.onload(shown)
     pn.state.on_session_destroyed(lambda context: session_ended(ex))
     page.explorer = ex  # handy for debugging sessions
     return page
+
+
+def enable_trace() -> None:
+    """Print the views' computations and the page's loading steps with a timestamp
+    (BIMODAL_EXPLORER_TRACE=1): where a page's seconds go."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d trace %(message)s", "%H:%M:%S"))
+    trace = logging.getLogger("explorer.trace")
+    trace.addHandler(handler)
+    trace.setLevel(logging.INFO)
+    trace.propagate = False
 
 
 def session_ended(ex) -> None:
@@ -139,8 +190,10 @@ def release_memory() -> None:
 
 
 def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, show: bool = False,
-          allow_websocket_origin: list[str] | None = None, num_threads: int | None = None, session_lifetime: float = 15.0) -> None:
-    """Start a Panel server with the explorer at ``/`` and the thumbnail route; blocks."""
+          allow_websocket_origin: list[str] | None = None, num_threads: int | None = None, session_lifetime: float = 15.0,
+          warm: bool = True) -> None:
+    """Start a Panel server with the explorer at ``/`` and the thumbnail route; blocks. With
+    `warm` the source is opened and its first views computed before the server listens."""
     import panel as pn
 
     from .routes import thumbnail_patterns
@@ -149,7 +202,9 @@ def serve(options: AppOptions, *, port: int = 5006, address: str | None = None, 
     configure_panel()
     if num_threads:
         pn.config.nthreads = num_threads
-    warm_up_process()
+    if os.environ.get("BIMODAL_EXPLORER_TRACE"):
+        enable_trace()
+    warm_up_process(options if warm else None)
     origins = allow_websocket_origin or [f"localhost:{port}", f"127.0.0.1:{port}"]
     pn.serve(
         lambda: create_page(options),

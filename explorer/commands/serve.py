@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "others (default 8)")
     p.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
                    help="how long a closed browser session is kept before its memory is released (default 15 s, Bokeh's)")
+    p.add_argument("--no-warm", dest="warm", action="store_false",
+                   help="listen at once instead of first opening the source and computing its first views (a large "
+                   "source's first visitor then waits for them)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError("--num-threads must be at least 1: the views compute their data in these threads")
     serve(options, port=args.port, address=args.address, show=args.show,
           allow_websocket_origin=args.allow_websocket_origin, num_threads=args.num_threads,
-          session_lifetime=args.session_lifetime)
+          session_lifetime=args.session_lifetime, warm=args.warm)
     return 0
