@@ -588,6 +588,7 @@ def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():
 
 
 def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data(monkeypatch):
+    """First at the open, and again after each change: the heatmap and scatter come first."""
     import param
 
     from explorer.app.pages import AfterFirstViews
@@ -595,6 +596,7 @@ def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data
     class FakeFeed(param.Parameterized):
         version = param.Integer(0)
         pending = param.Boolean(True)
+        disposed = False
 
     heat, scatter = FakeFeed(), FakeFeed()
     started = []
@@ -608,6 +610,23 @@ def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data
     assert started == [], "shown, but still computing"
     scatter.pending = False
     assert started == ["difference", "histograms"]
-    gate.run("landscape")
-    assert started[-1] == "landscape", "once open, at once"
+    ran = []
+    gate.run(lambda: ran.append("landscape"))
+    later = started[-1]
+    heat.pending = True  # a slider move: the heatmap computes the new setting
+    import threading
+
+    worker = threading.Thread(target=later, daemon=True)
+    worker.start()
+    worker.join(0.3)
+    assert ran == [], "a later computation waits while the first views compute the new setting"
+    heat.pending = False
+    worker.join(5)
+    assert ran == ["landscape"]
+    gate.MAX_HOLD = 0.2
+    scatter.pending = True
+    t = threading.Thread(target=lambda: gate.run(lambda: ran.append("histograms")) or started[-1](), daemon=True)
+    t.start()
+    t.join(5)
+    assert ran[-1] == "histograms", "never held for good"
     assert AfterFirstViews([heat], serving=False).open, "outside a server nothing waits"

@@ -12,6 +12,7 @@ when its axes must change (the number of shown pairs) or its kind (plain or rast
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import panel as pn
@@ -165,9 +166,9 @@ def explore_page(state: Any) -> pn.Column:
     clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    # the views below the fold compute their first data once the heatmap and scatter have shown
-    # theirs (two cores: they would otherwise compete with them); their plots are built now
-    gate = AfterFirstViews([f for h in (heatmap, scatter) for obj in h.holder.objects for f in feeds_in(obj)])
+    # the views below the fold compute once the heatmap and scatter have shown the setting (two
+    # cores: they would otherwise compete with them); their plots are built now
+    gate = AfterFirstViews(lambda: [f for h in (heatmap, scatter) for obj in list(h.holder.objects) for f in feeds_in(obj)])
     difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400, run=gate.run), lambda: "difference", (),
                          width=600, after=with_provenance, name="difference")
     landscape = V.loss_landscape_plot(state, width=480, height=320, run=gate.run)
@@ -184,35 +185,56 @@ def explore_page(state: Any) -> pn.Column:
 
 
 class AfterFirstViews:
-    """A Feed runner (``run=gate.run``) that holds the computations it is given until `feeds` have
-    shown their first data, then runs them (and every later one) as Feeds do by default
-    (explorer.views.feed.run_off_loop). Outside a server (`serving` False; default: whether a
-    server session's document is current) it runs them at once."""
+    """A Feed runner (``run=gate.run``) for the views below the fold: it holds the computations it
+    is given until `feeds` (the heatmap's and the scatter's) have shown their first data, then runs
+    them as Feeds do by default (explorer.views.feed.run_off_loop). Later ones (a slider move, a
+    filter) first wait in their worker thread, at most `MAX_HOLD` seconds, while those feeds are
+    computing the new setting: on two cores the views on screen come first. `feeds` may be a
+    callable giving the current feeds (a rebuilt scatter has a new one). Outside a server
+    (`serving` False; default: whether a server session's document is current) it runs them at once."""
 
-    def __init__(self, feeds: list[Any], serving: bool | None = None):
+    #: longest wait of a later computation for the first views
+    MAX_HOLD = 10.0
+
+    def __init__(self, feeds: Any, serving: bool | None = None):
         self.waiting: list[Callable[[], None]] = []
-        self.feeds = list(feeds)
+        self._feeds = feeds if callable(feeds) else (lambda: list(feeds))
         if serving is None:
             doc = pn.state.curdoc
             serving = doc is not None and getattr(doc, "session_context", None) is not None
-        self.open = not serving or not self.feeds
-        self._watchers = [] if self.open else [(f, f.param.watch(self._check, ["version", "pending"])) for f in self.feeds]
+        self.serving = bool(serving)
+        first = self._feeds()
+        self.open = not serving or not first
+        self._watchers = [] if self.open else [(f, f.param.watch(self._check, ["version", "pending"])) for f in first]
         self._check()
 
     def run(self, job: Callable[[], None]) -> None:
-        if self.open:
-            self.start(job)
-        else:
+        if not self.open:
             self.waiting.append(job)
+        elif self.serving:
+            self.start(lambda: (self.wait_for_first_views(), job()))
+        else:
+            self.start(job)
 
     @staticmethod
     def start(job: Callable[[], None]) -> None:
         run_off_loop(job)
 
+    def quiet(self) -> bool:
+        """Whether the first views show data for the current settings (or are gone)."""
+        return all(f.disposed or (f.version > 0 and not f.pending) for f in self._feeds())
+
+    def wait_for_first_views(self, poll: float = 0.05) -> float:
+        """Wait (in a worker thread, at most MAX_HOLD s) until :meth:`quiet`; the seconds waited."""
+        t0 = time.monotonic()
+        while not self.quiet() and time.monotonic() - t0 < self.MAX_HOLD:
+            time.sleep(poll)
+        return time.monotonic() - t0
+
     def _check(self, *_: Any) -> None:
         if self.open and not self.waiting:
             return
-        if not all(f.version > 0 and not f.pending for f in self.feeds):
+        if not self.quiet():
             return
         self.open = True  # called on the session's loop with its document current (a Feed's delivery)
         for f, w in self._watchers:
@@ -220,7 +242,7 @@ class AfterFirstViews:
         self._watchers = []
         jobs, self.waiting = self.waiting, []
         for job in jobs:
-            self.run(job)
+            self.start(job)
 
 
 def faithfulness_card(state: Any) -> pn.Card:
