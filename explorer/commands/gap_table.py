@@ -97,7 +97,7 @@ def print_anatomy(rows: list[dict]) -> None:
     table = []
     for r in rows:
         for w in ("original", "closed"):
-            table.append([r["model"], w] + [r[f"{w}_{name}"] for name in (
+            table.append([r["model"], w] + ["–" if r[f"{w}_{name}"] is None else r[f"{w}_{name}"] for name in (
                 "alignment", "uniformity_image", "uniformity_text", "cone_image", "cone_text", "centroid_norm_image",
                 "centroid_norm_text", "top_k_coordinates_share", "top_k_components_share", "effective_rank_image",
                 "effective_rank_text", "separability")])

@@ -4,7 +4,8 @@ Each is computed for a gap setting (α, re-normalised or not: the displayed vect
 :class:`~explorer.engine.space.PairSpace`), memoised, and says when it is estimated:
 
 - **one pass, exact**, O(M·D): alignment, the cone of each modality (from its unit sum), the
-  centroid norms and the coordinate gap shares (from the displayed centroids);
+  centroid norms and the coordinate gap shares (from the displayed centroids; None when the
+  residual gap is shorter than `NO_GAP_BELOW`, as after closing without re-normalising);
 - **over a seeded sample above a stated size**: uniformity over all pairs of
   `UNIFORMITY_SAMPLE` points (exact up to `UNIFORMITY_EXACT_UP_TO`), the principal gap shares
   and effective ranks over the PCA of `PCA_SAMPLE` pairs (exact up to `PCA_EXACT_UP_TO`; the gap
@@ -41,6 +42,9 @@ PCA_SAMPLE = 20_000
 SEPARABILITY_EXACT_UP_TO = 5_000
 SEPARABILITY_SAMPLE = 5_000
 SEPARABILITY_FOLDS = 5
+#: a residual gap shorter than this (e.g. closed without re-normalising) has no shares: they would
+#: be those of rounding errors (float32 storage); the share keys are then None
+NO_GAP_BELOW = 1e-6
 
 #: the keys `gap-table --json` adds after explorer.analysis.summary.GAP_TABLE_KEYS, in order
 #: ("original": the re-normalised embeddings; "closed": after the table's closing)
@@ -99,9 +103,10 @@ def pass_measures(space: PairSpace, alpha: float = 0.0, renormalize: bool = True
     raw = MEMO.get(("anatomy-pass", space.key, float(alpha), bool(renormalize)),
                    lambda: _one_pass(space, float(alpha), bool(renormalize)))
     out = {k: v for k, v in raw.items() if k not in ("order", "shares", "delta")}
-    out["top_k_coordinates_share"] = A.top_k_share(raw["shares"], top_k)
+    gap = float(np.linalg.norm(raw["delta"])) >= NO_GAP_BELOW
+    out["top_k_coordinates_share"] = A.top_k_share(raw["shares"], top_k) if gap else None
     out["gap_dimensions"] = [dict(b, delta=float(raw["delta"][b["dimension"]]))
-                             for b in _bars(raw["order"], raw["shares"], bars, "dimension")]
+                             for b in _bars(raw["order"], raw["shares"], bars, "dimension")] if gap else []
     return out
 
 
@@ -135,8 +140,9 @@ def sampled_measures(space: PairSpace, alpha: float = 0.0, renormalize: bool = T
     raw = MEMO.get(("anatomy-sampled", space.key, float(alpha), bool(renormalize), int(seed)),
                    lambda: _sampled(space, float(alpha), bool(renormalize), int(seed)))
     out = {k: v for k, v in raw.items() if k != "shares"}
-    out["top_k_components_share"] = A.top_k_share(raw["shares"], top_k)
-    out["gap_components"] = _bars(np.arange(raw["shares"].size), raw["shares"], bars, "component", offset=1)
+    gap = float(np.linalg.norm(np.subtract(*space.centroids(alpha, renormalize)))) >= NO_GAP_BELOW
+    out["top_k_components_share"] = A.top_k_share(raw["shares"], top_k) if gap else None
+    out["gap_components"] = _bars(np.arange(raw["shares"].size), raw["shares"], bars, "component", offset=1) if gap else []
     return out
 
 
