@@ -84,6 +84,79 @@ def numbers_pane(state: Any, model: str | None = None):
     return pane
 
 
+# -- the gap anatomy -----------------------------------------------------------------------
+#: the anatomy table's rows: (label, key after "original_" / "closed_"); {k} is the row's top_k
+ANATOMY_MEASURES = (
+    ("alignment E‖x − y‖²", "alignment"),
+    ("uniformity of the images (t = 2)", "uniformity_image"),
+    ("uniformity of the captions (t = 2)", "uniformity_text"),
+    ("cone: mean cosine between images", "cone_image"),
+    ("cone: mean cosine between captions", "cone_text"),
+    ("‖image centroid‖", "centroid_norm_image"),
+    ("‖caption centroid‖", "centroid_norm_text"),
+    ("share of ‖Δ‖² in the top-{k} coordinates", "top_k_coordinates_share"),
+    ("share of ‖Δ‖² in the top-{k} principal directions", "top_k_components_share"),
+    ("effective rank of the images", "effective_rank_image"),
+    ("effective rank of the captions", "effective_rank_text"),
+    ("linear separability (held-out accuracy)", "separability"),
+)
+
+
+def anatomy_of(state: Any, model: str | None = None, alpha: float | None = None) -> dict[str, Any]:
+    """explorer.engine.anatomy.anatomy_row of a model's shown pairs: closed by the views' gap
+    setting, or by `alpha` (re-normalised as the setting says), with the state's loss and seed."""
+    from ..engine.anatomy import anatomy_row
+
+    m = state.resolve_model(model)
+    a, renorm = state.closing() if alpha is None else (float(alpha), bool(state.gap.renormalize) if alpha else True)
+    return anatomy_row(state.space(m), logit_scale=state.logit_scale(m), batch_size=state.effective_batch_size(m),
+                       variant=state.gap.loss_variant, alpha=a, renormalize=renorm, seed=state.data.seed)
+
+
+def anatomy_frame(a: dict[str, Any]) -> pd.DataFrame:
+    """The anatomy row as a table: quantity | original | closed (None where a measure has no value)."""
+    rows = [(label.format(k=a["top_k"]), a[f"original_{key}"], a[f"closed_{key}"]) for label, key in ANATOMY_MEASURES]
+    return pd.DataFrame(rows, columns=["quantity", "original", "closed"])
+
+
+def top_k_closing_text(a: dict[str, Any], loss_difference: float) -> str:
+    """One sentence: what closing only the top-k coordinates of Δ does, beside the whole closing."""
+    return (f"Closing only the top-{a['top_k']} coordinates of Δ: distance {a['top_k_closed_distance']:.4f}, loss change "
+            f"{a['top_k_loss_difference']:+.4f} (whole gap {loss_difference:+.4f}), R@1 image→text "
+            f"{a['top_k_closed_r1_image_to_text']:.3f} and text→image {a['top_k_closed_r1_text_to_image']:.3f} "
+            f"(whole gap {a['closed_r1_image_to_text']:.3f} / {a['closed_r1_text_to_image']:.3f}).")
+
+
+def anatomy_methods(a: dict[str, Any]) -> list[str]:
+    """How the sampled anatomy measures were computed (those not exact)."""
+    out = [f"{what}: {a[key]}" for key, what in (("uniformity_method", "uniformity"), ("pca_method", "PCA"),
+                                                 ("recall_method", "R@1 after closing")) if a[key] != "exact"]
+    return out + [f"separability: {a['separability_method']}"]
+
+
+def anatomy_bars(a: dict[str, Any], title: str = ""):
+    """A bar chart of the largest per-coordinate contributions Δ_d²/‖Δ‖² (in %), largest first."""
+    import holoviews as hv
+
+    bars = [(str(b["dimension"]), 100.0 * b["share"], b["delta"]) for b in a["gap_dimensions"]]
+    return hv.Bars(bars, hv.Dimension("coordinate", label="coordinate d of Δ"),
+                   [hv.Dimension("share", label="share of ‖Δ‖² (%)"), hv.Dimension("delta", label="Δ_d")]).opts(
+        title=title, tools=["hover"], color="#1f77b4", xrotation=90)
+
+
+def anatomy_html(a: dict[str, Any], loss_difference: float, alpha: float) -> str:
+    """The anatomy as an escaped HTML table, the top-k sentence and how it was computed."""
+    def cell(v: Any) -> str:
+        return "<td>–</td>" if v is None else f"<td>{v:.4f}</td>"
+
+    df = anatomy_frame(a)
+    body = "".join(f"<tr><td>{esc(q)}</td>{cell(o)}{cell(c)}</tr>" for q, o, c in df.itertuples(index=False))
+    notes = "".join(f"<div>{esc(n, 300)}</div>" for n in [top_k_closing_text(a, loss_difference)] + anatomy_methods(a))
+    return (f'<div class="bx-anatomy"><b>Gap anatomy</b><table class="bx-numbers-table bx-anatomy-table">'
+            f"<tr><th>quantity</th><th>original</th><th>{esc(f'after closing (α={alpha:g})')}</th></tr>{body}</table>"
+            f'<div style="font-size:11px;color:#555">{notes}</div></div>')
+
+
 def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, str]]:
     m = state.resolve_model(model)
     f = state.faithfulness(m)
