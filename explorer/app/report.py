@@ -218,7 +218,7 @@ def gap_table(state: Any, models: Sequence[str]) -> str:
 def anatomy_table(state: Any, models: Sequence[str], rows: dict[str, dict]) -> str:
     """The gap anatomy (explorer.engine.anatomy) of each model before and after closing the whole
     gap, as the gap table closes it, with what closing only the top-k coordinates of Δ does."""
-    from ..views.numbers import ANATOMY_MEASURES, anatomy_methods, top_k_closing_text
+    from ..views.numbers import ANATOMY_MEASURES, anatomy_methods, top_k_closing_text, whole_gap_loss_difference
 
     k = rows[models[0]]["top_k"]
     head = "<tr><th>quantity</th>" + "".join(f"<th>{esc(m)}: original</th><th>{esc(m)}: closed</th>" for m in models) + "</tr>"
@@ -226,7 +226,7 @@ def anatomy_table(state: Any, models: Sequence[str], rows: dict[str, dict]) -> s
         f"<tr><td>{esc(label.format(k=k))}</td>"
         + "".join(_num("–" if rows[m][f"{w}_{key}"] is None else rows[m][f"{w}_{key}"]) for m in models for w in ("original", "closed"))
         + "</tr>" for label, key in ANATOMY_MEASURES)
-    lines = "".join(f"<p>{esc(m)}: {esc(top_k_closing_text(rows[m], _gap_table_row(state, m)['loss_difference']))}</p>"
+    lines = "".join(f"<p>{esc(m)}: {esc(top_k_closing_text(rows[m], whole_gap_loss_difference(state, m)))}</p>"
                     for m in models)
     methods = sorted({n for m in models for n in anatomy_methods(rows[m])})
     note = (f'<p class="note">Closed: the whole gap (α = 1{", re-normalised" if state.gap.renormalize else ", not re-normalised"}), '

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis import anatomy as A
+from ..errors import DataError
 from .memo import MEMO
 from .numbers import gap_distance, loss, recall, sample_positions
 from .space import PairSpace, Stats, gather
@@ -87,7 +88,7 @@ def point_sample(m: int, exact_up_to: int, size: int, seed: int = 0) -> PointSam
 
 def _need_two(space: PairSpace) -> None:
     if space.m < 2:
-        raise ValueError(f"the gap anatomy needs at least 2 shown pairs, got {space.m}")
+        raise DataError(f"the gap anatomy needs at least 2 shown pairs, got {space.m}")
 
 
 def _bars(order: np.ndarray, shares: np.ndarray, bars: int, name: str, offset: int = 0) -> list[dict[str, Any]]:
@@ -235,7 +236,7 @@ def anatomy_row(space: PairSpace, *, logit_scale: float, batch_size: int = 50, v
                  "effective_rank_text", "separability"):
         for w in when:
             row[f"{w}_{name}"] = measured[w][name]
-    closed_r = recall(space, alpha, renormalize, ks=(1,), seed=seed)
+    closed_r = recall(space, alpha, renormalize, seed=seed)  # R@1/5/10: the app's numbers ask for the same (memo)
     row["closed_r1_image_to_text"] = closed_r.values["image_to_text@1"]
     row["closed_r1_text_to_image"] = closed_r.values["text_to_image@1"]
     top = top_k_closing(space, top_k, logit_scale=logit_scale, batch_size=batch_size, variant=variant, alpha=alpha,

@@ -4,7 +4,8 @@ All values come from :meth:`ExplorerState.numbers` / :meth:`ExplorerState.faithf
 from the engine and explorer.analysis. The loss variant and batch size are part of the row
 label, the gap setting of the column label; estimated numbers say how they were estimated. The
 panes are computed off the event loop by a Feed: first everything but R@k (milliseconds), then
-with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million).
+with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million);
+once those are shown, a second Feed computes the gap anatomy (explorer.engine.anatomy) below them.
 """
 
 from __future__ import annotations
@@ -71,17 +72,53 @@ def numbers_pane(state: Any, model: str | None = None):
         yield {"html": numbers_html(full, line), "numbers": full}
 
     feed = Feed(compute, params_of(state, _with_model(DEPENDS, model)), empty=lambda: {"html": "", "numbers": None})
+    anatomy = anatomy_feed(state, model, after=feed)
 
     def render(*_: Any) -> str:
         if feed.error:
             return f'<div class="bx-numbers">{esc(feed.error)}</div>'
         faded = ' style="opacity:0.55"' if feed.pending else ""
         note = '<div style="font-size:11px;color:#a15c00">computing the numbers…</div>' if feed.pending else ""
-        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div></div>'
+        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div>{anatomy_section(anatomy)}</div>'
 
-    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error), sizing_mode="stretch_width")
-    pane.feed = feed
+    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error, anatomy.param.version,
+                                anatomy.param.pending), sizing_mode="stretch_width")
+    pane.feed, pane.anatomy_feed = feed, anatomy
     return pane
+
+
+def anatomy_feed(state: Any, model: str | None, after: Feed) -> Feed:
+    """The gap anatomy of the shown pairs (closed: the whole gap, as gap-table and the report; so
+    moving α costs nothing here), computed off the event loop only once `after` (the numbers) has
+    published its last answer for the current settings: the first numbers never wait for it, and
+    settings the anatomy does not depend on are memo hits."""
+    def compute(wanted: int = 0) -> dict:
+        if not wanted:
+            return {"html": "", "anatomy": None}
+        m = state.resolve_model(model)
+        a = anatomy_of(state, m, alpha=1.0)
+        return {"html": anatomy_html(a, whole_gap_loss_difference(state, m), 1.0), "anatomy": a}
+
+    anatomy = Feed(compute, [], empty=lambda: {"html": "", "anatomy": None})
+    requests = iter(range(1, 1 << 62))
+
+    def numbers_done(event: Any) -> None:
+        if not event.new and not after.error:
+            anatomy.request(wanted=next(requests))
+
+    anatomy._after_watcher = after.param.watch(numbers_done, "pending")
+    if not after.pending and after.value.get("numbers") is not None:  # the numbers were computed at once
+        anatomy.request(wanted=next(requests))
+    return anatomy
+
+
+def anatomy_section(anatomy: Feed) -> str:
+    if anatomy.error:
+        return f'<div class="bx-anatomy-error">{esc(anatomy.error, 500)}</div>'
+    if anatomy.pending or anatomy.value.get("anatomy") is None:
+        note = '<div class="bx-anatomy-note" style="font-size:11px;color:#a15c00">computing the gap anatomy…</div>'
+        return f'{note}<div style="opacity:0.55">{anatomy.value["html"]}</div>'
+    return anatomy.value["html"]
 
 
 # -- the gap anatomy -----------------------------------------------------------------------
@@ -111,6 +148,17 @@ def anatomy_of(state: Any, model: str | None = None, alpha: float | None = None)
     a, renorm = state.closing() if alpha is None else (float(alpha), bool(state.gap.renormalize) if alpha else True)
     return anatomy_row(state.space(m), logit_scale=state.logit_scale(m), batch_size=state.effective_batch_size(m),
                        variant=state.gap.loss_variant, alpha=a, renormalize=renorm, seed=state.data.seed)
+
+
+def whole_gap_loss_difference(state: Any, model: str | None = None) -> float:
+    """The loss after closing the whole gap (α = 1, re-normalised as the setting says) minus the
+    loss of the original embeddings (memo hits when the report's gap table computed them)."""
+    from ..engine import numbers as engine_numbers
+
+    m = state.resolve_model(model)
+    sp, g = state.space(m), state.gap
+    args = (sp, state.logit_scale(m), state.effective_batch_size(m), g.loss_variant)
+    return engine_numbers.loss(*args, 1.0, g.renormalize) - engine_numbers.loss(*args, 0.0, True)
 
 
 def anatomy_frame(a: dict[str, Any]) -> pd.DataFrame:
