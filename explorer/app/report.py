@@ -190,16 +190,20 @@ def _umask() -> int:
     return mask
 
 
+def _gap_table_row(state: Any, model: str) -> dict:
+    from ..engine.numbers import gap_table_row
+
+    return gap_table_row(state.space(model), logit_scale=state.logit_scale(model), model=model, batch_size=state.effective_batch_size(model),
+                         variant=state.gap.loss_variant, alpha=1.0, renormalize=state.gap.renormalize, seed=state.data.seed)
+
+
 def gap_table(state: Any, models: Sequence[str]) -> str:
     """The article's table, as ``python -m explorer gap-table`` computes it: the whole gap closed
     (α = 1), whatever α the views show, so a report always says what closing the gap does."""
-    from ..engine.numbers import gap_table_row
-
     rows = []
     g = state.gap
     for m in models:
-        r = gap_table_row(state.space(m), logit_scale=state.logit_scale(m), model=m, batch_size=state.effective_batch_size(m),
-                          variant=g.loss_variant, alpha=1.0, renormalize=g.renormalize, seed=state.data.seed)
+        r = _gap_table_row(state, m)
         cells = [m, r["n"], r["original_distance"], r["original_loss"], r["closed_distance"], r["closed_loss"],
                  r["loss_difference"], r["r1_image_to_text"], r["r1_text_to_image"]]
         rows.append("<tr>" + "".join(_num(c) for c in cells) + "</tr>")
@@ -209,6 +213,36 @@ def gap_table(state: Any, models: Sequence[str]) -> str:
             f"as <code>python -m explorer gap-table</code>; loss {esc(g.loss_variant)}, batches of "
             f"{state.effective_batch_size(models[0])}.</p>")
     return f'<table class="numbers gap-table">{head}{"".join(rows)}</table>{note}'
+
+
+def anatomy_table(state: Any, models: Sequence[str], rows: dict[str, dict]) -> str:
+    """The gap anatomy (explorer.engine.anatomy) of each model before and after closing the whole
+    gap, as the gap table closes it, with what closing only the top-k coordinates of Δ does."""
+    from ..views.numbers import ANATOMY_MEASURES, anatomy_methods, top_k_closing_text, whole_gap_loss_difference
+
+    k = rows[models[0]]["top_k"]
+    head = "<tr><th>quantity</th>" + "".join(f"<th>{esc(m)}: original</th><th>{esc(m)}: closed</th>" for m in models) + "</tr>"
+    body = "".join(
+        f"<tr><td>{esc(label.format(k=k))}</td>"
+        + "".join(_num("–" if rows[m][f"{w}_{key}"] is None else rows[m][f"{w}_{key}"]) for m in models for w in ("original", "closed"))
+        + "</tr>" for label, key in ANATOMY_MEASURES)
+    lines = "".join(f"<p>{esc(m)}: {esc(top_k_closing_text(rows[m], whole_gap_loss_difference(state, m)))}</p>"
+                    for m in models)
+    methods = sorted({n for m in models for n in anatomy_methods(rows[m])})
+    note = (f'<p class="note">Closed: the whole gap (α = 1{", re-normalised" if state.gap.renormalize else ", not re-normalised"}), '
+            "as in the table above. Cone: mean pairwise cosine within a modality; shares of ‖Δ‖², Δ = mean image − mean "
+            f"caption; top-{k} principal directions of the joint embeddings; {esc('; '.join(methods))}.</p>")
+    return f'<table class="numbers anatomy">{head}{body}</table>{lines}{note}'
+
+
+def anatomy_figure(row: dict, model: str):
+    """The bar chart of the largest per-coordinate contributions to ‖Δ‖² (the app's builder)."""
+    from ..views.numbers import anatomy_bars
+
+    fig = _render(anatomy_bars(row, f"{model}: the coordinates that hold the gap").opts(width=520, height=300))
+    n = len(row["gap_dimensions"])
+    return fig, f"{model}: Δ_d²/‖Δ‖² of the {n} largest coordinates of Δ (original embeddings); top {row['top_k']} hold " \
+                f"{100 * row['original_top_k_coordinates_share']:.1f}%"
 
 
 def numbers_table(state: Any, models: Sequence[str]) -> str:
@@ -360,6 +394,12 @@ def render_report(
         hist = add(f"hist_{i}", histogram_figure(state, m))
         sections.append((m, f'<div class="row"><div>{sim}</div><div>{diff}</div></div>{clusters_table(state, m, inline)}'
                             f'<div class="row"><div>{scatter}</div><div>{land}{hist}</div></div>'))
+    say("gap anatomy")
+    from ..views.numbers import anatomy_of
+
+    anatomy = {m: anatomy_of(state, m, alpha=1.0) for m in names}
+    bars = "".join(f"<div>{add(f'anatomy_{i}', anatomy_figure(anatomy[m], m))}</div>" for i, m in enumerate(names))
+    sections.insert(0, (None, f'{anatomy_table(state, names, anatomy)}<div class="row">{bars}</div>'))
     say("bokeh plots")
     script, divs = components(plots)
     # Bokeh's own JS, inline; not render_js(), which (once Panel is imported) also emits a
@@ -370,6 +410,9 @@ def render_report(
     for m, chunk in sections:
         for key, div in divs.items():
             chunk = chunk.replace(f"@{mark}:{key}@", f'{div}<p class="note prov">{esc(lines[key], 1000)}</p>')
+        if m is None:  # the gap anatomy, placed after the gap table
+            anatomy_html = chunk
+            continue
         body.append(f'<section><h2>{esc(m)}</h2>{chunk}</section>')
 
     intro = (
@@ -388,6 +431,7 @@ def render_report(
 <h1>{esc(title)}</h1>
 <h2>Settings</h2>{settings_table(state, names, command)}
 <h2>Closing the gap</h2>{gap_table(state, names)}
+<h2>Gap anatomy</h2>{anatomy_html}
 <h2>Gap, loss and retrieval at the views' setting</h2>{numbers_table(state, names)}
 <h2>Projection faithfulness</h2>{faithfulness_table(state, names)}
 {intro}

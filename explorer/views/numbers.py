@@ -4,7 +4,8 @@ All values come from :meth:`ExplorerState.numbers` / :meth:`ExplorerState.faithf
 from the engine and explorer.analysis. The loss variant and batch size are part of the row
 label, the gap setting of the column label; estimated numbers say how they were estimated. The
 panes are computed off the event loop by a Feed: first everything but R@k (milliseconds), then
-with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million).
+with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million);
+once those are shown, a second Feed computes the gap anatomy (explorer.engine.anatomy) below them.
 """
 
 from __future__ import annotations
@@ -71,17 +72,137 @@ def numbers_pane(state: Any, model: str | None = None):
         yield {"html": numbers_html(full, line), "numbers": full}
 
     feed = Feed(compute, params_of(state, _with_model(DEPENDS, model)), empty=lambda: {"html": "", "numbers": None})
+    anatomy = anatomy_feed(state, model, after=feed)
 
     def render(*_: Any) -> str:
         if feed.error:
             return f'<div class="bx-numbers">{esc(feed.error)}</div>'
         faded = ' style="opacity:0.55"' if feed.pending else ""
         note = '<div style="font-size:11px;color:#a15c00">computing the numbers…</div>' if feed.pending else ""
-        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div></div>'
+        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div>{anatomy_section(anatomy)}</div>'
 
-    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error), sizing_mode="stretch_width")
-    pane.feed = feed
+    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error, anatomy.param.version,
+                                anatomy.param.pending), sizing_mode="stretch_width")
+    pane.feed, pane.anatomy_feed = feed, anatomy
     return pane
+
+
+def anatomy_feed(state: Any, model: str | None, after: Feed) -> Feed:
+    """The gap anatomy of the shown pairs (closed: the whole gap, as gap-table and the report; so
+    moving α costs nothing here), computed off the event loop only once `after` (the numbers) has
+    published its last answer for the current settings: the first numbers never wait for it, and
+    settings the anatomy does not depend on are memo hits."""
+    def compute(wanted: int = 0) -> dict:
+        if not wanted:
+            return {"html": "", "anatomy": None}
+        m = state.resolve_model(model)
+        a = anatomy_of(state, m, alpha=1.0)
+        return {"html": anatomy_html(a, whole_gap_loss_difference(state, m), 1.0), "anatomy": a}
+
+    anatomy = Feed(compute, [], empty=lambda: {"html": "", "anatomy": None})
+    requests = iter(range(1, 1 << 62))
+
+    def numbers_done(event: Any) -> None:
+        if not event.new and not after.error:
+            anatomy.request(wanted=next(requests))
+
+    anatomy._after_watcher = after.param.watch(numbers_done, "pending")
+    if not after.pending and after.value.get("numbers") is not None:  # the numbers were computed at once
+        anatomy.request(wanted=next(requests))
+    return anatomy
+
+
+def anatomy_section(anatomy: Feed) -> str:
+    if anatomy.error:
+        return f'<div class="bx-anatomy-error">{esc(anatomy.error, 500)}</div>'
+    if anatomy.pending or anatomy.value.get("anatomy") is None:
+        note = '<div class="bx-anatomy-note" style="font-size:11px;color:#a15c00">computing the gap anatomy…</div>'
+        return f'{note}<div style="opacity:0.55">{anatomy.value["html"]}</div>'
+    return anatomy.value["html"]
+
+
+# -- the gap anatomy -----------------------------------------------------------------------
+#: the anatomy table's rows: (label, key after "original_" / "closed_"); {k} is the row's top_k
+ANATOMY_MEASURES = (
+    ("alignment E‖x − y‖²", "alignment"),
+    ("uniformity of the images (t = 2)", "uniformity_image"),
+    ("uniformity of the captions (t = 2)", "uniformity_text"),
+    ("cone: mean cosine between images", "cone_image"),
+    ("cone: mean cosine between captions", "cone_text"),
+    ("‖image centroid‖", "centroid_norm_image"),
+    ("‖caption centroid‖", "centroid_norm_text"),
+    ("share of ‖Δ‖² in the top-{k} coordinates", "top_k_coordinates_share"),
+    ("share of ‖Δ‖² in the top-{k} principal directions", "top_k_components_share"),
+    ("effective rank of the images", "effective_rank_image"),
+    ("effective rank of the captions", "effective_rank_text"),
+    ("linear separability (held-out accuracy)", "separability"),
+)
+
+
+def anatomy_of(state: Any, model: str | None = None, alpha: float | None = None) -> dict[str, Any]:
+    """explorer.engine.anatomy.anatomy_row of a model's shown pairs: closed by the views' gap
+    setting, or by `alpha` (re-normalised as the setting says), with the state's loss and seed."""
+    from ..engine.anatomy import anatomy_row
+
+    m = state.resolve_model(model)
+    a, renorm = state.closing() if alpha is None else (float(alpha), bool(state.gap.renormalize) if alpha else True)
+    return anatomy_row(state.space(m), logit_scale=state.logit_scale(m), batch_size=state.effective_batch_size(m),
+                       variant=state.gap.loss_variant, alpha=a, renormalize=renorm, seed=state.data.seed)
+
+
+def whole_gap_loss_difference(state: Any, model: str | None = None) -> float:
+    """The loss after closing the whole gap (α = 1, re-normalised as the setting says) minus the
+    loss of the original embeddings (memo hits when the report's gap table computed them)."""
+    from ..engine import numbers as engine_numbers
+
+    m = state.resolve_model(model)
+    sp, g = state.space(m), state.gap
+    args = (sp, state.logit_scale(m), state.effective_batch_size(m), g.loss_variant)
+    return engine_numbers.loss(*args, 1.0, g.renormalize) - engine_numbers.loss(*args, 0.0, True)
+
+
+def anatomy_frame(a: dict[str, Any]) -> pd.DataFrame:
+    """The anatomy row as a table: quantity | original | closed (None where a measure has no value)."""
+    rows = [(label.format(k=a["top_k"]), a[f"original_{key}"], a[f"closed_{key}"]) for label, key in ANATOMY_MEASURES]
+    return pd.DataFrame(rows, columns=["quantity", "original", "closed"])
+
+
+def top_k_closing_text(a: dict[str, Any], loss_difference: float) -> str:
+    """One sentence: what closing only the top-k coordinates of Δ does, beside the whole closing."""
+    return (f"Closing only the top-{a['top_k']} coordinates of Δ: distance {a['top_k_closed_distance']:.4f}, loss change "
+            f"{a['top_k_loss_difference']:+.4f} (whole gap {loss_difference:+.4f}), R@1 image→text "
+            f"{a['top_k_closed_r1_image_to_text']:.3f} and text→image {a['top_k_closed_r1_text_to_image']:.3f} "
+            f"(whole gap {a['closed_r1_image_to_text']:.3f} / {a['closed_r1_text_to_image']:.3f}).")
+
+
+def anatomy_methods(a: dict[str, Any]) -> list[str]:
+    """How the sampled anatomy measures were computed (those not exact)."""
+    out = [f"{what}: {a[key]}" for key, what in (("uniformity_method", "uniformity"), ("pca_method", "PCA"),
+                                                 ("recall_method", "R@1 after closing")) if a[key] != "exact"]
+    return out + [f"separability: {a['separability_method']}"]
+
+
+def anatomy_bars(a: dict[str, Any], title: str = ""):
+    """A bar chart of the largest per-coordinate contributions Δ_d²/‖Δ‖² (in %), largest first."""
+    import holoviews as hv
+
+    bars = [(str(b["dimension"]), 100.0 * b["share"], b["delta"]) for b in a["gap_dimensions"]]
+    return hv.Bars(bars, hv.Dimension("coordinate", label="coordinate d of Δ"),
+                   [hv.Dimension("share", label="share of ‖Δ‖² (%)"), hv.Dimension("delta", label="Δ_d")]).opts(
+        title=title, tools=["hover"], color="#1f77b4", xrotation=90)
+
+
+def anatomy_html(a: dict[str, Any], loss_difference: float, alpha: float) -> str:
+    """The anatomy as an escaped HTML table, the top-k sentence and how it was computed."""
+    def cell(v: Any) -> str:
+        return "<td>–</td>" if v is None else f"<td>{v:.4f}</td>"
+
+    df = anatomy_frame(a)
+    body = "".join(f"<tr><td>{esc(q)}</td>{cell(o)}{cell(c)}</tr>" for q, o, c in df.itertuples(index=False))
+    notes = "".join(f"<div>{esc(n, 300)}</div>" for n in [top_k_closing_text(a, loss_difference)] + anatomy_methods(a))
+    return (f'<div class="bx-anatomy"><b>Gap anatomy</b><table class="bx-numbers-table bx-anatomy-table">'
+            f"<tr><th>quantity</th><th>original</th><th>{esc(f'after closing (α={alpha:g})')}</th></tr>{body}</table>"
+            f'<div style="font-size:11px;color:#555">{notes}</div></div>')
 
 
 def faithfulness_rows(state: Any, model: str | None = None) -> list[tuple[str, str]]:
