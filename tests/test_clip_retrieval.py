@@ -301,3 +301,36 @@ def test_gap_table_cli_reads_a_folder(tmp_path):
                          timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
     assert "img_emb_2.npy is float32" in bad.stderr
+
+
+def test_embed_exports_a_clip_retrieval_folder(tmp_path, monkeypatch, capsys):
+    """`embed --export-format clip-retrieval --export DIR`: the usable pairs (a corrupt image is
+    skipped), row by row as in the store entry, with image paths the reader finds again."""
+    import tiny_model
+
+    from explorer import cli, models
+    from explorer.store import EmbeddingStore
+
+    monkeypatch.setitem(models.MODEL_LOADERS, "tiny", "tiny_model:load_tiny")
+    tiny_model.write_images(tmp_path / "imgs", 6)
+    (tmp_path / "imgs" / "3.png").write_bytes(b"\x89PNG\r\n\x1a\ncorrupt")
+    pd.DataFrame([(f"imgs/{i}.png", f"caption {i}") for i in range(6)], columns=["image", "caption"]).to_csv(tmp_path / "p.csv", index=False)
+    out, store = tmp_path / "exported", tmp_path / "store"
+    argv = ["embed", "--dataset", f"pairs:{tmp_path / 'p.csv'}", "--model", "tiny:0", "--store", str(store), "--no-progress",
+            "--export-format", "clip-retrieval", "--export", str(out), "--shard-rows", "2"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert "as a clip-retrieval folder" in capsys.readouterr().out
+    assert len(list((out / "img_emb").iterdir())) == 3  # 5 usable pairs, 2 per shard
+    (entry,) = EmbeddingStore(store).entries()
+    stored = EmbeddingStore(store).load(entry.key)
+    pairs, embs = import_clip_retrieval(str(out))
+    assert list(embs) == [stored.model] and embs[stored.model].logit_scale == stored.logit_scale
+    emb = embs[stored.model]
+    np.testing.assert_array_equal(emb.image, stored.image)
+    np.testing.assert_array_equal(emb.text, stored.text)
+    kept = [0, 1, 2, 4, 5]
+    assert list(pairs.captions) == [f"caption {i}" for i in kept]
+    assert [pairs.images.path(r).name for r in range(5)] == [f"{i}.png" for i in kept]
+    # a destination that is not empty is refused before any work
+    assert cli.main(argv) == 2 and "not an empty folder" in capsys.readouterr().err
+    assert cli.main(argv[:-4] + ["--shard-rows", "3"]) == 2 and "name the folder with --export DIR" in capsys.readouterr().err
