@@ -340,15 +340,6 @@ def check_destination(folder: Path | str) -> Path:
     return folder
 
 
-def _image_refs(pairs: PairSet) -> list[Any] | None:
-    if pairs.images is not None:
-        path = getattr(pairs.images, "path", None)
-        return [str(path(i)) if path is not None else pairs.images.ref(i) for i in range(len(pairs))]
-    if pairs.metadata is not None and "image_path" in pairs.metadata.columns:
-        return pairs.metadata["image_path"].tolist()
-    return None
-
-
 def write_clip_retrieval(folder: Path | str, emb: Embeddings, pairs: PairSet, *, shard_rows: int = DEFAULT_SHARD_ROWS,
                          dtype: Any = None) -> Path:
     """Write `emb` and `pairs` (row i = pair i) as a clip-retrieval folder (module docstring),
@@ -358,6 +349,7 @@ def write_clip_retrieval(folder: Path | str, emb: Embeddings, pairs: PairSet, *,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from ..exports import image_references
     from ..normalise import CHUNK_ROWS
 
     folder = check_destination(folder)
@@ -367,7 +359,9 @@ def write_clip_retrieval(folder: Path | str, emb: Embeddings, pairs: PairSet, *,
     out_dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32 if emb.image.dtype == np.float64 else emb.image.dtype)
     count = max(1, math.ceil(emb.n / int(shard_rows)))
     width = int(math.log10(count)) + 1  # clip-retrieval's zero padding
-    refs = _image_refs(pairs)
+    refs = image_references(pairs, range(len(pairs)), columns=("image_path",))
+    if all(r is None for r in refs):
+        refs = None
     extra = pairs.metadata.reset_index(drop=True) if pairs.metadata is not None else None
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
