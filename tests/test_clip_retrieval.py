@@ -334,3 +334,14 @@ def test_embed_exports_a_clip_retrieval_folder(tmp_path, monkeypatch, capsys):
     # a destination that is not empty is refused before any work
     assert cli.main(argv) == 2 and "not an empty folder" in capsys.readouterr().err
     assert cli.main(argv[:-4] + ["--shard-rows", "3"]) == 2 and "name the folder with --export DIR" in capsys.readouterr().err
+
+
+def test_benchmark_script_runs_at_toy_size(tmp_path):
+    """benchmarks/clip_retrieval.py end to end (no timing asserted: it must not rot)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "clip_retrieval.py"), "--pairs", "600", "--dim", "8",
+                        "--shards", "3", "--work", str(tmp_path / "w")], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for line in ("wrote 600 pairs", "gap-table, second open", "open alone, third open", "peak RSS"):
+        assert line in r.stdout, r.stdout
+    assert not (tmp_path / "w").exists()
