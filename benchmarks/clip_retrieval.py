@@ -5,12 +5,15 @@ clip-retrieval inference does, in SHARDS shards (explorer.importers.clip_retriev
 the export path is measured at the same size), then runs, each in a fresh process under
 ``/usr/bin/time -v``:
 
-1. ``python -m explorer gap-table clip-retrieval:DIR`` the first time: the shards are checked and
-   written once into the store (several shards are not one array);
-2. the same again: the store entry is memory-mapped, only the metadata is read;
-3. the open alone (``open_source``) a third time, without the gap table's computation.
+1. the open alone (``open_source``) the first time: the shards are checked and written once
+   into the store (several shards are not one array);
+2. the open alone again: the store entry is memory-mapped, only the metadata is read;
+3. ``python -m explorer gap-table clip-retrieval:DIR``: the open and the gap table's computation.
 
-Each line gives the wall time and the peak RSS next to the size of the embedding arrays. The
+Each line gives the wall time and the peak RSS next to the size of the embedding arrays. Peak
+RSS counts the pages of memory-mapped files a process has read (as in the scale benchmark): a
+pass over all pairs maps the whole array; the open alone also reports its own (anonymous) memory
+apart from the mapped file pages. The
 folder, the store and the generator's temporary arrays live under --work and are deleted at the
 end unless --keep.
 
@@ -99,18 +102,22 @@ def main() -> int:
         meta_gb = sum(p.stat().st_size for p in (folder / "metadata").iterdir()) / 1e9
         print(f"wrote {args.pairs:,} pairs × {args.dim} ({args.dtype}) in {args.shards} shards: {wrote:.1f} s; "
               f"embedding arrays {array_gb:.2f} GB, metadata {meta_gb:.3f} GB")
-        gap = [sys.executable, "-m", "explorer", "gap-table", f"clip-retrieval:{folder}", "--batch", str(args.batch), "--json"]
-        for label in ("gap-table, first open", "gap-table, second open"):
-            wall, rss, out = timed(gap, env)
-            row = json.loads(out)[0]
-            print(f"{label}: {wall:.1f} s wall, peak RSS {rss:.2f} GB ({rss / array_gb:.2f} × the arrays); "
-                  f"n {row['n']:,}, gap {row['original_distance']:.4f}, loss {row['original_loss']:.4f}")
         probe = ("import time, json; t = time.perf_counter(); from explorer.sources import open_source; "
-                 f"s = open_source('clip-retrieval:{folder}'); print(json.dumps({{'n': s.n, 's': time.perf_counter() - t}}))")
-        wall, rss, out = timed([sys.executable, "-c", probe], env)
-        inner = json.loads(out.strip().splitlines()[-1])
-        print(f"open alone, third open: {inner['s']:.2f} s in the process ({wall:.1f} s with interpreter start and imports), "
-              f"peak RSS {rss:.2f} GB ({rss / array_gb:.2f} × the arrays), {inner['n']:,} pairs")
+                 f"s = open_source('clip-retrieval:{folder}'); dt = time.perf_counter() - t; "
+                 "st = dict(l.split(':', 1) for l in open('/proc/self/status') if l.startswith(('RssAnon', 'RssFile'))); "
+                 "print(json.dumps({'n': s.n, 's': dt, **{k: int(v.split()[0]) / 1e6 for k, v in st.items()}}))")
+        for label in ("open alone, first open", "open alone, second open"):
+            wall, rss, out = timed([sys.executable, "-c", probe], env)
+            inner = json.loads(out.strip().splitlines()[-1])
+            print(f"{label}: {inner['s']:.2f} s in the process ({wall:.1f} s with interpreter start and imports), "
+                  f"peak RSS {rss:.2f} GB ({rss / array_gb:.2f} × the arrays; after the open {inner['RssAnon']:.2f} GB own memory, "
+                  f"{inner['RssFile']:.2f} GB mapped file pages), {inner['n']:,} pairs")
+        gap = [sys.executable, "-m", "explorer", "gap-table", f"clip-retrieval:{folder}", "--batch", str(args.batch), "--json"]
+        wall, rss, out = timed(gap, env)
+        row = json.loads(out)[0]
+        print(f"gap-table, third open: {wall:.1f} s wall, peak RSS {rss:.2f} GB ({rss / array_gb:.2f} × the arrays); "
+              f"n {row['n']:,}, gap {row['original_distance']:.4f}, loss {row['original_loss']:.4f}, "
+              f"closed loss {row['closed_loss']:.4f}, R@1 i→t {row['r1_image_to_text']:.4f}")
         store_gb = sum(p.stat().st_size for p in store.rglob("*.npy")) / 1e9
         print(f"store entry written by the first open: {store_gb:.2f} GB" if store_gb else
               "no store entry: the folder is small enough to be read into memory (≤ 256 MB per modality)")
