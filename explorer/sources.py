@@ -6,7 +6,7 @@ Two kinds of spec:
   ``store:KEY`` or the path of a store entry directory.
 - **datasets** carry pairs only and need models to embed them: ``coco:ROOT``,
   ``diffusiondb:ROOT``, ``pairs:FILE``, ``folder:DIR``, ``augment:KIND:IMAGE[:CAPTION]``,
-  ``shapes[:N]``, and ``amumo:DIR`` (its images and prompts).
+  ``shapes[:N]``, ``webdataset:PATTERN`` (tar shards) and ``amumo:DIR`` (its images and prompts).
 
 A spec without a prefix is recognised from the path: a folder with ``similarities/`` is an Amumo
 export, a folder with ``manifest.json`` a store entry, one with ``img_emb/`` a clip-retrieval
@@ -46,6 +46,7 @@ DATASETS: dict[str, str] = {
     "pairs": "explorer.data.custom:load_pairs_file",
     "folder": "explorer.data.custom:load_folder",
     "augment": "explorer.data.augment:load_augmentation_series",
+    "webdataset": "explorer.data.webdataset:load_webdataset",
 }
 
 

@@ -144,6 +144,25 @@ def test_thumbnails_from_image_paths_that_exist(tmp_path):
     assert pairs2.images.path(23) == (imgs / "23.png").resolve()
 
 
+def test_the_app_state_opens_a_folder_and_serves_its_thumbnails(tmp_path):
+    from PIL import Image
+
+    from explorer.state import ExplorerState
+    from explorer.thumbnails import thumbnail_for_path
+
+    (tmp_path / "images").mkdir()
+    for i in range(sum(SIZES)):
+        Image.new("RGB", (8, 8), (0, i * 10, 0)).save(tmp_path / "images" / f"{i}.png")
+    root, x, y, _ = make_folder(tmp_path / "served", images=lambda i: f"images/{i}.png")
+    state = ExplorerState(source=f"clip-retrieval:{root}", batch_size=8)  # what `serve --source` builds
+    gap = float(np.linalg.norm(unit(x.astype(np.float64)).mean(0) - unit(y.astype(np.float64)).mean(0)))
+    assert state.numbers(recall=False)["gap_distance_before"] == pytest.approx(gap, abs=1e-3)
+    png = thumbnail_for_path(state.thumb_url(13))
+    from io import BytesIO
+
+    assert Image.open(BytesIO(png)).getpixel((0, 0))[1] == 130
+
+
 # -- malformed folders: one clear sentence naming the shard file -----------------------------------
 def _rows_disagree(root):
     np.save(root / "text_emb" / "text_emb_1.npy", np.load(root / "text_emb" / "text_emb_1.npy")[:-1])
