@@ -9,6 +9,7 @@ Notebook API (imported lazily, so `import explorer` stays light)::
     explorer.views.similarity_heatmap(state, "CLIP") # any view of the app, inline
     explorer.Explorer(state=state)                   # the whole app, inline
     pairs = explorer.load_pairs("shapes:500"); emb = explorer.embed(pairs, "own:clip")
+    explorer.export_selection(state, "picked.parquet", [3, 14, 15])  # or .csv; see explorer.exports
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _LAZY = {
     "AugmentState": ("explorer.state", "AugmentState"),
     "Explorer": ("explorer.app.explorer", "Explorer"),
     "write_report": ("explorer.app.report", "write_report"),
+    "export_selection": ("explorer.exports", "export_selection"),
     "views": ("explorer.views", None),
     "engine": ("explorer.engine", None),
     "MEMO": ("explorer.engine.memo", "MEMO"),

@@ -11,7 +11,7 @@ time) and memory-mapped from there, so the next open costs one check of the stor
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -64,6 +64,17 @@ def scan(image: np.ndarray, text: np.ndarray, source: str) -> bool:
     return unit
 
 
+def fill_normalised(target: np.ndarray, parts: Sequence[np.ndarray]) -> None:
+    """Write the rows of `parts`, one array after the other, into `target` (e.g. a memory-mapped
+    store array), each row divided by its norm in float64, `CHUNK_ROWS` rows at a time."""
+    row = 0
+    for src in parts:
+        for s in range(0, src.shape[0], CHUNK_ROWS):
+            block = np.asarray(src[s : s + CHUNK_ROWS], dtype=np.float64)
+            target[row : row + block.shape[0]] = block / np.linalg.norm(block, axis=1, keepdims=True)
+            row += block.shape[0]
+
+
 def embeddings_from_arrays(image: Any, text: Any, *, model: str, logit_scale: float, provenance: Mapping[str, Any] | None = None,
                            source: str = "embeddings", content_key: str | None = None, store: Any = None) -> Embeddings:
     """Embeddings of `image` and `text` (see module docstring)."""
@@ -85,9 +96,7 @@ def embeddings_from_arrays(image: Any, text: Any, *, model: str, logit_scale: fl
     if not store.contains(key):
         def fill(maps, _progress):
             for name, src in (("image", a), ("text", b)):
-                for s in range(0, src.shape[0], CHUNK_ROWS):
-                    block = np.asarray(src[s : s + CHUNK_ROWS], dtype=np.float64)
-                    maps[name][s : s + block.shape[0]] = block / np.linalg.norm(block, axis=1, keepdims=True)
+                fill_normalised(maps[name], [src])
 
         store.save_chunked(key, n=a.shape[0], dim=a.shape[1], dtype=np.float32 if a.dtype == np.float64 else a.dtype,
                            fill=fill, model=str(model), logit_scale=float(logit_scale), provenance=prov,

@@ -2,14 +2,15 @@
 
 Two kinds of spec:
 - **precomputed** sources carry embeddings already: ``amumo:DIR`` (an Amumo article export),
-  ``liang:FILE.npy`` ((2, N, D) arrays), ``npz:FILE``, ``parquet:FILE``, ``store:KEY`` or the path
-  of a store entry directory.
+  ``liang:FILE.npy`` ((2, N, D) arrays), ``npz:FILE``, ``parquet:FILE``, ``clip-retrieval:DIR``,
+  ``store:KEY`` or the path of a store entry directory.
 - **datasets** carry pairs only and need models to embed them: ``coco:ROOT``,
   ``diffusiondb:ROOT``, ``pairs:FILE``, ``folder:DIR``, ``augment:KIND:IMAGE[:CAPTION]``,
-  ``shapes[:N]``, and ``amumo:DIR`` (its images and prompts).
+  ``shapes[:N]``, ``webdataset:PATTERN`` (tar shards) and ``amumo:DIR`` (its images and prompts).
 
 A spec without a prefix is recognised from the path: a folder with ``similarities/`` is an Amumo
-export, a folder with ``manifest.json`` a store entry, ``.npy`` Liang et al.'s layout, ``.npz`` and
+export, a folder with ``manifest.json`` a store entry, one with ``img_emb/`` a clip-retrieval
+folder, ``.npy`` Liang et al.'s layout, ``.npz`` and
 ``.parquet`` tables.
 """
 
@@ -33,6 +34,7 @@ IMPORTERS: dict[str, str] = {
     "store": "explorer.importers.store_entry:import_store_entry",
     "amumo-csv": "explorer.importers.amumo_csv:import_amumo_csv",
     "synthetic": "explorer.importers.synthetic:import_synthetic",
+    "clip-retrieval": "explorer.importers.clip_retrieval:import_clip_retrieval",
 }
 
 #: prefix -> "module:function"; function(arg: str, **options) -> PairSet
@@ -44,6 +46,7 @@ DATASETS: dict[str, str] = {
     "pairs": "explorer.data.custom:load_pairs_file",
     "folder": "explorer.data.custom:load_folder",
     "augment": "explorer.data.augment:load_augmentation_series",
+    "webdataset": "explorer.data.webdataset:load_webdataset",
 }
 
 
@@ -76,6 +79,8 @@ def detect_prefix(path_like: str) -> str:
             return "amumo"
         if (p / "manifest.json").is_file():
             return "store"
+        if (p / "img_emb").is_dir():
+            return "clip-retrieval"
         if (p / "annotations" / "captions_val2017.json").is_file():
             return "coco"
         if (p / "metadata.parquet").is_file():

@@ -12,6 +12,13 @@ Examples:
   python -m explorer embed --dataset augment:rotation:photo.jpg:"a photo of a dog" --model own:clip
   python -m explorer embed --dataset pairs:my_pairs.csv --model own:clip --json
   python -m explorer embed --dataset diffusiondb:~/data/diffusiondb --model own:clip --dask local:4
+  python -m explorer embed --dataset coco:~/data/coco --model own:clip --export-format clip-retrieval --export out/
+
+``--export-format clip-retrieval`` writes the layout of ``clip-retrieval inference`` (img_emb/,
+text_emb/, metadata/ with image_path, caption, key and the dataset's metadata), which autofaiss,
+clip-retrieval's back-end and Embedding Atlas read, and ``clip-retrieval:DIR`` reads back. It is an
+option of this command rather than of ``store export`` because only here are the pairs known: a
+store entry holds arrays, not captions or image paths.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpecError
+from ..importers.clip_retrieval import DEFAULT_SHARD_ROWS, check_destination, write_clip_retrieval
 from .common import positive_int, print_json, print_notes
+
+EXPORT_FORMATS = ("npy", "clip-retrieval")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dask", default=None, metavar="local[:N]", help="embed on a local dask.distributed cluster of N worker processes")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="embed on the dask.distributed cluster of this scheduler")
     p.add_argument("--store", default=None, metavar="DIR", help="embedding store folder (default $BIMODAL_EXPLORER_CACHE or ~/.cache/bimodal-explorer)")
-    p.add_argument("--export", default=None, metavar="FILE.npy", help="also write the (2, N, D) float32 array (images, texts), and FILE.pairs.csv naming the pair of each row")
+    p.add_argument("--export", default=None, metavar="FILE.npy|DIR", help="also write the (2, N, D) float32 array (images, texts), and FILE.pairs.csv naming the pair of each row; with --export-format clip-retrieval a new folder DIR")
+    p.add_argument("--export-format", choices=EXPORT_FORMATS, default="npy", help="npy (default): FILE.npy and FILE.pairs.csv; clip-retrieval: DIR/img_emb/, text_emb/, metadata/ as clip-retrieval inference writes them")
+    p.add_argument("--shard-rows", type=positive_int, default=None, help=f"clip-retrieval export: rows per shard (default {DEFAULT_SHARD_ROWS:,}, as clip-retrieval)")
     p.add_argument("--json", action="store_true", help='print {"store_path", "n", "dim", "model", "dataset", "cache_hit"} as JSON')
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -71,6 +83,13 @@ def parse_options(items: list[str]) -> dict:
                     continue
         out[key] = v
     return out
+
+
+def check_export_target(path: Path, fmt: str) -> Path:
+    """The --export destination of `fmt`, checked before any work."""
+    if fmt == "clip-retrieval":
+        return check_destination(path)
+    return check_export(path)
 
 
 def check_export(path: Path) -> Path:
@@ -129,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
 
     split_model_spec(args.model)  # a mistyped model spec fails before any dataset work
     if args.export:
-        check_export(Path(args.export))
+        check_export_target(Path(args.export), args.export_format)
+    elif args.export_format != "npy" or args.shard_rows is not None:
+        raise SpecError("--export-format and --shard-rows describe --export; name the folder with --export DIR")
     options = parse_options(args.option)
     if args.caption is not None:
         options["caption"] = args.caption
@@ -161,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     skipped = [f"skipped pair {s['index']} ({s['image']}): {s['reason']}" for s in result.skipped]
     if skipped:
         print_notes(format_notes_for_cli([f"{len(skipped)} of {len(pairs)} pairs could not be embedded"] + skipped))
-    if args.export:
+    if args.export and args.export_format == "clip-retrieval":
+        write_clip_retrieval(Path(args.export), emb, result.pairs, shard_rows=args.shard_rows or DEFAULT_SHARD_ROWS)
+    elif args.export:
         export_array(Path(args.export), emb.stacked())
         export_pair_table(Path(args.export), pairs, result)
     if args.json:
@@ -179,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
     state = "cache hit" if result.cache_hit else "computed"
     print(f"{emb.n} pairs x {emb.dim} dims, {emb.model} on {pairs.name} ({state})")
     print(f"store entry: {result.path}")
-    if args.export:
+    if args.export and args.export_format == "clip-retrieval":
+        print(f"exported {emb.n} pairs as a clip-retrieval folder to {args.export} (img_emb/, text_emb/, metadata/)")
+    elif args.export:
         print(f"exported (2, {emb.n}, {emb.dim}) float32 array (images, texts) to {args.export}; "
               f"the pair of each row is in {Path(args.export).with_name(Path(args.export).stem + '.pairs.csv')}")
     return 0
