@@ -159,6 +159,7 @@ def explore_page(state: Any) -> pn.Column:
                           css_classes=["bx-selection-box"])
     middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
     faithfulness = faithfulness_card(state)
+    anatomy = anatomy_card(state)
 
     def clusters_title(on: bool) -> str:
         return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
@@ -179,7 +180,7 @@ def explore_page(state: Any) -> pn.Column:
         plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
                     width=560),
         flex_wrap="wrap", sizing_mode="stretch_width")
-    page = pn.Column(top, middle, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
+    page = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
     page.rebuilt = [heatmap, scatter, difference]
     return page
 
@@ -243,6 +244,19 @@ class AfterFirstViews:
         jobs, self.waiting = self.waiting, []
         for job in jobs:
             self.start(job)
+
+
+def anatomy_card(state: Any) -> pn.Card:
+    """What the gap is made of (alignment, uniformity, cone, the coordinates that hold Δ,
+    separability, closing only those): computed only while the card is open (its sampled measures
+    take seconds at any size), off the event loop."""
+    pane = V.anatomy_pane(state, active=False)
+    card = pn.Card(styled(pane.pane), title="Gap anatomy", collapsed=True, sizing_mode="stretch_width",
+                   css_classes=["bx-anatomy-card"])
+    card.param.watch(lambda e: pane.set_active(not e.new), "collapsed")
+    card.deferred = (pane,)
+    card.feeds = [pane.feed]
+    return card
 
 
 def faithfulness_card(state: Any) -> pn.Card:

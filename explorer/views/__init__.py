@@ -14,7 +14,7 @@ plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builde
 - scatter: ``projection_scatter(state, model=None, *, size, interactive=True)``: points by
   modality (or faithfulness), one edge per pair coloured by its full-space similarity, rasterized
   above ``look.datashade_above`` pairs; box/lasso → ``interaction.selected_pairs``.
-- numbers: ``numbers_pane``, ``faithfulness_pane``, ``faithfulness_comparison_deferred``.
+- numbers: ``numbers_pane``, ``anatomy_pane``, ``faithfulness_pane``, ``faithfulness_comparison_deferred``.
 - landscape: ``loss_landscape_plot``; histograms: ``similarity_histograms``.
 - selection: ``selection_panel``, ``inspect_panel``.
 - compare: ``compare_view`` (2–4 models side by side); augment: ``series_heatmaps``, ``series_curves``.
@@ -36,6 +36,7 @@ _LAZY = {
     "scatter_data": "scatter",
     "scatter_overlay": "scatter",
     "numbers_pane": "numbers",
+    "anatomy_pane": "numbers",
     "faithfulness_pane": "numbers",
     "faithfulness_comparison_deferred": "numbers",
     "feed_provenance_pane": "provenance",

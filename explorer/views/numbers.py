@@ -4,8 +4,8 @@ All values come from :meth:`ExplorerState.numbers` / :meth:`ExplorerState.faithf
 from the engine and explorer.analysis. The loss variant and batch size are part of the row
 label, the gap setting of the column label; estimated numbers say how they were estimated. The
 panes are computed off the event loop by a Feed: first everything but R@k (milliseconds), then
-with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million);
-once those are shown, a second Feed computes the gap anatomy (explorer.engine.anatomy) below them.
+with R@k (exact up to 10,000 pairs, estimated from sampled queries above, seconds at a million).
+The gap anatomy (explorer.engine.anatomy) is computed on demand, while its card is open.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from .feed import Feed, params_of
 
 #: what the numbers depend on
 DEPENDS = ("data", "gap")
+#: what the gap anatomy depends on (closed by the whole gap: not α)
+ANATOMY_DEPENDS = ("data", "gap.renormalize", "gap.loss_variant", "gap.batch_size")
 #: what the projection's faithfulness depends on
 FAITHFULNESS_DEPENDS = ("data", "gap.alpha", "gap.renormalize", "projection", "order.k")
 
@@ -72,53 +74,28 @@ def numbers_pane(state: Any, model: str | None = None):
         yield {"html": numbers_html(full, line), "numbers": full}
 
     feed = Feed(compute, params_of(state, _with_model(DEPENDS, model)), empty=lambda: {"html": "", "numbers": None})
-    anatomy = anatomy_feed(state, model, after=feed)
 
     def render(*_: Any) -> str:
         if feed.error:
             return f'<div class="bx-numbers">{esc(feed.error)}</div>'
         faded = ' style="opacity:0.55"' if feed.pending else ""
         note = '<div style="font-size:11px;color:#a15c00">computing the numbers…</div>' if feed.pending else ""
-        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div>{anatomy_section(anatomy)}</div>'
+        return f'<div class="bx-numbers-lazy">{note}<div{faded}>{feed.value["html"]}</div></div>'
 
-    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error, anatomy.param.version,
-                                anatomy.param.pending), sizing_mode="stretch_width")
-    pane.feed, pane.anatomy_feed = feed, anatomy
+    pane = pn.pane.HTML(pn.bind(render, feed.param.version, feed.param.pending, feed.param.error), sizing_mode="stretch_width")
+    pane.feed = feed
     return pane
 
 
-def anatomy_feed(state: Any, model: str | None, after: Feed) -> Feed:
-    """The gap anatomy of the shown pairs (closed: the whole gap, as gap-table and the report; so
-    moving α costs nothing here), computed off the event loop only once `after` (the numbers) has
-    published its last answer for the current settings: the first numbers never wait for it, and
-    settings the anatomy does not depend on are memo hits."""
-    def compute(wanted: int = 0) -> dict:
-        if not wanted:
-            return {"html": "", "anatomy": None}
-        m = state.resolve_model(model)
-        a = anatomy_of(state, m, alpha=1.0)
-        return {"html": anatomy_html(a, whole_gap_loss_difference(state, m), 1.0), "anatomy": a}
-
-    anatomy = Feed(compute, [], empty=lambda: {"html": "", "anatomy": None})
-    requests = iter(range(1, 1 << 62))
-
-    def numbers_done(event: Any) -> None:
-        if not event.new and not after.error:
-            anatomy.request(wanted=next(requests))
-
-    anatomy._after_watcher = after.param.watch(numbers_done, "pending")
-    if not after.pending and after.value.get("numbers") is not None:  # the numbers were computed at once
-        anatomy.request(wanted=next(requests))
-    return anatomy
-
-
-def anatomy_section(anatomy: Feed) -> str:
-    if anatomy.error:
-        return f'<div class="bx-anatomy-error">{esc(anatomy.error, 500)}</div>'
-    if anatomy.pending or anatomy.value.get("anatomy") is None:
-        note = '<div class="bx-anatomy-note" style="font-size:11px;color:#a15c00">computing the gap anatomy…</div>'
-        return f'{note}<div style="opacity:0.55">{anatomy.value["html"]}</div>'
-    return anatomy.value["html"]
+def anatomy_pane(state: Any, model: str | None = None, *, active: bool = True) -> "OnDemandHTML":
+    """The gap anatomy of the shown pairs before and after closing the whole gap (as gap-table and
+    the report; so moving α changes nothing here), computed off the event loop only while `active`
+    (its card open): its sampled measures take seconds at any size. Show its ``.pane``."""
+    return OnDemandHTML(
+        lambda: anatomy_html(anatomy_of(state, model, alpha=1.0), whole_gap_loss_difference(state, model), 1.0), state,
+        _with_model(ANATOMY_DEPENDS, model), active=active,
+        idle_html='<div style="color:#666;font-size:12px">Open this section to compute what the gap is made of.</div>',
+        busy_note="computing the gap anatomy…", css_class="bx-anatomy-card")
 
 
 # -- the gap anatomy -----------------------------------------------------------------------
