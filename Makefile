@@ -7,7 +7,7 @@ PORT ?= 5006
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-test system-deps demo benchmarks clean-venv
+.PHONY: serve test lint install install-test system-deps demo benchmarks clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,11 @@ system-deps:
 serve: $(VENV)/.installed
 	$(BIN)/python -m explorer serve --port $(PORT) $(ARGS)
 
-test: $(VENV)/.installed-test system-deps
+# ruff's rule set (pyflakes, pycodestyle, isort, bugbear, pyupgrade) is in pyproject.toml.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed-test system-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 benchmarks: $(VENV)/.installed-test

@@ -125,8 +125,8 @@ def start_server(spec: str, store: str | Path, *args: str, log: Path | None = No
             with urllib.request.urlopen(base + "/", timeout=60) as r:
                 r.read(1)
             return proc, base
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.terminate()
-                raise RuntimeError("the server did not start" + (f"; its log: {log}" if log else ""))
+                raise RuntimeError("the server did not start" + (f"; its log: {log}" if log else "")) from exc
             time.sleep(0.5)

@@ -94,9 +94,9 @@ def model_dim(model) -> int:
 def cache_hit_seconds(tmp: Path, model, spec: str | None, n: int) -> float:
     """Time a cache hit of `n` pairs: files exist (the fingerprint stats them), the entry is stored."""
     from explorer.embed import cache_key, compute_label, embed_to_store
-    from explorer.model_ids import ModelInfo, remember_model
     from explorer.embeddings import Embeddings
     from explorer.images import FileImages
+    from explorer.model_ids import ModelInfo, remember_model
     from explorer.pairs import PairSet
     from explorer.store import EmbeddingStore
 
@@ -199,7 +199,7 @@ def main(argv=None) -> int:
 
     bare, pipeline = sum(bare_wall), sum(pipe_wall)
     ratio = pipeline / bare
-    per_round = [p / b for p, b in zip(pipe_wall, bare_wall)]
+    per_round = [p / b for p, b in zip(pipe_wall, bare_wall, strict=True)]
     cpu_ratio = sum(pipe_cpu) / sum(bare_cpu)
     n_all = args.n * args.rounds
     print(f"model: {label} on {device}; {args.n} pairs of 640x480 JPEGs x {args.rounds} rounds; batch {args.batch_size}; "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import CHROMIUM, CHROMIUM_ARGS, Session, one_pass, rss_gb, start_server  # noqa: E402
 
+
 def start(spec: str, store: str, lifetime: float = 1.0) -> tuple[subprocess.Popen, str]:
     return start_server(spec, store, "--session-lifetime", str(lifetime))
 

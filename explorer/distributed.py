@@ -22,7 +22,8 @@ be passed as `dask` to reuse a running cluster.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from .errors import SpecError
 
@@ -104,7 +105,8 @@ def worker_model(model: Any, device: str = "auto"):
 
 def _model_info_task(spec: str, device: str) -> dict:
     m = worker_model(spec, device)
-    return {"name": str(getattr(m, "name", spec)), "id": str(m.id), "preprocessing": str(getattr(m, "preprocessing", "") or ""), "logit_scale": float(m.logit_scale)}
+    return {"name": str(getattr(m, "name", spec)), "id": str(m.id),
+            "preprocessing": str(getattr(m, "preprocessing", "") or ""), "logit_scale": float(m.logit_scale)}
 
 
 def remote_model_info(client, spec: str, device: str = "auto"):

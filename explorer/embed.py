@@ -43,16 +43,17 @@ import math
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .embeddings import Embeddings, without_row_map
 from .errors import DataError, SpecError, StoreError
-from .pairs import PairSet
 from .model_ids import ModelInfo, remember_model, remembered_model
+from .pairs import PairSet
 from .store import EmbeddingStore, entry_key
 
 #: target number of pairs per shard (the unit of resumption and of work on a dask cluster)
@@ -285,7 +286,7 @@ class PartialShards:
         try:
             with np.load(f, allow_pickle=False) as z:
                 image, text = z["image"], z["text"]
-                failed = dict(zip(z["failed_index"].tolist(), z["failed_reason"].tolist()))
+                failed = dict(zip(z["failed_index"].tolist(), z["failed_reason"].tolist(), strict=True))
             if image.shape[0] != stop - start or text.shape != image.shape:
                 raise ValueError("wrong shape")
             return ShardResult(start, stop, image, text, {int(k): str(v) for k, v in failed.items()})

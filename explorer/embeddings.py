@@ -8,8 +8,9 @@ float64, because their inner products must reproduce the matrix to 1e-10).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class Embeddings:
         provenance: Mapping[str, Any] | None = None,
         source: str = "embeddings",
         dtype: type = np.float32,
-    ) -> "Embeddings":
+    ) -> Embeddings:
         if dtype not in _ALLOWED_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         x, y = validate_pair_arrays(image, text, source)
@@ -136,14 +137,14 @@ class Embeddings:
     def __len__(self) -> int:
         return self.n
 
-    def subset(self, indices: Any) -> "Embeddings":
+    def subset(self, indices: Any) -> Embeddings:
         """The embeddings of the pairs `indices` (in that order); provenance records the subset."""
         idx = np.asarray(indices, dtype=np.int64)
         prov = without_row_map(self.provenance)
         prov["subset_of_n"] = self.n
         return replace(self, image=np.asarray(self.image)[idx], text=np.asarray(self.text)[idx], provenance=prov)
 
-    def with_logit_scale(self, logit_scale: float) -> "Embeddings":
+    def with_logit_scale(self, logit_scale: float) -> Embeddings:
         prov = dict(self.provenance)
         prov["logit_scale_source"] = "override"
         return replace(self, logit_scale=float(logit_scale), provenance=prov)

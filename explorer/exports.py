@@ -21,8 +21,9 @@ Values that are not known for a pair (not shown, no clustering) are left empty, 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,8 @@ def selection_frame(state: Any, pair_ids: Sequence[int] | None = None, *, model:
     if o is not None:
         labels = state.cluster_labels(m)
         assign = o.assignment[pos] if active.size else np.zeros(ids.size, dtype=np.int64)
-        frame["cluster"] = pd.array([int(a) if s else None for a, s in zip(assign, shown)], dtype="Int64")
-        frame["label"] = [labels[int(a)] if s else None for a, s in zip(assign, shown)]
+        frame["cluster"] = pd.array([int(a) if s else None for a, s in zip(assign, shown, strict=False)], dtype="Int64")
+        frame["label"] = [labels[int(a)] if s else None for a, s in zip(assign, shown, strict=False)]
     sims = state.space(m).pair_similarities(*state.closing())
     frame["pair_similarity"] = np.where(shown, sims[pos] if sims.size else np.nan, np.nan)
     method = state.projection.projection

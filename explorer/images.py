@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .errors import DataError, MissingResourceError
 
@@ -29,7 +30,7 @@ class ImageSource(Protocol):
 
     def fingerprint(self) -> str: ...
 
-    def take(self, indices: Sequence[int]) -> "ImageSource": ...
+    def take(self, indices: Sequence[int]) -> ImageSource: ...
 
 
 def resolve_under(root: Path, rel: str) -> Path:
@@ -90,5 +91,5 @@ class FileImages:
                 h.update(f"{rel}\0missing\n".encode())
         return h.hexdigest()
 
-    def take(self, indices: Sequence[int]) -> "FileImages":
+    def take(self, indices: Sequence[int]) -> FileImages:
         return FileImages(self.root, [self.relpaths[i] for i in indices])

@@ -28,7 +28,7 @@ class ModelInfo:
     logit_scale: float
 
     @classmethod
-    def of(cls, model: Any, spec: str | None = None) -> "ModelInfo":
+    def of(cls, model: Any, spec: str | None = None) -> ModelInfo:
         return cls(spec, str(getattr(model, "name", spec) or spec), str(model.id), str(getattr(model, "preprocessing", "") or ""), float(model.logit_scale))
 
 

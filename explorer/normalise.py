@@ -11,7 +11,8 @@ time) and memory-mapped from there, so the next open costs one check of the stor
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ class PairSet:
         ids: Iterable[Any] | None = None,
         metadata: Any = None,
         notes: Iterable[str] = (),
-    ) -> "PairSet":
+    ) -> PairSet:
         caps = tuple(str(c) for c in captions)
         id_tuple = tuple(str(i) for i in ids) if ids is not None else tuple(str(i) for i in range(len(caps)))
         if len(set(id_tuple)) != len(id_tuple):
@@ -89,7 +90,7 @@ class PairSet:
 
     def _compute_fingerprint(self) -> str:
         h = hashlib.sha256(b"pairset-v1")
-        for pid, cap in zip(self.ids, self.captions):
+        for pid, cap in zip(self.ids, self.captions, strict=True):
             h.update(pid.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
             h.update(cap.encode("utf-8", "surrogatepass"))
@@ -114,7 +115,7 @@ class PairSet:
         per = (sum(len(c) for c in sample) / max(len(sample), 1)) + 120  # str objects and two tuple slots
         return int(n * per + nbytes(self.metadata) + nbytes(self.__dict__.get("_caption_array")))
 
-    def subset(self, indices: Sequence[int], recipe_suffix: str = "") -> "PairSet":
+    def subset(self, indices: Sequence[int], recipe_suffix: str = "") -> PairSet:
         """The pairs `indices`, renumbered 0..len-1 in that order."""
         idx = [int(i) for i in indices]
         meta = None

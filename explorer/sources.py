@@ -17,9 +17,10 @@ folder, ``.npy`` Liang et al.'s layout, ``.npz`` and
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .embeddings import Embeddings
 from .errors import SpecError
@@ -130,7 +131,7 @@ class Source:
             return len(self.pairs)
         return next(iter(self.embeddings.values())).n
 
-    def subset(self, indices: Sequence[int], suffix: str = "") -> "Source":
+    def subset(self, indices: Sequence[int], suffix: str = "") -> Source:
         return Source(
             spec=self.spec + suffix,
             name=self.name,

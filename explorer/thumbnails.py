@@ -36,7 +36,7 @@ _PATH = re.compile(r"^/?(?:.*/)?thumb/([0-9a-f]{8,64})/([0-9]{1,9})\.png$")
 _TOKEN = re.compile(r"^[0-9a-f]{8,64}$")
 
 _registry: dict[str, PairSet] = {}
-_cache: "OrderedDict[tuple[str, int, int], bytes]" = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 _lock = threading.Lock()
 
 

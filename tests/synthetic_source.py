@@ -3,8 +3,8 @@ hand-chosen captions (hostile ones on request) and tiny PNG images on disk."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

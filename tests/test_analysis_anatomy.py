@@ -101,7 +101,7 @@ def test_effective_rank_by_hand():
 def test_pair_folds_cover_every_pair_once_and_are_seeded():
     folds = A.pair_folds(23, 5, seed=4)
     assert len(folds) == 5 and sorted(np.concatenate(folds).tolist()) == list(range(23))
-    assert all(np.array_equal(a, b) for a, b in zip(folds, A.pair_folds(23, 5, seed=4)))
+    assert all(np.array_equal(a, b) for a, b in zip(folds, A.pair_folds(23, 5, seed=4), strict=True))
     assert len(A.pair_folds(3, 5)) == 3
     with pytest.raises(ValueError, match="at least 2 pairs"):
         A.pair_folds(1, 5)
@@ -145,7 +145,7 @@ def test_top_k_closing_by_hand_and_the_whole_closing_at_k_equal_d():
     rng = np.random.default_rng(7)
     x, y = unit(rng.normal(size=(12, 5)) + 1), unit(rng.normal(size=(12, 5)) - 1)
     for renorm in (True, False):
-        for got, ref in zip(A.close_gap_top_k(x, y, 5, 0.7, renorm), close_gap(x, y, 0.7, renorm)):
+        for got, ref in zip(A.close_gap_top_k(x, y, 5, 0.7, renorm), close_gap(x, y, 0.7, renorm), strict=True):
             np.testing.assert_allclose(got, ref, atol=1e-12)
     with pytest.raises(ValueError, match="alpha"):
         A.close_gap_top_k(x, y, 2, alpha=1.5)

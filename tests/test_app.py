@@ -95,8 +95,9 @@ class ThumbnailRouteTest(AsyncHTTPTestCase):
         assert r.code == 200
         assert r.headers["Content-Type"] == "image/png" and r.body[:8] == b"\x89PNG\r\n\x1a\n"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         im = Image.open(io.BytesIO(r.body))
         assert max(im.size) <= thumbnails.DEFAULT_SIZE

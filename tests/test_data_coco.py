@@ -90,7 +90,7 @@ def test_random_caption_is_seeded_and_belongs_to_the_image(coco_root):
         b = load_coco(str(coco_root), caption="random", caption_seed=seed)
         assert a.captions == b.captions
         assert "--caption random --caption-seed" in a.recipe
-        for pid, cap in zip(a.ids, a.captions):
+        for pid, cap in zip(a.ids, a.captions, strict=True):
             assert cap in own[pid]
         seen.add(a.captions)
     assert len(seen) > 1  # different seeds pick different captions

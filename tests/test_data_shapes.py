@@ -87,7 +87,7 @@ def test_captions_name_the_drawn_shapes_and_colours(world):
         if m.planted[i] == "vague_caption":
             continue
         words = set(caption_words(cap))
-        for shape, colour in zip(m.shapes[i].split("|"), m.colours[i].split("|")):
+        for shape, colour in zip(m.shapes[i].split("|"), m.colours[i].split("|"), strict=True):
             singular, plural = sh.SHAPES[shape]
             assert words & set(w for s in singular + plural for w in s.split()), (i, cap, shape)
             assert words & set(sh.COLOURS[colour][1]), (i, cap, colour)

@@ -222,7 +222,8 @@ def test_align_skipped_keeps_pairs_usable_for_every_model(tmp_path):
 
     def emb(kept):
         e = Embeddings.from_arrays(rng.normal(size=(len(kept), 3)), rng.normal(size=(len(kept), 3)), model="m", logit_scale=1.0)
-        return e, Embeddings(e.image, e.text, "m", 1.0, {"kept_indices": kept, "skipped": [{"index": i, "image": f"{i}.png", "reason": "bad"} for i in range(5) if i not in kept]})
+        skipped = [{"index": i, "image": f"{i}.png", "reason": "bad"} for i in range(5) if i not in kept]
+        return e, Embeddings(e.image, e.text, "m", 1.0, {"kept_indices": kept, "skipped": skipped})
 
     plain_a, a = emb([0, 1, 3, 4])
     plain_b, b = emb([0, 1, 2, 3])

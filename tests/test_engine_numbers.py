@@ -34,7 +34,7 @@ def test_exact_ranks_block_boundaries(monkeypatch):
     x = _unit(rng.normal(size=(300, 16)))
     y = _unit(x + rng.normal(size=x.shape))
     got = engine_numbers.exact_ranks(x, y)
-    for a, b in zip(got, true_partner_ranks(x, y)):
+    for a, b in zip(got, true_partner_ranks(x, y), strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -9,14 +9,17 @@ import math
 import numpy as np
 import pytest
 import torch
+from synth_checkpoints import (
+    EXAMPLE_CAPTIONS,
+    example_images,
+    openai_layout_state_dict,
+    openai_reference_embeddings,
+    write_cloob_checkpoint,
+)
 
 from explorer.errors import DataError, MissingResourceError
 from explorer.models import load_model
 from explorer.models.cloob import infer_resnet_arch, remap_cloob_keys
-from synth_checkpoints import (
-    EXAMPLE_CAPTIONS, example_images, openai_layout_state_dict, openai_reference_embeddings,
-    write_cloob_checkpoint,
-)
 
 torch.set_num_threads(2)
 SEED = 1

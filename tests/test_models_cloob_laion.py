@@ -11,14 +11,18 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from synth_checkpoints import (
+    CLOOB_LAION_TINY,
+    CLOOB_LAION_VIT_B_16,
+    EXAMPLE_CAPTIONS,
+    cloob_laion_params,
+    example_images,
+    write_cloob_laion_checkpoint,
+)
 
 from explorer.errors import DataError, MissingResourceError
 from explorer.models import load_model
 from explorer.models.cloob_laion_arch import padding_query_mask
-from synth_checkpoints import (
-    CLOOB_LAION_TINY, CLOOB_LAION_VIT_B_16, EXAMPLE_CAPTIONS, cloob_laion_params, example_images,
-    write_cloob_laion_checkpoint,
-)
 
 torch.set_num_threads(2)
 SEED = 3

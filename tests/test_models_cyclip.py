@@ -8,13 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
+from synth_checkpoints import (
+    EXAMPLE_CAPTIONS,
+    example_images,
+    openai_layout_state_dict,
+    openai_reference_embeddings,
+    write_cyclip_checkpoint,
+)
 
 from explorer.errors import DataError, MissingResourceError
 from explorer.models import load_model
-from synth_checkpoints import (
-    EXAMPLE_CAPTIONS, example_images, openai_layout_state_dict, openai_reference_embeddings,
-    write_cyclip_checkpoint,
-)
 
 torch.set_num_threads(2)
 SEED = 0
@@ -57,8 +60,9 @@ def test_tokenizer_truncates_keeping_eot(cyclip_model):
 
 @pytest.mark.slow
 def test_scale_id_and_provenance(cyclip_model, cyclip_file):
-    from explorer.models.weights_file import weights_digest
     import hashlib
+
+    from explorer.models.weights_file import weights_digest
 
     assert cyclip_model.logit_scale == pytest.approx(100.0, rel=1e-6)
     assert cyclip_model.provenance["logit_scale_source"] == "checkpoint logit_scale"

@@ -11,15 +11,19 @@ import socket
 import numpy as np
 import pytest
 import torch
+from synth_checkpoints import (
+    EXAMPLE_CAPTIONS,
+    example_images,
+    openai_layout_state_dict,
+    openai_reference_embeddings,
+    write_hf_cache_entry,
+    write_open_clip_checkpoint,
+)
 
 from explorer.errors import DataError, MissingResourceError, SpecError
 from explorer.models import load_model
 from explorer.models.open_clip_models import find_cached_weights, parse_open_clip_arg
 from explorer.models.weights_file import read_torch_container, weights_digest
-from synth_checkpoints import (
-    EXAMPLE_CAPTIONS, example_images, openai_layout_state_dict, openai_reference_embeddings,
-    write_hf_cache_entry, write_open_clip_checkpoint,
-)
 
 torch.set_num_threads(2)
 SEED = 2

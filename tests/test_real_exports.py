@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from explorer.analysis.gap import close_gap
-from explorer.importers.amumo import KNOWN_MODELS, export_reference, import_export, read_matrix_csv
 from explorer.cli import main
+from explorer.importers.amumo import KNOWN_MODELS, export_reference, import_export, read_matrix_csv
 
 MODELS = list(KNOWN_MODELS)
 EXPORTS = ["MSCOCO-Val_size-100", "DiffusionDB_size-100"]

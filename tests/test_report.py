@@ -5,15 +5,11 @@ export's numbers against the export's own meta_info."""
 from __future__ import annotations
 
 import os
-
-import base64
-import io
 import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))

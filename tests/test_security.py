@@ -132,7 +132,7 @@ def test_scatter_tooltips_escape_captions(export):
     df["caption"] = [st.pairs.captions[int(i)] for i in df["pair_id"]]
     # the tooltip renders caption_html unescaped ({safe}), so caption_html must be inert markup
     assert "@caption_html{safe}" in TOOLTIP and "@caption{safe}" not in TOOLTIP
-    for cap_html, cap in zip(df["caption_html"], df["caption"]):
+    for cap_html, cap in zip(df["caption_html"], df["caption"], strict=True):
         m = assert_inert(f"<div>{cap_html}</div>", where="scatter tooltip")
         assert m.tags == [("div", {})]
         assert _html.unescape(cap_html) == cap[: len(_html.unescape(cap_html))].rstrip("…") or cap_html.endswith("…")

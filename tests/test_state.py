@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_source import make_source
 
 from explorer.analysis.gap import close_gap, gap_distance
 from explorer.engine.memo import MEMO
 from explorer.errors import SpecError
 from explorer.state import PARTS, AugmentState, ExplorerState, part_of
-from synthetic_source import make_source
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_cluster_ordering_reorders_every_quadrant(state, src):
     # the synthetic clusters are the four colour words: each cluster label names its word
     labels = state.cluster_labels("A")
     assert len(labels) == 4
-    for lab, mem in zip(labels, o.members):
+    for lab, mem in zip(labels, o.members, strict=True):
         words = {src.pairs.captions[i].split()[1] for i in mem}
         assert len(words) == 1 and words.pop() in lab
     ex = state.cluster_examples("A", per_cluster=2)

@@ -6,11 +6,11 @@ import io
 
 import pytest
 from PIL import Image
+from synthetic_source import make_images
 
 from explorer import thumbnails as T
 from explorer.errors import DataError, MissingResourceError
 from explorer.pairs import PairSet
-from synthetic_source import make_images
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ seconds at any size), closed by the whole gap so that moving α is a memo hit.""
 from __future__ import annotations
 
 import pytest
+from synthetic_source import make_source
 
 from explorer.engine.memo import MEMO
 from explorer.state import ExplorerState
 from explorer.views.numbers import anatomy_frame, anatomy_of, anatomy_pane, numbers_pane
-from synthetic_source import make_source
 
 
 @pytest.fixture

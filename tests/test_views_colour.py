@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from render_helpers import glyphs, render
+from synthetic_source import make_source
 
 from explorer.analysis.gap import close_gap
 from explorer.engine.colour import FULL_LIMITS, color_limits, data_limits, describe, symmetric_data_limits, union
 from explorer.state import ExplorerState
-from render_helpers import glyphs, render
-from synthetic_source import make_source
 
 
 def test_data_limits_are_percentiles_of_the_offdiagonal_values():

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from render_helpers import data, glyphs, render
+from synthetic_source import make_source
 
 from explorer.analysis.gap import close_gap
 from explorer.state import ExplorerState
 from explorer.views.heatmap import OUTLINE_COLORS, cell_from_xy, cluster_gallery, difference_heatmap, similarity_heatmap
-from render_helpers import data, glyphs, render
-from synthetic_source import make_source
 
 
 @pytest.fixture
@@ -48,13 +48,13 @@ def outline_rows(plot, kind):
     quad = glyphs(plot, "Quad")[1]  # 0: the pair diagonal, 1: every outline
     d = quad.data_source.data
     colors = d["line_color"] if "line_color" in d else [quad.glyph.line_color] * len(d["left"])  # one kind: a constant
-    return [(lo, r, b, t) for lo, r, b, t, c in zip(d["left"], d["right"], d["bottom"], d["top"], colors) if c == OUTLINE_COLORS[kind]]
+    return [(lo, r, b, t) for lo, r, b, t, c in zip(d["left"], d["right"], d["bottom"], d["top"], colors, strict=False) if c == OUTLINE_COLORS[kind]]
 
 
 def test_separators_quadrant_labels_title_and_provenance(state):
     plot = render(similarity_heatmap(state, "A"))
     seps = data(plot, "Segment")
-    assert sorted(zip(seps["x0"], seps["y0"], seps["x1"], seps["y1"])) == [(-0.5, 9.5, 19.5, 9.5), (9.5, -0.5, 9.5, 19.5)]
+    assert sorted(zip(seps["x0"], seps["y0"], seps["x1"], seps["y1"], strict=False)) == [(-0.5, 9.5, 19.5, 9.5), (9.5, -0.5, 9.5, 19.5)]
     labels = data(plot, "Text", 0)
     assert sorted(labels["text"]) == ["image–image", "image–text", "text–image", "text–text"]
     # a short title; what produced the plot is in the figure's tags (and in the line beside it)
@@ -117,12 +117,12 @@ def test_cluster_boxes_and_labels(state):
     assert len(boxes) == 4 * len(o.members)  # one box per cluster in each quadrant
     b = o.boundaries
     top_left = sorted(r for r in boxes if r[1] <= 9.5 and r[3] <= 9.5)
-    assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:])]
+    assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:], strict=False)]
     texts = data(plot, "Text", 0)["text"]
     full = [f"{c + 1}. {label}" for c, label in enumerate(state.cluster_labels("A"))]
     shown_labels = [t for t in texts if t[0].isdigit()]
     assert len(shown_labels) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
-    for shown, whole in zip(shown_labels, full):  # long labels are shortened with an ellipsis
+    for shown, whole in zip(shown_labels, full, strict=False):  # long labels are shortened with an ellipsis
         assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
     state.order.cluster = False
     assert outline_rows(plot, "cluster") == []

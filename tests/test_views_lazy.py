@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import holoviews as hv
 import pytest
+from render_helpers import render
+from synthetic_source import make_source
 
 from explorer.engine.memo import MEMO
 from explorer.state import ExplorerState
 from explorer.views.feed import Feed, params_of
 from explorer.views.numbers import OnDemandHTML, faithfulness_pane, numbers_pane
 from explorer.views.provenance import feed_provenance_pane, provenance_dict, provenance_text
-from render_helpers import render
-from synthetic_source import make_source
 
 
 @pytest.fixture

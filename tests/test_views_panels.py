@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from render_helpers import glyphs, render
+from synthetic_source import HOSTILE, make_source
 
 from explorer.analysis.gap import gap_distance
 from explorer.state import AugmentState, ExplorerState
@@ -20,8 +22,6 @@ from explorer.views.cards import esc, inspected_html, item_card, selection_html
 from explorer.views.compare import compare_frame, compare_heatmaps
 from explorer.views.histograms import density
 from explorer.views.numbers import faithfulness_comparison_html, faithfulness_rows
-from render_helpers import glyphs, render
-from synthetic_source import HOSTILE, make_source
 
 HOSTILE_ITEMS = [
     {"modality": "text", "pair_id": i, "id": f'id"{i}<b>', "caption": c, "thumb": None} for i, c in enumerate(HOSTILE)
@@ -121,7 +121,7 @@ def test_histograms_are_densities_of_the_four_groups(state):
     assert len(quads) == 4
     dist, sample = state.distributions("A", 10)
     assert sample.exact
-    for q, g in zip(quads, ["image-image", "text-text", "matched", "unmatched"]):
+    for q, g in zip(quads, ["image-image", "text-text", "matched", "unmatched"], strict=True):
         d = q.data_source.data
         np.testing.assert_allclose(d["top"], density(dist.counts[g], dist.edges))
         area = np.sum(np.asarray(d["top"]) * (np.asarray(d["right"]) - np.asarray(d["left"])))
@@ -158,7 +158,8 @@ def test_compare_two_models_with_a_shared_ordering(state):
     assert df["gap before"].iloc[1] == pytest.approx(state.numbers("B")["gap_distance_before"])
     layout = compare_heatmaps(state, size=200)
     plot = render(layout)
-    images = [p.handles["source"].data["image"][0] for p in plot.traverse(lambda p: p, [lambda p: "source" in getattr(p, "handles", {}) and "image" in p.handles["source"].data])]
+    has_image = [lambda p: "source" in getattr(p, "handles", {}) and "image" in p.handles["source"].data]
+    images = [p.handles["source"].data["image"][0] for p in plot.traverse(lambda p: p, has_image)]
     assert len(images) == 2
     # shared ordering: model B's matrix uses model A's order
     order = state.ordering("A").order

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from render_helpers import data, glyphs, render
+from synthetic_source import make_source
 
 from explorer.analysis.similarity import pair_similarities
 from explorer.engine.memo import MEMO
 from explorer.state import ExplorerState
 from explorer.views.provenance import feed_provenance_pane
 from explorer.views.scatter import TOOLTIP, edges_frame, glyph_frame, nearest_pair, pairs_in_bounds, projection_scatter
-from render_helpers import data, glyphs, render
-from synthetic_source import make_source
 
 
 @pytest.fixture
@@ -104,10 +104,10 @@ def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
     assert {"Image", "ImageStack"} <= kinds and "Segment" not in kinds
     bounds, tap = sc.selection_streams
     df = state.projection_frame("A")
-    l, r = df.x.min() - 1, df.x.median()
+    left, r = df.x.min() - 1, df.x.median()
     b, t = df.y.min() - 1, df.y.max() + 1
-    bounds.event(bounds=(l, b, r, t))
-    assert state.interaction.selected_pairs == pairs_in_bounds(df, (l, b, r, t))
+    bounds.event(bounds=(left, b, r, t))
+    assert state.interaction.selected_pairs == pairs_in_bounds(df, (left, b, r, t))
     assert state.interaction.selected_pairs  # at least the leftmost points
     x0, y0 = df.x.iloc[4], df.y.iloc[4]
     tap.event(x=x0, y=y0)

@@ -11,7 +11,7 @@ workers) and runs on any device.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -78,7 +78,7 @@ class TinyModel(BimodalModel):
     def encode_token_tensors(self, tokens):
         return self.text_proj(self.text_net(tokens))
 
-    def to(self, device: str) -> "TinyModel":
+    def to(self, device: str) -> TinyModel:
         for m in (self.image_net, self.text_net, self.text_proj):
             m.to(device)
         self.device = device

@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-
 #: above this many points the neighbourhood numbers are estimated on a random sample of points
 DEFAULT_MAX_QUERIES = 3000
 

@@ -25,9 +25,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,7 @@ def check_mode(method: str, mode: str) -> None:
         )
 
 
-def _array_digest(h: "hashlib._Hash", a: np.ndarray) -> None:
+def _array_digest(h: hashlib._Hash, a: np.ndarray) -> None:
     a = np.ascontiguousarray(a)
     h.update(f"{a.dtype.str}{a.shape}".encode())
     h.update(memoryview(a).cast("B"))

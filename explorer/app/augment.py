@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import panel as pn
 
@@ -220,7 +221,7 @@ class AugmentPage:
             try:
                 result = self.compute(st)
             except Exception as exc:
-                pn.state.execute(lambda: failed(exc))
+                pn.state.execute(lambda exc=exc: failed(exc))
                 return
             finally:
                 REQUESTER.reset(token)

@@ -21,7 +21,8 @@ lets go of them.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import panel as pn
 import param
@@ -151,7 +152,7 @@ class Explorer(pn.viewable.Viewer):
                 warm_up(target, first_views=bool(self.session))
                 trace.info("opened, first tile computed")
             except Exception as exc:
-                pn.state.execute(lambda: self._failed(target, exc))
+                pn.state.execute(lambda exc=exc: self._failed(target, exc))
                 return
             finally:
                 REQUESTER.reset(token)

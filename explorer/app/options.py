@@ -9,8 +9,8 @@ a path or spec, so a served explorer cannot be pointed at other files of the mac
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ..commands.common import model_list
 

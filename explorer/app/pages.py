@@ -13,7 +13,8 @@ when its axes must change (the number of shown pairs) or its kind (plain or rast
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import panel as pn
 

@@ -25,8 +25,9 @@ import html
 import io
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,11 +87,11 @@ def heatmap_figure(state: Any, model: str, kind: str, size: int):
     return fig, v["provenance_text"]
 
 
-def scatter_figure(state: Any, model: str, thumbs: "InlineThumbnails | None", size: int = 520):
+def scatter_figure(state: Any, model: str, thumbs: InlineThumbnails | None, size: int = 520):
     """The app's projection scatter (plain or rasterized as in the app) as a Bokeh figure."""
     import holoviews as hv
 
-    from ..views.scatter import concatenated, scatter_data, scatter_overlay, TOOLTIP
+    from ..views.scatter import TOOLTIP, concatenated, scatter_data, scatter_overlay
 
     v = scatter_data(state, model, size)
     if v.get("glyphs") is not None:
@@ -288,7 +289,7 @@ def faithfulness_table(state: Any, models: Sequence[str]) -> str:
     )
 
 
-def clusters_table(state: Any, model: str, thumbs: "InlineThumbnails | None") -> str:
+def clusters_table(state: Any, model: str, thumbs: InlineThumbnails | None) -> str:
     o = state.ordering(model)
     if o is None:
         return ""

@@ -8,7 +8,8 @@ tests, which record every request the page makes). Bokeh's JS comes from the ser
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import panel as pn
 

@@ -37,8 +37,10 @@ EXPORT_FORMATS = ("npy", "clip-retrieval")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, metavar="SPEC", help="dataset spec: coco:ROOT, diffusiondb:ROOT, pairs:FILE, folder:DIR, amumo:DIR, augment:KIND:IMAGE[:CAPTION], shapes[:N]")
-    p.add_argument("--model", required=True, metavar="SPEC", help="model spec: open_clip:ARCH/TAG, open_clip:ARCH@PATH, cyclip:PATH, cloob:PATH, cloob-laion:PATH, own:NAME")
+    p.add_argument("--dataset", required=True, metavar="SPEC",
+                   help="dataset spec: coco:ROOT, diffusiondb:ROOT, pairs:FILE, folder:DIR, amumo:DIR, augment:KIND:IMAGE[:CAPTION], shapes[:N]")
+    p.add_argument("--model", required=True, metavar="SPEC",
+                   help="model spec: open_clip:ARCH/TAG, open_clip:ARCH@PATH, cyclip:PATH, cloob:PATH, cloob-laion:PATH, own:NAME")
     p.add_argument("--limit", type=positive_int, default=None, help="a random subset of N pairs (seeded by --seed)")
     p.add_argument("--seed", type=int, default=0, help="seed of --limit and of --caption random (default 0)")
     p.add_argument("--filter", default=None, help="keep pairs whose caption contains these words (case-insensitive)")
@@ -47,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="how --filter matches: substring (default, as Amumo), whole words, or one regular expression")
     p.add_argument("--caption", choices=("first", "random"), default=None, help="coco: which caption of each image (default first, as the article)")
     p.add_argument("--allow-urls", action="store_true", help="pairs: download image URLs (otherwise URL rows are skipped as unusable offline)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco); repeatable")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco); repeatable")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto: cuda, then mps, then cpu)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per forward pass (default 256 on CUDA, 64 on MPS, 32 on CPU)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader processes decoding images (default: CPUs - 1, at most 8)")
@@ -55,9 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dask", default=None, metavar="local[:N]", help="embed on a local dask.distributed cluster of N worker processes")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="embed on the dask.distributed cluster of this scheduler")
     p.add_argument("--store", default=None, metavar="DIR", help="embedding store folder (default $BIMODAL_EXPLORER_CACHE or ~/.cache/bimodal-explorer)")
-    p.add_argument("--export", default=None, metavar="FILE.npy|DIR", help="also write the (2, N, D) float32 array (images, texts), and FILE.pairs.csv naming the pair of each row; with --export-format clip-retrieval a new folder DIR")
-    p.add_argument("--export-format", choices=EXPORT_FORMATS, default="npy", help="npy (default): FILE.npy and FILE.pairs.csv; clip-retrieval: DIR/img_emb/, text_emb/, metadata/ as clip-retrieval inference writes them")
-    p.add_argument("--shard-rows", type=positive_int, default=None, help=f"clip-retrieval export: rows per shard (default {DEFAULT_SHARD_ROWS:,}, as clip-retrieval)")
+    p.add_argument("--export", default=None, metavar="FILE.npy|DIR",
+                   help="also write the (2, N, D) float32 array (images, texts), and FILE.pairs.csv naming the pair of each row; "
+                        "with --export-format clip-retrieval a new folder DIR")
+    p.add_argument("--export-format", choices=EXPORT_FORMATS, default="npy",
+                   help="npy (default): FILE.npy and FILE.pairs.csv; "
+                        "clip-retrieval: DIR/img_emb/, text_emb/, metadata/ as clip-retrieval inference writes them")
+    p.add_argument("--shard-rows", type=positive_int, default=None,
+                   help=f"clip-retrieval export: rows per shard (default {DEFAULT_SHARD_ROWS:,}, as clip-retrieval)")
     p.add_argument("--json", action="store_true", help='print {"store_path", "n", "dim", "model", "dataset", "cache_hit"} as JSON')
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -141,10 +149,9 @@ def export_pair_table(array_path: Path, pairs, result) -> Path:
 def run(args: argparse.Namespace) -> int:
     from ..data.skips import format_notes_for_cli
     from ..embed import embed_to_store
+    from ..models import split_model_spec
     from ..sources import load_pairs
     from ..store import EmbeddingStore
-
-    from ..models import split_model_spec
 
     split_model_spec(args.model)  # a mistyped model spec fails before any dataset work
     if args.export:

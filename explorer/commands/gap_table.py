@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if args.consistency:
         headers += ["In-modal |D|", "Cross asym."]
-        for t, e in zip(table, extra):
+        for t, e in zip(table, extra, strict=False):
             t += [e["in_modal_difference"], e["cross_modal_asymmetry"]]
     print(format_table(headers, table))
     if args.consistency and any(not e["sample"].exact for e in extra):

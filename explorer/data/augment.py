@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class AugmentedImages:
         h.update(np.asarray(self.indices, dtype=np.int64).tobytes())
         return h.hexdigest()
 
-    def take(self, indices: Sequence[int]) -> "AugmentedImages":
+    def take(self, indices: Sequence[int]) -> AugmentedImages:
         return AugmentedImages(self.path, self.kind, self.steps, self.noise_seed, [self.indices[i] for i in indices])
 
 

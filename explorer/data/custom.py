@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import DataError, MissingResourceError, SpecError
 from ..images import FileImages
@@ -179,7 +180,7 @@ def load_pairs_file(
     images = df[icol].tolist()
     caps = df[ccol].tolist()
     ids = df[idcol].tolist() if idcol else list(range(len(df)))
-    for r, (img, cap, pid) in enumerate(zip(images, caps, ids)):
+    for r, (img, cap, pid) in enumerate(zip(images, caps, ids, strict=True)):
         pid = clean_caption(pid)
         where = f"row {r}" + (f" (id {pid})" if idcol else "")
         ref = clean_caption(img)
@@ -250,7 +251,7 @@ def _fetch_urls(rows, folder: Path, timeout: float, report: SkipReport):
             tqdm(pool.map(lambda kx: _download(kx[1], targets[kx[0]], timeout), todo), total=len(todo), desc="downloading", unit="img")
         )
     failed = {}
-    for (k, url), reason in zip(todo, results):
+    for (k, _url), reason in zip(todo, results, strict=True):
         if reason is not None:
             failed[k] = reason
     out = []

@@ -28,8 +28,9 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import DataError, MissingResourceError
 from ..images import resolve_under
@@ -167,7 +168,7 @@ class DiffusionDBImages:
             h.update(f"{ref}\0{stamp}\n".encode())
         return h.hexdigest()
 
-    def take(self, indices: Sequence[int]) -> "DiffusionDBImages":
+    def take(self, indices: Sequence[int]) -> DiffusionDBImages:
         return DiffusionDBImages([self.items[i] for i in indices])
 
 
@@ -230,7 +231,7 @@ def load_diffusiondb(arg: str, **options: Any) -> PairSet:
     prompts = df["prompt"].tolist()
     pids = df["part_id"].astype(int).tolist()
     captions = []
-    for r, (name, prompt, pid) in enumerate(zip(names, prompts, pids)):
+    for r, (name, prompt, pid) in enumerate(zip(names, prompts, pids, strict=True)):
         where = f"row {r} ({name})"
         if name in seen:
             report.add(where, "duplicate image name: it appeared in an earlier row")

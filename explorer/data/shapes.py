@@ -56,8 +56,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -467,7 +468,7 @@ class ShapesImages:
         h.update(np.asarray(self.indices, dtype=np.int64).tobytes())
         return h.hexdigest()
 
-    def take(self, indices: Sequence[int]) -> "ShapesImages":
+    def take(self, indices: Sequence[int]) -> ShapesImages:
         return ShapesImages(self.seed, [self.indices[i] for i in indices], self.size)
 
 
@@ -479,7 +480,7 @@ def parse_shapes_arg(arg: str) -> tuple[int | None, int | None, int | None]:
     if len(parts) > 3:
         raise SpecError(f"shapes:{arg}: expected shapes[:N[:SEED[:SIZE]]], e.g. shapes:1000 or shapes:5000:1")
     values: list[int | None] = []
-    for name, text in zip(("N", "SEED", "SIZE"), parts):
+    for name, text in zip(("N", "SEED", "SIZE"), parts, strict=False):
         try:
             values.append(int(text) if text != "" else None)
         except ValueError:
@@ -524,7 +525,7 @@ def load_shapes(arg: str = "", *, n: int | None = None, seed: int | None = None,
     name = f"shapes-{n}" + (f"-seed{seed}" if seed != EVAL_SEED else "") + (f"-{size}px" if size != DEFAULT_SIZE else "")
     counts = meta["planted"].value_counts()
     notes = [
-        "procedural shapes world v%d: planted %s" % (
+        "procedural shapes world v{}: planted {}".format(
             VERSION, ", ".join(f"{k}={int(counts.get(k, 0))}" for k in PLANTED_KINDS if k != "none")
         )
     ]

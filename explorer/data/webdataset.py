@@ -25,8 +25,9 @@ import json
 import os
 import re
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import DataError, MissingResourceError
 from ..pairs import PairSet
@@ -159,7 +160,7 @@ class TarImages:
             h.update(f"{Path(shard).name}\0{member}\0{offset}\0{size}\n".encode())
         return h.hexdigest()
 
-    def take(self, indices: Sequence[int]) -> "TarImages":
+    def take(self, indices: Sequence[int]) -> TarImages:
         return TarImages([self.items[i] for i in indices])
 
 

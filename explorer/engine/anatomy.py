@@ -153,7 +153,7 @@ def _sampled(space: PairSpace, alpha: float, renorm: bool, seed: int) -> dict[st
 
     out: dict[str, Any] = {}
     uni = point_sample(space.m, UNIFORMITY_EXACT_UP_TO, UNIFORMITY_SAMPLE, seed)
-    for name, z in zip(("image", "text"), rows(uni)):
+    for name, z in zip(("image", "text"), rows(uni), strict=False):
         out[f"uniformity_{name}"] = A.uniformity(z)
     pca = point_sample(space.m, PCA_EXACT_UP_TO, PCA_SAMPLE, seed)
     x, y = rows(pca)

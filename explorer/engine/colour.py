@@ -22,7 +22,7 @@ Three choices (``Appearance.color_range``):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

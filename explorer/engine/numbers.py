@@ -23,8 +23,8 @@ Pure numpy (products through :mod:`explorer.engine.backend`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -279,7 +279,9 @@ def recall(space: PairSpace, alpha: float = 0.0, renormalize: bool = True, ks=(1
     exact = space.m <= exact_up_to
     key = ("recall", space.key, float(alpha), bool(renormalize), ks, exact, int(queries), int(seed))
     label = None if exact or space.m <= 20_000 else f"R@k of {space.m:,} pairs ({queries:,} queries per direction)"
-    compute = (lambda *p: _recall(space, float(alpha), bool(renormalize), ks, exact, int(queries), int(seed), p[0] if p else None))
+    def compute(*p):
+        return _recall(space, float(alpha), bool(renormalize), ks, exact, int(queries), int(seed), p[0] if p else None)
+
     return MEMO.get(key, compute, label=label, unit="candidates") if label else MEMO.get(key, compute)
 
 

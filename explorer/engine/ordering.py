@@ -25,7 +25,7 @@ scipy / scikit-learn.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.cluster import hierarchy as sch
@@ -62,7 +62,7 @@ def block_features(space: PairSpace, block: str, progress: Callable[..., None] =
     # products in the embeddings' precision, summed in float64
     dt = np.float64 if space.m <= LINKAGE_EXACT_UP_TO else (np.float64 if space.image.dtype == np.float64 else np.float32)
     gram = np.zeros((d, d))
-    for s, e, rows in space.chunks():
+    for _s, _e, rows in space.chunks():
         c = gather(space.array(cols_mod), rows).astype(dt, copy=False)
         gram += c.T @ c
     progress(1, 3)

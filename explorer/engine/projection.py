@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from ..analysis.projection import (MAX_PCA_COMPONENTS, Projection, ProjectionCache, check_mode, default_params, fit_tsne,
-                                   fit_umap)
+from ..analysis.projection import MAX_PCA_COMPONENTS, Projection, ProjectionCache, check_mode, default_params, fit_tsne, fit_umap
 from ..errors import SpecError
 from .backend import CHUNK_ROWS
 from .memo import MEMO

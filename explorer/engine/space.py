@@ -22,9 +22,9 @@ orderings and projections are computed for. Pure numpy.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Hashable
 
 import numpy as np
 from scipy import sparse

@@ -116,7 +116,7 @@ def find_shards(folder: Path) -> list[Shard]:
                             f"({present.parent.name}/{present.name} is there; every shard needs all three files)")
     expected = list(range(len(indices)))
     if indices != expected:
-        gap = next(i for i, j in zip(expected, indices) if i != j)
+        gap = next(i for i, j in zip(expected, indices, strict=False) if i != j)
         raise DataError(f"{folder / 'img_emb'}: shard {gap} is missing (shards {indices[:8]}{'...' if len(indices) > 8 else ''} "
                         "are there; clip-retrieval numbers them from 0 without gaps, so the run looks incomplete)")
     return [Shard(i, files["image"][i], files["text"][i], files["metadata"][i]) for i in indices]
@@ -245,7 +245,7 @@ def shard_embeddings(folder: Path, shards: list[Shard], images: list[np.ndarray]
         emb = store.load(key)  # the report of the first open is in its provenance; the scale is this open's
         prov = {**emb.provenance, "logit_scale_source": provenance["logit_scale_source"]}
         return Embeddings(emb.image, emb.text, model=model, logit_scale=logit_scale, provenance=prov)
-    not_unit = [sh for sh, a, b in zip(shards, images, texts) if not scan(a, b, f"{folder}: {sh.describe()}")]
+    not_unit = [sh for sh, a, b in zip(shards, images, texts, strict=True) if not scan(a, b, f"{folder}: {sh.describe()}")]
     prov = dict(provenance)
     if not_unit:
         named = "; ".join(f"{sh.rel(sh.image)} / {sh.rel(sh.text)}" for sh in not_unit[:5])

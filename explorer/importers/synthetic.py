@@ -124,7 +124,7 @@ def captions(table: dict[str, np.ndarray]) -> list[str]:
     adj = np.asarray(ADJECTIVES, dtype=object)[table["adjective"]]
     noun = np.asarray(NOUNS, dtype=object)[table["caption_topic"]]
     setting = np.asarray(SETTINGS, dtype=object)[table["setting"]]
-    return [f"{a} {b} {c}" for a, b, c in zip(adj, noun, setting)]
+    return [f"{a} {b} {c}" for a, b, c in zip(adj, noun, setting, strict=False)]
 
 
 def synthetic_embeddings(n: int, dim: int, seed: int, dtype: str, store: EmbeddingStore | None = None,

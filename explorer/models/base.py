@@ -13,7 +13,7 @@ s = exp(t) of the model (100 for OpenAI CLIP, 30 for CLOOB).
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class BimodalModel(abc.ABC):
     def encode_token_tensors(self, tokens):
         """Token tensor on `self.device` -> (B, D) tensor (need not be normalised)."""
 
-    def to(self, device: str) -> "BimodalModel":
+    def to(self, device: str) -> BimodalModel:
         """Move the weights to `device` ('cpu', 'cuda', 'mps'); returns self."""
         self.device = device
         return self

@@ -19,8 +19,9 @@ name with ``sha256sum`` of your copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DataError
 from .cloob_laion_arch import CloobLaionConfig, build_model, config_and_state_from_haiku

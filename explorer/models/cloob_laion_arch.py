@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -234,7 +235,7 @@ def _convert_tree(params: Any, *, root: str, prefix: str, path: Path, embed_leaf
         leaves = {str(k): _array(v, path=path, where=f"{module_path}/{k}") for k, v in leaves.items()}
         rest = parts[1:]
 
-        def take(names: Mapping[str, str], target: str, transform=None):
+        def take(names: Mapping[str, str], target: str, transform=None, leaves=leaves, where=where):
             extra = set(leaves) - set(names)
             missing = set(names) - set(leaves)
             if extra or missing:

@@ -22,10 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from .open_clip_backbone import (
-    OpenClipModel, check_no_options, create_architecture, exp_scalar, load_checked, wrap_open_clip,
+    OpenClipModel,
+    check_no_options,
+    create_architecture,
+    exp_scalar,
+    load_checked,
+    wrap_open_clip,
 )
 from .weights_file import (
-    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict,
+    as_float32,
+    read_torch_container,
+    require_file,
+    strip_prefix,
+    tensor_dict,
 )
 
 WHAT = "CyCLIP checkpoint"

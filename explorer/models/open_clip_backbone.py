@@ -17,8 +17,9 @@ import contextlib
 import logging
 import os
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..errors import DataError, MissingResourceError, SpecError
 from .torch_model import TorchBimodalModel
@@ -158,7 +159,7 @@ def _size_text(size) -> str:
 
 def describe_normalisation(mean: Sequence[float], std: Sequence[float]) -> str:
     def same(a, b):
-        return len(a) == len(b) and all(abs(x - y) < 1e-7 for x, y in zip(a, b))
+        return len(a) == len(b) and all(abs(x - y) < 1e-7 for x, y in zip(a, b, strict=True))
 
     if same(mean, OPENAI_MEAN) and same(std, OPENAI_STD):
         return "normalize OpenAI mean/std"

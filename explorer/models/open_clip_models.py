@@ -27,10 +27,19 @@ from typing import Any
 
 from ..errors import DataError, MissingResourceError, SpecError
 from .open_clip_backbone import (
-    OpenClipModel, check_no_options, check_state_dict, create_architecture, exp_scalar, wrap_open_clip,
+    OpenClipModel,
+    check_no_options,
+    check_state_dict,
+    create_architecture,
+    exp_scalar,
+    wrap_open_clip,
 )
 from .weights_file import (
-    as_float32, read_torch_container, require_file, strip_prefix, tensor_dict,
+    as_float32,
+    read_torch_container,
+    require_file,
+    strip_prefix,
+    tensor_dict,
 )
 
 _HF_WEIGHTS = "open_clip_pytorch_model.bin"

@@ -15,8 +15,8 @@ say little about captions from other datasets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import MissingResourceError, SpecError
 from .base import BimodalModel
@@ -49,7 +49,7 @@ class OwnModel(BimodalModel):
         self.device = "cpu"
         self.to(device)
 
-    def to(self, device: str) -> "OwnModel":
+    def to(self, device: str) -> OwnModel:
         self.net.to(device)
         self.device = device
         return self

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .base import BimodalModel
 
@@ -42,7 +43,7 @@ class TorchBimodalModel(BimodalModel):
     def encode_token_tensors(self, tokens):
         return self.module.encode_text(tokens)
 
-    def to(self, device: str) -> "TorchBimodalModel":
+    def to(self, device: str) -> TorchBimodalModel:
         self.module.to(device)
         self.device = device
         return self

@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DataError, MissingResourceError
 from ..file_memo import FileMemo, file_stamp

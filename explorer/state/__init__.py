@@ -11,8 +11,20 @@ No view is imported here; views depend on the state, never the other way round.
 
 from .augment import AugmentState
 from .explorer_state import DEFAULT_DATASET_MODELS, ExplorerState, all_settings, part_of
-from .parts import (DEFAULT_SOURCE, PARTS, POINT_COLORS, PROJECTION_MODES, PROJECTIONS, Appearance, DataSelection, GapSettings,
-                    Interaction, ModelChoice, OrderSettings, ProjectionSettings)
+from .parts import (
+                    DEFAULT_SOURCE,
+                    PARTS,
+                    POINT_COLORS,
+                    PROJECTION_MODES,
+                    PROJECTIONS,
+                    Appearance,
+                    DataSelection,
+                    GapSettings,
+                    Interaction,
+                    ModelChoice,
+                    OrderSettings,
+                    ProjectionSettings,
+)
 
 __all__ = [
     "AugmentState", "DEFAULT_DATASET_MODELS", "DEFAULT_SOURCE", "ExplorerState", "PARTS", "POINT_COLORS", "PROJECTIONS",

@@ -25,8 +25,9 @@ Build one from keyword arguments naming any part's parameters::
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import param

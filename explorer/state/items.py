@@ -8,7 +8,8 @@ settings views write). No view imports.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ class ItemsAndSelection:
         p = src.pairs
         m = self.resolve_model(model)
         active = self.active_indices()
-        pos_of = dict(zip(active[np.isin(active, ids)].tolist(), np.flatnonzero(np.isin(active, ids)).tolist()))
+        pos_of = dict(zip(active[np.isin(active, ids)].tolist(), np.flatnonzero(np.isin(active, ids)).tolist(), strict=True))
         sims = self.space(m).pair_similarities(*self.closing())
         o = self.ordering(m)
         labels = self.cluster_labels(m) if o is not None else []

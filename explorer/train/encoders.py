@@ -45,7 +45,7 @@ class Architecture:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Architecture":
+    def from_dict(cls, d: dict) -> Architecture:
         known = {k: int(v) for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

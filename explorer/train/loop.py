@@ -173,7 +173,7 @@ def train(
             for b in range(per_epoch):
                 idx = order[b * config.batch_size:(b + 1) * config.batch_size]
                 factor = _lr_factor(step, total, config.warmup_steps)
-                for g, lr in zip(optimizer.param_groups, base_lrs):
+                for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
                     g["lr"] = lr * factor
                 x = net.encode_image(uint8_to_input(images[idx]).to(config.device))
                 y = net.encode_text(tokens[idx].to(config.device))

@@ -9,8 +9,8 @@ captions in its batch. The text encoder reads its output at the ``<cls>`` positi
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from ..pairs import caption_words
 
@@ -32,7 +32,7 @@ class Vocabulary:
         object.__setattr__(self, "_index", {w: i for i, w in enumerate(self.words)})
 
     @classmethod
-    def build(cls, captions: Iterable[str], *, min_count: int = 1, max_size: int = 20000) -> "Vocabulary":
+    def build(cls, captions: Iterable[str], *, min_count: int = 1, max_size: int = 20000) -> Vocabulary:
         """The words of `captions` seen at least `min_count` times, most frequent first (ties
         alphabetically), at most `max_size` words including the three special tokens."""
         counts = Counter(w for c in captions for w in caption_words(c))

@@ -8,7 +8,8 @@ thumbnail URLs are built by :mod:`explorer.thumbnails` from a hex token and an i
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .style import CAPTION_CHARS, MODALITY_COLORS
 
@@ -90,7 +91,7 @@ def cluster_gallery_html(labels: list[str], sizes: list[int], examples: list[lis
     if not labels:
         return '<div class="bx-clusters" style="color:#666">Turn on clustering to see labelled clusters.</div>'
     parts = []
-    for c, (label, size, items) in enumerate(zip(labels, sizes, examples)):
+    for c, (label, size, items) in enumerate(zip(labels, sizes, examples, strict=True)):
         thumbs = "".join(thumb_img(it.get("thumb"), 48, alt=truncate(it.get("caption", ""), 80)) for it in items)
         parts.append(
             '<div class="bx-cluster" style="margin:3px 0">'

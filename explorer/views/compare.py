@@ -8,7 +8,8 @@ the colour limits are shared (one colour means one value in every panel).
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import holoviews as hv
 import pandas as pd

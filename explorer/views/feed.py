@@ -29,7 +29,8 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import holoviews as hv
 import param

@@ -153,7 +153,7 @@ def cluster_box_rows(boundaries: list[int], m: int, kind: str = "similarity") ->
     rects = []
     blocks = ((0, 0), (0, 1), (1, 0), (1, 1)) if kind == "similarity" else ((0, 0),)
     for qr, qc in blocks:
-        for a, b in zip(boundaries[:-1], boundaries[1:]):
+        for a, b in zip(boundaries[:-1], boundaries[1:], strict=False):
             rects.append((qc * m + a - 0.5, qr * m + a - 0.5, qc * m + b - 0.5, qr * m + b - 0.5))
     return rects
 
@@ -177,7 +177,7 @@ def cluster_label_rows(boundaries: list[int], labels: list[str], m: int, block: 
     px_per_row = size / max((2 if kind == "similarity" else 1) * m, 1)
     pad = max(m * 0.005, 0.3)
     rows = []
-    for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels)):
+    for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels, strict=False)):
         if (b - a) * px_per_row < LABEL_MIN_PIXELS:
             continue
         text = f"{c + 1}. {label}"
@@ -298,8 +298,8 @@ class TileWriter:
         if doc is None:
             return False
         image = tile_image(value)
-        l, b, r, t = image.bounds.lbrt()
-        data = {"image": [np.asarray(image.dimension_values(2, flat=False))], "x": [l], "y": [b], "dw": [r - l], "dh": [t - b]}
+        left, b, r, t = image.bounds.lbrt()
+        data = {"image": [np.asarray(image.dimension_values(2, flat=False))], "x": [left], "y": [b], "dw": [r - left], "dh": [t - b]}
         rects = diagonal_rects(value)
         diag = {"left": rects.dimension_values(0), "bottom": rects.dimension_values(1), "right": rects.dimension_values(2),
                 "top": rects.dimension_values(3), "color": rects.dimension_values(4)}

@@ -10,7 +10,8 @@ The gap anatomy (explorer.engine.anatomy) is computed on demand, while its card 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -87,7 +88,7 @@ def numbers_pane(state: Any, model: str | None = None):
     return pane
 
 
-def anatomy_pane(state: Any, model: str | None = None, *, active: bool = True) -> "OnDemandHTML":
+def anatomy_pane(state: Any, model: str | None = None, *, active: bool = True) -> OnDemandHTML:
     """The gap anatomy of the shown pairs before and after closing the whole gap (as gap-table and
     the report; so moving α changes nothing here), computed off the event loop only while `active`
     (its card open): its sampled measures take seconds at any size. Show its ``.pane``."""

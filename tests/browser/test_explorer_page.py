@@ -15,9 +15,9 @@ import urllib.request
 import numpy as np
 import pytest
 from conftest import figure_ranges, heatmap_span, keep_log_on_failure, wait_for_app
+from hostile_export import HOSTILE, captions
 
 from explorer.pairs import filter_captions
-from hostile_export import HOSTILE, captions
 
 N = 48  # pairs in the export (hostile_export.write_export default)
 

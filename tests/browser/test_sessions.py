@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import start_server, stop_server, wait_for_app
 
 N_PAIRS = 5000
