@@ -208,8 +208,9 @@ class ParquetImages:
         with self._lock:
             cur = self._cursor
             if cur is None or cur["key"] != (f, g) or cur["pid"] != os.getpid() or r < cur["first"]:
-                pf = _open(Path(path))
-                cur = {"key": (f, g), "pid": os.getpid(), "first": 0, "batch": None, "stop": 0,
+                same_file = cur is not None and cur["key"][0] == f and cur["pid"] == os.getpid()
+                pf = cur["file"] if same_file else _open(Path(path))  # the footer is read once per file in a row
+                cur = {"key": (f, g), "pid": os.getpid(), "file": pf, "first": 0, "batch": None, "stop": 0,
                        "it": pf.iter_batches(batch_size=IMAGE_BATCH, row_groups=[g], columns=[self.column], use_threads=False)}
                 self._cursor = cur
             try:
