@@ -169,7 +169,7 @@ def test_embed_through_the_cli_with_own_clip(tmp_path, capsys):
     bad[1] = (6, b"\x89PNG\r\n\x1a\n cut", "a picture number 6")
     write(tmp_path / "p-1.parquet", bad, "struct", text="caption")
     spec = f"hf-parquet:{tmp_path}/p-*.parquet"
-    code = cli.main(["embed", "--dataset", spec, "--model", "own:clip", "--store", str(tmp_path / "store"), "--json", "--no-progress",
+    code = cli.main(["embed", "--dataset", spec, "--model", "own:clip", "--json", "--no-progress",
                      "--device", "cpu", "--workers", "0", "--batch-size", "3"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -182,3 +182,12 @@ def test_embed_through_the_cli_with_own_clip(tmp_path, capsys):
     want = model.encode_images([pairs.images.open(i) for i in (0, 5, 7)])  # the row after the skipped pair 6 is pair 7
     np.testing.assert_allclose(np.asarray(emb.image)[[0, 5, 6]], want, atol=1e-5)
     np.testing.assert_allclose(np.asarray(emb.text)[[6]], model.encode_texts([pairs.captions[7]]), atol=1e-5)
+    # what `serve --source SPEC --models own:clip` builds: the embeddings from the store, the
+    # undecodable pair left out, and thumbnails read from the parquet rows
+    from explorer.state import ExplorerState
+    from explorer.thumbnails import thumbnail_for_path
+
+    state = ExplorerState(source=spec, models=["own:clip"])
+    assert state.source_data().n == 7 and state.source_data().pairs.captions[6] == "a picture number 7"
+    png = thumbnail_for_path(state.thumb_url(6))
+    assert Image.open(io.BytesIO(png)).getpixel((3, 3)) == colour(7)

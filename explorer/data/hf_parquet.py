@@ -245,6 +245,8 @@ class ParquetImages:
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 return im.convert("RGB")
+        except Image.UnidentifiedImageError as exc:
+            raise DataError(f"{self.ref(i)}: cannot decode image ({len(data)} bytes in no image format Pillow reads)") from exc
         except Exception as exc:
             raise DataError(f"{self.ref(i)}: cannot decode image ({type(exc).__name__}: {_say(exc)})") from exc
 
