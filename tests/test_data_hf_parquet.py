@@ -15,7 +15,7 @@ from PIL import Image
 
 from explorer.data.hf_parquet import load_hf_parquet
 from explorer.errors import DataError, MissingResourceError, SpecError
-from explorer.sources import load_pairs
+from explorer.sources import load_pairs, open_source
 
 STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 
@@ -191,3 +191,9 @@ def test_embed_through_the_cli_with_own_clip(tmp_path, capsys):
     assert state.source_data().n == 7 and state.source_data().pairs.captions[6] == "a picture number 7"
     png = thumbnail_for_path(state.thumb_url(6))
     assert Image.open(io.BytesIO(png)).getpixel((3, 3)) == colour(7)
+
+
+def test_a_parquet_of_images_given_as_embeddings_says_what_to_do(shards):
+    path = shards / "train-00000-of-00002.parquet"
+    with pytest.raises(DataError, match=rf"column 'image' holds image bytes .* read as hf-parquet:{path} and embedded with --models"):
+        open_source(str(path))

@@ -99,7 +99,7 @@ def _is_string(t) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or str(t) == "string_view"
 
 
-def _image_kind(t) -> str | None:
+def image_kind(t) -> str | None:
     """'struct' for {bytes: binary, ...}, 'binary' for a binary column, None otherwise."""
     import pyarrow as pa
 
@@ -136,17 +136,17 @@ def pick_columns(schema, path: Path, options: dict[str, Any]) -> tuple[str, str,
 
     image = options.get("image_column")
     if image is not None:
-        kind = _image_kind(field(str(image), "image"))
+        kind = image_kind(field(str(image), "image"))
         if kind is None:
             raise DataError(f"{path}: column {image!r} is {schema.field(str(image)).type}, not image bytes "
                             "(a struct {bytes, path} or a binary column)")
     else:
-        found = [n for n in names if _image_kind(schema.field(n).type)]
+        found = [n for n in names if image_kind(schema.field(n).type)]
         if not found:
             raise DataError(f"{path}: no image column: none is a struct {{bytes, path}} or binary (columns: {_columns(schema)}); "
                             "name it with --option image_column=NAME")
         image = next((lower[n] for n in IMAGE_NAMES if lower.get(n) in found), found[0])
-        kind = _image_kind(schema.field(image).type)
+        kind = image_kind(schema.field(image).type)
     text = options.get("text_column", options.get("caption_column"))
     if text is not None:
         tkind = _text_kind(field(str(text), "caption"))
