@@ -55,7 +55,11 @@ def test_a_cluster_and_a_cluster_that_is_not_there(source):
     assert df["pair_id"].tolist() == members.tolist() and set(df["cluster"]) == {2}
     assert df["caption"].tolist() == [source.pairs.captions[i] for i in members]
     assert parquet.filename.endswith("_narrow-gap_cluster-2.parquet")
-    row.number.value = 9
+    assert row.number.end == 2  # k = 3: clusters 0..2
+    state.order.k = 2
+    assert row.number.end == 1 and row.number.value == 1
+    state.order.k = 3
+    row.number.param.update(end=20, value=9)  # past the last cluster (as a browser could send)
     text = fetch(parquet).decode()
     assert "Could not export: no cluster 9; there are 3" in text and parquet.filename == "export-error.txt"
     assert parquet.label.startswith("Could not export")

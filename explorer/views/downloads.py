@@ -17,7 +17,7 @@ from typing import Any
 from ..exports import export_filename, selection_bytes
 
 #: what the buttons depend on (their labels and whether they are enabled)
-DEPENDS = ("interaction.selected_pairs", "order.cluster", "model.active_model")
+DEPENDS = ("interaction.selected_pairs", "order.cluster", "order.k", "model.active_model")
 FORMATS = (("parquet", "parquet"), ("csv", "CSV"))
 
 
@@ -79,7 +79,8 @@ def cluster_downloads(state: Any, model: str | None = None):
     while clustering is off. A number past the last cluster downloads the sentence saying so."""
     import panel as pn
 
-    number = pn.widgets.IntInput(value=0, start=0, width=80, margin=(2, 5), css_classes=["bx-cluster-number"])
+    number = pn.widgets.IntInput(value=0, start=0, end=max(int(state.order.k) - 1, 0), width=80, margin=(2, 5),
+                                 css_classes=["bx-cluster-number"])
     buttons = [(_button(state, fmt, lambda: {"cluster": int(number.value)}, model), label) for fmt, label in FORMATS]
 
     def refresh(*_: Any) -> None:
@@ -89,7 +90,12 @@ def cluster_downloads(state: Any, model: str | None = None):
             widget.param.update(disabled=not on, label=text)
         number.disabled = not on
 
+    def bound(event: Any) -> None:  # clusters are numbered 0..k-1
+        last = max(int(event.new) - 1, 0)
+        number.param.update(end=last, value=min(int(number.value), last))
+
     state.order.param.watch(refresh, "cluster")
+    state.order.param.watch(bound, "k")
     number.param.watch(refresh, "value")
     refresh()
     row = pn.Row(pn.pane.HTML("cluster", margin=(8, 0, 0, 5)), number, *(w for w, _ in buttons), css_classes=["bx-cluster-downloads"],
