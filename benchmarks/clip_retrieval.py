@@ -5,9 +5,11 @@ clip-retrieval inference does, in SHARDS shards (explorer.importers.clip_retriev
 the export path is measured at the same size), then runs, each in a fresh process under
 ``/usr/bin/time -v``:
 
-1. the open alone (``open_source``) the first time: the shards are checked and written once
-   into the store (several shards are not one array);
-2. the open alone again: the store entry is memory-mapped, only the metadata is read;
+1. the open alone (``open_source``) the first time: the shards are checked (a full read); shards
+   of unit rows of one dtype, as this generator writes, are then used in place, memory-mapped
+   and addressed as one array (explorer.engine.sharded); others are written once into the store;
+2. the open alone again: the check is remembered (or the store entry memory-mapped), only the
+   headers and the metadata are read;
 3. ``python -m explorer gap-table clip-retrieval:DIR``: the open and the gap table's computation.
 
 Each line gives the wall time and the peak RSS next to the size of the embedding arrays. Peak

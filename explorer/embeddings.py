@@ -74,6 +74,11 @@ def validate_pair_arrays(image: Any, text: Any, source: str) -> tuple[np.ndarray
 ROW_MAP_KEYS = ("kept_indices", "skipped")
 
 
+def _take(array: Any, idx: np.ndarray) -> np.ndarray:
+    """Rows `idx` of an array or of sharded rows (explorer.engine.sharded), reading only those."""
+    return np.asarray(array)[idx] if isinstance(array, np.ndarray) else np.asarray(array[idx])
+
+
 def without_row_map(provenance: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in provenance.items() if k not in ROW_MAP_KEYS}
 
@@ -142,7 +147,7 @@ class Embeddings:
         idx = np.asarray(indices, dtype=np.int64)
         prov = without_row_map(self.provenance)
         prov["subset_of_n"] = self.n
-        return replace(self, image=np.asarray(self.image)[idx], text=np.asarray(self.text)[idx], provenance=prov)
+        return replace(self, image=_take(self.image, idx), text=_take(self.text, idx), provenance=prov)
 
     def with_logit_scale(self, logit_scale: float) -> Embeddings:
         prov = dict(self.provenance)

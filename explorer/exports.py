@@ -20,7 +20,9 @@ Values that are not known for a pair (not shown, no clustering) are left empty, 
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +129,33 @@ def export_selection(state: Any, path: str | os.PathLike, pair_ids: Sequence[int
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def frame_bytes(frame: Any, fmt: str) -> bytes:
+    """A selection table as the bytes of a parquet or CSV file."""
+    if fmt not in FORMATS.values():
+        raise SpecError(f"no export format {fmt!r}; use parquet or csv")
+    buf = io.BytesIO()
+    if fmt == "parquet":
+        frame.to_parquet(buf, index=False)
+    else:
+        frame.to_csv(buf, index=False)
+    return buf.getvalue()
+
+
+def selection_bytes(state: Any, fmt: str, pair_ids: Sequence[int] | None = None, *, model: str | None = None,
+                    cluster: int | None = None) -> bytes:
+    """What :func:`export_selection` would write, as bytes (the app's download buttons)."""
+    return frame_bytes(selection_frame(state, pair_ids, model=model, cluster=cluster), fmt)
+
+
+def export_filename(state: Any, fmt: str, *, model: str | None = None, cluster: int | None = None, count: int | None = None) -> str:
+    """``<source>_<model>_<selected-N | cluster-K>.<fmt>``, with only letters, digits, ``._-``."""
+    state = _as_state(state)
+    what = f"cluster-{int(cluster)}" if cluster is not None else f"selected-{count}" if count is not None else "selection"
+    parts = (state.source_data().name or "source", state.resolve_model(model) or "model", what)
+    stem = "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", str(p)).strip("-.") or "x" for p in parts)
+    return f"{stem[:150]}.{fmt}"
 
 
 def _as_state(obj: Any):

@@ -6,7 +6,8 @@ Two kinds of spec:
   ``store:KEY`` or the path of a store entry directory.
 - **datasets** carry pairs only and need models to embed them: ``coco:ROOT``,
   ``diffusiondb:ROOT``, ``pairs:FILE``, ``folder:DIR``, ``augment:KIND:IMAGE[:CAPTION]``,
-  ``shapes[:N]``, ``webdataset:PATTERN`` (tar shards) and ``amumo:DIR`` (its images and prompts).
+  ``shapes[:N]``, ``webdataset:PATTERN`` (tar shards), ``hf-parquet:PATTERN``
+  (Hugging Face parquet shards with image bytes) and ``amumo:DIR`` (its images and prompts).
 
 A spec without a prefix is recognised from the path: a folder with ``similarities/`` is an Amumo
 export, a folder with ``manifest.json`` a store entry, one with ``img_emb/`` a clip-retrieval
@@ -48,6 +49,7 @@ DATASETS: dict[str, str] = {
     "folder": "explorer.data.custom:load_folder",
     "augment": "explorer.data.augment:load_augmentation_series",
     "webdataset": "explorer.data.webdataset:load_webdataset",
+    "hf-parquet": "explorer.data.hf_parquet:load_hf_parquet",
 }
 
 

@@ -21,6 +21,7 @@ RUNS = {
               ["pipeline / bare forward, wall time =", "cache hit, 40 pairs"]),
     "scale": (["--pairs", "300", "--dim", "16", "--size", "100"],
               ["zoom to 100² cells", "gap slider α=0.5", "× pass", "R@1/5/10 before and after"]),
+    "hf_parquet": (["--pairs", "40", "--row-group", "7"], ["list the pairs:", "every image in pair order:", "images at random:"]),
     "serve": (["--pairs", "300", "--dim", "16", "--no-http"],
               ["cluster ordering on", "thumbnail, warm", "second session"]),
 }

@@ -156,7 +156,8 @@ def explore_page(state: Any) -> pn.Column:
     inspect = pn.Column(pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(0, 5)), styled(V.inspect_panel(state)),
                         width=520, css_classes=["bx-inspect-box"])
     selection = pn.Column(pn.pane.HTML("<b>Selected pairs</b> (box or lasso in the scatter, double-tap a heatmap row)", margin=(0, 5)),
-                          styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True, sizing_mode="stretch_width",
+                          V.selection_downloads(state), styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True,
+                          sizing_mode="stretch_width",
                           css_classes=["bx-selection-box"])
     middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
     faithfulness = faithfulness_card(state)
@@ -165,7 +166,7 @@ def explore_page(state: Any) -> pn.Column:
     def clusters_title(on: bool) -> str:
         return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
 
-    clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
+    clusters = pn.Card(V.cluster_downloads(state), styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
     # the views below the fold compute once the heatmap and scatter have shown the setting (two

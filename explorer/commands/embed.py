@@ -38,7 +38,8 @@ EXPORT_FORMATS = ("npy", "clip-retrieval")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, metavar="SPEC",
-                   help="dataset spec: coco:ROOT, diffusiondb:ROOT, pairs:FILE, folder:DIR, amumo:DIR, augment:KIND:IMAGE[:CAPTION], shapes[:N]")
+                   help="dataset spec: coco:ROOT, diffusiondb:ROOT, pairs:FILE, folder:DIR, amumo:DIR, augment:KIND:IMAGE[:CAPTION], shapes[:N], "
+                        "webdataset:PATTERN, hf-parquet:PATTERN")
     p.add_argument("--model", required=True, metavar="SPEC",
                    help="model spec: open_clip:ARCH/TAG, open_clip:ARCH@PATH, cyclip:PATH, cloob:PATH, cloob-laion:PATH, own:NAME")
     p.add_argument("--limit", type=positive_int, default=None, help="a random subset of N pairs (seeded by --seed)")
@@ -50,7 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--caption", choices=("first", "random"), default=None, help="coco: which caption of each image (default first, as the article)")
     p.add_argument("--allow-urls", action="store_true", help="pairs: download image URLs (otherwise URL rows are skipped as unusable offline)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco); repeatable")
+                   help="another dataset loader option, e.g. steps=50 or noise_seed=3 (augment), split=train2017 (coco), "
+                        "image_column=image text_column=text (hf-parquet); repeatable")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto: cuda, then mps, then cpu)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="images per forward pass (default 256 on CUDA, 64 on MPS, 32 on CPU)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader processes decoding images (default: CPUs - 1, at most 8)")

@@ -18,11 +18,15 @@ normalised and reported per shard (clip-retrieval's own output always is normali
 caption shards of different dtypes (float16 images with float32 --use_mclip captions) are read as
 float32.
 
-Out of core: shards are memory-mapped (``np.load(mmap_mode='r')``). A folder of one shard of unit
-rows is used in place; otherwise (several shards, rows to normalise, mixed modality dtypes) the
-rows are written once, shard by shard in chunks, to an embedding-store entry keyed by the shard
-files' paths, sizes and modification times (explorer.normalise), and memory-mapped from there:
-the next open reads only the metadata. Small folders (≤ 256 MB per modality) are read into memory.
+Out of core: shards are memory-mapped (``np.load(mmap_mode='r')``). Shards of unit rows of one
+dtype are used in place: one shard as it is, several as one array
+(:class:`explorer.engine.sharded.ShardedRows`, reading each row from the shard that holds it);
+the check that found them unit (NaN, zero and non-unit rows, a full read) is remembered in the
+store's ``scans.json`` by the shard files' paths, sizes and modification times, so later opens
+read only the headers and the metadata. Otherwise (rows to normalise, mixed modality dtypes) the
+rows are written once, shard by shard in chunks, to an embedding-store entry keyed by the same
+stamps (explorer.normalise), and memory-mapped from there. Small folders (≤ 256 MB per
+modality) are read into memory.
 
 Thumbnails come from ``image_path`` when those files exist: absolute paths as they are, relative
 ones under the first of DIR, DIR's parent and the working directory that holds them (clip-retrieval
@@ -228,10 +232,29 @@ def content_key(shards: list[Shard]) -> str:
     return "clip-retrieval:" + hashlib.sha256(json.dumps(stamps, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def scanned_not_unit(folder: Path, shards: list[Shard], images: list[np.ndarray], texts: list[np.ndarray], store: Any,
+                     key_text: str, *, remember: bool) -> list[Shard]:
+    """The shards whose rows are not unit vectors (explorer.normalise.scan, shard by shard: NaN,
+    inf and zero rows raise). Large folders remember the answer in the store's ``scans.json``
+    under the content key (every shard file's path, size and mtime), so a folder used in place is
+    read whole once, not at every open."""
+    from ..file_memo import FileMemo
+    from ..normalise import scan
+
+    memo = FileMemo(store.root / "scans.json") if remember else None
+    known = memo.get(key_text, shards[0].image) if memo is not None else None
+    if isinstance(known, list):
+        return [sh for sh in shards if sh.index in set(known)]
+    not_unit = [sh for sh, a, b in zip(shards, images, texts, strict=True) if not scan(a, b, f"{folder}: {sh.describe()}")]
+    if memo is not None:
+        memo.put(key_text, shards[0].image, [sh.index for sh in not_unit])
+    return not_unit
+
+
 def shard_embeddings(folder: Path, shards: list[Shard], images: list[np.ndarray], texts: list[np.ndarray], *, model: str,
                      logit_scale: float, provenance: dict[str, Any]) -> Embeddings:
     """One Embeddings over all shards (module docstring: in place, in memory or via the store)."""
-    from ..normalise import IN_MEMORY_BYTES, fill_normalised, scan
+    from ..normalise import IN_MEMORY_BYTES, fill_normalised
     from ..store import EmbeddingStore, entry_key
 
     n, dim = sum(sh.rows for sh in shards), int(images[0].shape[1])
@@ -245,7 +268,7 @@ def shard_embeddings(folder: Path, shards: list[Shard], images: list[np.ndarray]
         emb = store.load(key)  # the report of the first open is in its provenance; the scale is this open's
         prov = {**emb.provenance, "logit_scale_source": provenance["logit_scale_source"]}
         return Embeddings(emb.image, emb.text, model=model, logit_scale=logit_scale, provenance=prov)
-    not_unit = [sh for sh, a, b in zip(shards, images, texts, strict=True) if not scan(a, b, f"{folder}: {sh.describe()}")]
+    not_unit = scanned_not_unit(folder, shards, images, texts, store, key_text, remember=not small)
     prov = dict(provenance)
     if not_unit:
         named = "; ".join(f"{sh.rel(sh.image)} / {sh.rel(sh.text)}" for sh in not_unit[:5])
@@ -257,8 +280,13 @@ def shard_embeddings(folder: Path, shards: list[Shard], images: list[np.ndarray]
     if small:
         return Embeddings.from_arrays(np.concatenate(images), np.concatenate(texts), model=model, logit_scale=logit_scale,
                                       provenance=prov, source=str(folder))
-    if len(shards) == 1 and same and not not_unit:
-        return Embeddings(images[0], texts[0], model=model, logit_scale=logit_scale, provenance=prov)
+    if same and not not_unit:  # unit rows of one dtype: the shards in place, memory-mapped, as one array
+        if len(shards) == 1:
+            return Embeddings(images[0], texts[0], model=model, logit_scale=logit_scale, provenance=prov)
+        from ..engine.sharded import ShardedRows
+
+        return Embeddings(ShardedRows(images), ShardedRows(texts), model=model, logit_scale=logit_scale,
+                          provenance={**prov, "in_place_shards": len(shards)})
 
     def fill(maps, _progress):
         fill_normalised(maps["image"], images)

@@ -120,6 +120,16 @@ def import_parquet(arg: str, *, logit_scale: float | None = None):
     if not path.is_file():
         raise MissingResourceError(f"file not found: {path}")
     try:
+        schema = pq.read_schema(path)
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+    from ..data.hf_parquet import image_kind
+
+    held = [f.name for f in schema if image_kind(f.type)]
+    if held:  # checked on the schema, before reading a table of images into memory
+        raise DataError(f"{path}: column {held[0]!r} holds image bytes ({schema.field(held[0]).type}), not embeddings; "
+                        f"a dataset of images and captions is read as hf-parquet:{arg} and embedded with --models")
+    try:
         table = pq.read_table(path)
     except Exception as exc:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc

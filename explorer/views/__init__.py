@@ -16,7 +16,8 @@ plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builde
   above ``look.datashade_above`` pairs; box/lasso → ``interaction.selected_pairs``.
 - numbers: ``numbers_pane``, ``anatomy_pane``, ``faithfulness_pane``, ``faithfulness_comparison_deferred``.
 - landscape: ``loss_landscape_plot``; histograms: ``similarity_histograms``.
-- selection: ``selection_panel``, ``inspect_panel``.
+- selection: ``selection_panel``, ``inspect_panel``; downloads: ``selection_downloads``,
+  ``cluster_downloads`` (parquet / CSV of the selected pairs or a cluster).
 - compare: ``compare_view`` (2–4 models side by side); augment: ``series_heatmaps``, ``series_curves``.
 - provenance: what produced each plot, in a line beside it and in the Bokeh figure's ``tags``.
 """
@@ -44,6 +45,8 @@ _LAZY = {
     "similarity_histograms": "histograms",
     "selection_panel": "selection",
     "inspect_panel": "selection",
+    "selection_downloads": "downloads",
+    "cluster_downloads": "downloads",
     "compare_view": "compare",
     "series_heatmaps": "augment",
     "series_curves": "augment",

@@ -315,3 +315,33 @@ def test_point_colour_switches_redraw_the_scatter(app, hostile_server, artifacts
     new = hostile_server.log_text(limit=None)[log_start:]
     errors = [line for line in new.splitlines() if "Error" in line and "ClosedError" not in line]
     assert errors == [], new[-2000:]
+
+
+def test_download_the_selected_pair(app, artifacts_dir):
+    """Double-tap a heatmap row (selects its pair), then the parquet button: the file the browser
+    receives holds that pair, with the caption the export has."""
+    import pandas as pd
+
+    page, _ = app
+    button = page.locator(".bx-selection-downloads button").first
+    assert button.is_disabled() and "select pairs" in button.inner_text()
+    canvas = page.locator(f".bx-heatmap.bx-n-{N} canvas").first
+    for attempt in range(3):
+        box = canvas.bounding_box()
+        page.mouse.dblclick(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.7)
+        try:
+            wait_until(lambda: not button.is_disabled(), timeout=30 if attempt < 2 else 90, what="the download button enabled")
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+    text = page.locator(".bx-selection").first.inner_text()
+    pid = int(re.search(r"pair (\d+) ·", text).group(1))
+    assert "Download 1 selected pair (parquet)" in button.inner_text()
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    download = info.value
+    df = pd.read_parquet(download.path())
+    assert df["pair_id"].tolist() == [pid] and df["caption"].tolist() == [captions(N)[pid]]
+    assert re.fullmatch(r"[A-Za-z0-9.-]+_[A-Za-z0-9.-]+_selected-1\.parquet", download.suggested_filename), download.suggested_filename
+    page.screenshot(path=str(artifacts_dir / "explorer-download-selection.png"))
