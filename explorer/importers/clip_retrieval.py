@@ -195,13 +195,23 @@ def _file_meta(path: Path) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in meta.items() if not k.startswith(b"pandas")}
 
 
-def find_images(folder: Path, paths: list[Any]) -> tuple[FileImages | None, str | None]:
-    """FileImages for the image_path values when those files exist (module docstring), else
-    (None, why not)."""
-    if any(p is None or not str(p) for p in paths):
+def find_images(folder: Path, column: Any) -> tuple[FileImages | None, str | None]:
+    """FileImages for the image_path values (a pyarrow column) when those files exist (module
+    docstring), else (None, why not). The column becomes Python strings only when the files are
+    there: at a million rows that conversion alone takes seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    try:
+        text = pc.cast(column, pa.large_string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. a list column: as str() would print it
+        text = pa.chunked_array([[None if v is None else str(v) for v in column.to_pylist()]], pa.large_string())
+    if column.null_count or pc.any(pc.equal(pc.utf8_length(text), 0)).as_py():
         return None, "some rows have no image_path; the source has no thumbnails"
-    n = len(paths)
-    sample = [str(paths[i]) for i in sorted({int(k * (n - 1) / max(ROOT_SAMPLE - 1, 1)) for k in range(ROOT_SAMPLE)})]
+    at = sorted({int(k * (n - 1) / max(ROOT_SAMPLE - 1, 1)) for k in range(ROOT_SAMPLE)})
+    sample = [str(column[i].as_py()) for i in at]
+    paths = _LazyList(column)
     absolute = [os.path.isabs(p) for p in sample]
     if all(absolute):
         if not any(os.path.isfile(p) for p in sample):
@@ -222,6 +232,22 @@ def find_images(folder: Path, paths: list[Any]) -> tuple[FileImages | None, str 
             return FileImages(root, [str(p) for p in paths]), None
     return None, (f"the image files named by image_path (e.g. {sample[0]}) are not under {', '.join(str(r) for r in roots)}; "
                   "no thumbnails")
+
+
+class _LazyList:
+    """The column's values as a Python list, made on first use (only when thumbnails exist)."""
+
+    def __init__(self, column: Any):
+        self.column = column
+        self._values: list[Any] | None = None
+
+    def values(self) -> list[Any]:
+        if self._values is None:
+            self._values = self.column.to_pylist()
+        return self._values
+
+    def __iter__(self):
+        return iter(self.values())
 
 
 def content_key(shards: list[Shard]) -> str:
@@ -343,7 +369,7 @@ def import_clip_retrieval(arg: str, *, logit_scale: float | None = None):
             notes.append(f"{folder}: the 'key' column is not unique; pairs are numbered by row instead")
     pair_images = None
     if "image_path" in table.column_names:
-        pair_images, why = find_images(folder, table.column("image_path").to_pylist())
+        pair_images, why = find_images(folder, table.column("image_path"))
         if why:
             notes.append(f"{folder}: {why}")
     extra = table.drop_columns(["caption"])
