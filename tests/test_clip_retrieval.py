@@ -364,3 +364,17 @@ def test_benchmark_script_runs_at_toy_size(tmp_path):
     for line in ("wrote 600 pairs", "open alone, first open", "open alone, second open", "gap-table, third open", "peak RSS"):
         assert line in r.stdout, r.stdout
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("missing", ["", None])
+def test_rows_without_image_path_mean_no_thumbnails_with_a_note(tmp_path, missing):
+    from PIL import Image
+
+    imgs = tmp_path / "images"
+    imgs.mkdir()
+    for i in range(sum(SIZES)):
+        Image.new("RGB", (4, 4)).save(imgs / f"{i}.png")
+    root, *_ = make_folder(tmp_path / "f", images=lambda i: missing if i == 7 else f"images/{i}.png")
+    pairs, _ = import_clip_retrieval(str(root))
+    assert pairs.images is None
+    assert any("some rows have no image_path" in n for n in pairs.notes)
