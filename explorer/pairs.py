@@ -233,3 +233,9 @@ def filter_captions(captions: Sequence[str], query: str | Sequence[str], mode: s
     combine = any if mode == "any" else all
     keep = [i for i, c in enumerate(captions) if combine(has(caption_words(c), p) for p in phrases)]
     return np.asarray(keep, dtype=np.int64)
+
+
+def count_matches(captions: Sequence[str], query: str, mode: str = "any", kind: str = "substring", array=None) -> int:
+    """How many captions the filter `query` keeps (len of :func:`filter_captions`; all of them for
+    an empty query). Raises SpecError for a bad regular expression, as the filter does."""
+    return int(filter_captions(captions, query, mode, kind, array=array).size)

@@ -181,8 +181,15 @@ def explore_page(state: Any) -> pn.Column:
         plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
                     width=560),
         flex_wrap="wrap", sizing_mode="stretch_width")
-    page = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
-    page.rebuilt = [heatmap, scatter, difference]
+    from ..views.notices import SourceNotices
+    from .filter_feedback import FewPairsGuard
+
+    body = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width")
+    guard = FewPairsGuard(state, body)  # a filter leaving < 3 pairs: one message in place of degenerate plots
+    notices = SourceNotices(state)  # what the reader noted, why thumbnails are refused
+    page = pn.Column(notices.pane, guard.panel, sizing_mode="stretch_width", name="Explore")
+    page.rebuilt = [heatmap, scatter, difference, guard]
+    page.notices = notices
     return page
 
 
