@@ -144,7 +144,8 @@ def explore_page(state: Any) -> pn.Column:
     line says "updating" meanwhile), the latest settings winning."""
     width = PLOT_SIZE + PLOT_MARGIN
     heatmap = Rebuilt(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), lambda: "heatmap", ("data",), tag="bx-n",
-                      tag_key=lambda: n_shown(state), width=width, after=with_provenance, name="heatmap", css_classes=["bx-heatmap"])
+                      tag_key=lambda: n_shown(state), width=width, name="heatmap", css_classes=["bx-heatmap"],
+                      after=lambda plot: [*with_provenance(plot), V.cluster_legend(state)])  # the clusters' numbers, clickable
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
                       after=with_provenance, name="scatter", css_classes=["bx-scatter"])
@@ -165,7 +166,7 @@ def explore_page(state: Any) -> pn.Column:
     def clusters_title(on: bool) -> str:
         return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
 
-    clusters = pn.Card(styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
+    clusters = pn.Card(V.cluster_legend(state), styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
     # the views below the fold compute once the heatmap and scatter have shown the setting (two
