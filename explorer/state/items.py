@@ -93,6 +93,16 @@ class ItemsAndSelection:
         """Set `interaction.selected_pairs` to the distinct ids, in first-seen order."""
         self.interaction.selected_pairs = list(dict.fromkeys(int(i) for i in ids))
 
+    def one_caption(self) -> bool:
+        """Whether every shown pair has the same caption (an augmentation series): the contrastive
+        loss and R@k, which tell a pair's caption from the others', mean nothing then."""
+        from ..pairs import all_same
+
+        p = self.pairs
+        if p is None:
+            return False
+        return MEMO.get(("one_caption",) + self.selection_key(), lambda: all_same(p.caption_array(), self.active_indices()))
+
     def cluster_pairs(self, model: str | None, cluster: int) -> list[int]:
         """Source pair ids of cluster `cluster` (0-based, display order) of `model`'s clustering."""
         o = self.ordering(model)
