@@ -60,7 +60,7 @@ class FilterCount:
 
     def update(self) -> None:
         self._pending = False
-        self.pane.object = count_text(self.state, self.current())
+        self.pane.object = f'<div class="bx-filter-count-text">{count_text(self.state, self.current())}</div>'
 
     def _typed(self, *_: Any) -> None:
         doc = pn.state.curdoc
@@ -94,6 +94,17 @@ def few_pairs_message(state: Any) -> str:
             "widen the filter (e.g. substring matching, or 'any' of several terms).")
 
 
+def kept_pairs_html(state: Any) -> str:
+    """The (at most MIN_PAIRS − 1) pairs a too narrow filter keeps: image and caption each."""
+    from ..views.cards import item_card
+
+    try:
+        ids = state.active_indices()[: MIN_PAIRS - 1]
+        return "".join(item_card(state.item("image", int(i))) + item_card(state.item("text", int(i))) for i in ids)
+    except Exception:  # nothing kept, or a bad pattern: the message says so
+        return ""
+
+
 class FewPairsGuard:
     """`content`, or in its place the few-pairs message while fewer than MIN_PAIRS pairs are shown."""
 
@@ -107,7 +118,7 @@ class FewPairsGuard:
     def update(self, *_: Any) -> None:
         text = few_pairs_message(self.state)
         self.message.object = (f'<div class="bx-few-pairs-text" style="font-size:14px;padding:12px;border:1px solid #e0b000;'
-                               f'background:#fff8e0;margin:5px">{esc(text, 600)}</div>') if text else ""
+                               f'background:#fff8e0;margin:5px">{esc(text, 600)}</div>{kept_pairs_html(self.state)}') if text else ""
         self.message.visible = bool(text)
         self.content.visible = not text
 

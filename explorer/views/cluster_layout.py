@@ -2,8 +2,8 @@
 
 Each cluster of the clustered quadrant gets a small numbered tag ("1", "2", …; the legend under
 the heatmap and the gallery give each number its n-gram label) in a column along the quadrant's
-outer edge (the matrix's left edge for the image/text–image blocks, its right edge for the others),
-as near as possible to its box's middle row, with a leader line from the tag to the box. Tags are
+outer edge (the matrix's left edge for the image/text–image blocks, its right edge for the others;
+below the quadrant's name), as near as possible to its box's middle row, with a leader line from the tag to the box. Tags are
 spread by a 1-D layout (:func:`spread`) so that none overlaps another at the zoomed-out size; when
 more tags than fit in one column, they go in several columns (cluster c in column c mod columns).
 Zoomed in, tags only move apart.
@@ -18,8 +18,10 @@ from collections.abc import Sequence
 
 #: a tag's height and the width of one digit, in screen pixels (9pt text on its light box)
 TAG_HEIGHT_PX = 16.0
-TAG_CHAR_PX = 8.0
-TAG_PAD_PX = 6.0
+TAG_CHAR_PX = 7.5
+TAG_PAD_PX = 4.0
+#: room kept free at the top of the quadrant for its name ("text–image"), in pixels
+NAME_ROOM_PX = 18.0
 #: gap between the matrix edge and the first column of tags, in pixels
 EDGE_GAP_PX = 3.0
 
@@ -62,7 +64,9 @@ def cluster_tags(boundaries: Sequence[int], m: int, block: str, size: int, kind:
     n = (2 if similarity else 1) * max(int(m), 1)
     per_px = n / float(max(size, 1))  # data units per pixel
     h, w = TAG_HEIGHT_PX * per_px, tag_width_px(k) * per_px
-    lo, hi = qr * m - 0.5, qr * m + m - 0.5
+    lo, hi = qr * m - 0.5 + NAME_ROOM_PX * per_px, qr * m + m - 0.5
+    if hi - lo < h:  # a tiny heatmap: no room kept for the name
+        lo = qr * m - 0.5
     per_column = max(1, math.floor((hi - lo) / h + 1e-9))
     columns = math.ceil(k / per_column)
     edge = -0.5 if qc == 0 else n - 0.5
@@ -75,8 +79,10 @@ def cluster_tags(boundaries: Sequence[int], m: int, block: str, size: int, kind:
         x = edge + inward * (EDGE_GAP_PX * per_px + col * (w + EDGE_GAP_PX * per_px) + w / 2.0)
         for c, y, cy in zip(members, ys, centers, strict=True):
             box_side = qc * m + (boundaries[c] if qc == 0 else boundaries[c + 1]) - 0.5
+            start = x + inward * w / 2.0
+            end = max(box_side, start) if qc == 0 else min(box_side, start)  # a box at the edge: the tag is beside it already
             tags.append({"cluster": c, "text": str(c + 1), "x": x, "y": y, "width": w, "height": h,
-                         "leader": (x + inward * w / 2.0, y, box_side, cy)})
+                         "leader": (start, y, end, cy)})
     tags.sort(key=lambda t: t["cluster"])
     return tags
 

@@ -170,7 +170,7 @@ def cluster_label_rows(boundaries: list[int], labels: list[str], m: int, block: 
     legend under the heatmap gives each number its n-gram label)."""
     from .cluster_layout import cluster_tags
 
-    return [(t["x"], t["y"], t["text"], CLUSTER_BOX_COLOR, "center") for t in cluster_tags(boundaries, m, block, size, kind)]
+    return [(t["x"], t["y"], t["text"], "white", "center") for t in cluster_tags(boundaries, m, block, size, kind)]
 
 
 def cluster_leaders(value: dict[str, Any]) -> list[tuple]:
