@@ -65,3 +65,20 @@ def test_the_state_knows_a_one_caption_series(photo):
     same = PairSet.build(["the same"] * 20, None, name="s", recipe="s")
     src.pairs = same
     assert ExplorerState(src).one_caption()
+
+
+def test_the_blurred_export_is_drawn_in_blur_radius(amumo_dir):
+    from explorer.app.augment import series_axis_of
+    from explorer.state import ExplorerState
+    from explorer.views.augment import series_curves
+    from tests.render_helpers import render
+
+    st = ExplorerState(source=f"amumo:{amumo_dir('Blurred-0_size-100')}")
+    label, steps = series_axis_of(st)
+    assert label.startswith("Gaussian blur radius (px)") and steps[1] == pytest.approx(512 / 8 / 100)
+    assert st.one_caption()
+    plot = render(series_curves(st, xlabel=label, steps=steps))
+    first = plot.subplots[(0, 0)].subplots["main"] if hasattr(plot, "subplots") else plot
+    assert first.state.xaxis[0].axis_label == label
+    xs = [np.asarray(r.data_source.data[r.glyph.x]) for r in first.state.renderers if hasattr(r.glyph, "x")]
+    assert xs and all(float(v.max()) == pytest.approx(63.36) for v in xs)  # step 99 of 100: radius 99·64/100

@@ -94,6 +94,11 @@ def test_cluster_tags_inside_and_apart_and_a_click_selects_its_pairs(open_page, 
     gallery.scroll_into_view_if_needed()
     wait_until(lambda: page.locator(".bx-cluster figcaption").count() >= k, what="example captions")
     page.screenshot(path=str(artifacts_dir / "clusters-gallery.png"))
+    page.locator(".bx-cluster").last.scroll_into_view_if_needed()
+    page.mouse.move(800, 600)
+    page.mouse.wheel(0, 3000)  # the difference heatmap, the loss landscape and the histograms: legends beside, not over, the data
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(artifacts_dir / "clusters-lower-views.png"))
     assert rec.page_errors == []
 
 
