@@ -102,3 +102,25 @@ def test_filter_count_text_and_few_pairs_message():
     n = int(st.active_indices().size)
     assert n < 3 and f"keeps {n} pair" in few_pairs_message(st) and "at least 3" in few_pairs_message(st)
     assert "not a valid regular expression" in count_text(st, "(")
+
+
+def test_few_pairs_guard_hides_the_plots_and_brings_them_back():
+    import panel as pn
+
+    from explorer.app.filter_feedback import FewPairsGuard
+    from explorer.state import ExplorerState
+    from tests.synthetic_source import make_source
+
+    st = ExplorerState(make_source(n=40))
+    content = pn.pane.Markdown("plots")
+    guard = FewPairsGuard(st, content)
+    assert content.visible and not guard.message.visible
+    st.data.param.update(filter_kind="regex", caption_filter="number 5$")  # one pair
+    assert int(st.active_indices().size) == 1
+    assert not content.visible and guard.message.visible and "keeps 1 pair" in guard.message.object
+    assert guard.message.object.count('class="bx-item"') == 2  # the kept pair's image and caption
+    st.data.caption_filter = ""
+    assert content.visible and not guard.message.visible
+    guard.dispose()
+    st.data.caption_filter = "number 5$"
+    assert content.visible, "a disposed guard follows nothing"

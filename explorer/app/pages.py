@@ -326,4 +326,9 @@ def compare_page(state: Any) -> pn.Column:
     rebuild()
     for part, names in params_of(state, ("data",)):
         part.param.watch(rebuild, names)
-    return pn.Column(intro, pn.Row(chooser, shared), holder, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])
+    from .filter_feedback import FewPairsGuard
+
+    guard = FewPairsGuard(state, holder)  # fewer than 3 pairs: a message in place of the heatmaps
+    page = pn.Column(intro, pn.Row(chooser, shared), guard.panel, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])
+    page.rebuilt = [guard]
+    return page
