@@ -124,3 +124,22 @@ def test_few_pairs_guard_hides_the_plots_and_brings_them_back():
     guard.dispose()
     st.data.caption_filter = "number 5$"
     assert content.visible, "a disposed guard follows nothing"
+
+
+def test_the_explore_page_says_once_why_thumbnails_are_refused_and_what_was_skipped(tmp_path):
+    from PIL import Image
+
+    from explorer.app.explorer import Explorer
+
+    caps = [f"caption {i}" for i in range(6)]
+    caps[2] = "two lines\n"
+    root = make_export(tmp_path / "export", captions=caps)
+    outside = tmp_path / "outside.jpg"
+    Image.new("RGB", (8, 8)).save(outside)
+    os.remove(root / "images" / "0.jpg")
+    os.symlink(outside, root / "images" / "0.jpg")  # a link out of the image folder: refused, and said why
+    app = Explorer(source=f"amumo:{root}")
+    page = app._explore.objects[0]
+    html = page.notices.pane.object
+    assert "blank line 4 skipped" in html
+    assert html.count("Thumbnails cannot be shown") == 1 and "outside" in html
