@@ -34,7 +34,7 @@ def test_an_article_export_is_read_by_its_name(tmp_path):
     assert (series_kind("Blurred-0_size-100"), series_kind("Noisy-0_size-100"), series_kind("MSCOCO-Val_size-100")) == ("blur", "noise", None)
     blurred = PairSet.build(["p"] * 4, images, name="Blurred-0_size-4", recipe="x")
     label, values = series_axis(blurred)
-    assert label.startswith(UNITS["blur"]) and "512×512" in label
+    assert label == "Gaussian blur radius (px, image 512×512)"
     np.testing.assert_allclose(values, [step_parameter("blur", i, 4, 512, 512) for i in range(4)])
     np.testing.assert_allclose(values, [0.0, 16.0, 32.0, 48.0])  # radius i·(W/8)/N
     noisy = PairSet.build(["p"] * 4, images, name="Noisy-0_size-4", recipe="x")
@@ -75,7 +75,7 @@ def test_the_blurred_export_is_drawn_in_blur_radius(amumo_dir):
 
     st = ExplorerState(source=f"amumo:{amumo_dir('Blurred-0_size-100')}")
     label, steps = series_axis_of(st)
-    assert label.startswith("Gaussian blur radius (px)") and steps[1] == pytest.approx(512 / 8 / 100)
+    assert label.startswith("Gaussian blur radius (px") and steps[1] == pytest.approx(512 / 8 / 100)
     assert st.one_caption()
     plot = render(series_curves(st, xlabel=label, steps=steps))
     first = plot.subplots[(0, 0)].subplots["main"] if hasattr(plot, "subplots") else plot

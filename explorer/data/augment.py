@@ -245,6 +245,6 @@ def series_axis(pairs: PairSet) -> tuple[str, np.ndarray]:
                 w = h = None
         if w is not None or kind in ("rotation", "noise"):
             values = np.array([step_parameter(kind, i, n, w or 0, h or 0) for i in range(n)], dtype=np.float64)
-            label = UNITS[kind] + (f", of the {w}×{h} image" if kind in ("blur", "hshift", "vshift") else "")
+            label = UNITS[kind][:-1] + f", image {w}×{h})" if kind in ("blur", "hshift", "vshift") else UNITS[kind]
             return label, values
     return "step", np.arange(n, dtype=np.float64)
