@@ -95,12 +95,12 @@ def few_pairs_message(state: Any) -> str:
 
 
 def kept_pairs_html(state: Any) -> str:
-    """The (at most MIN_PAIRS − 1) pairs a too narrow filter keeps: image and caption each."""
+    """The (at most MIN_PAIRS − 1) pairs a too narrow filter keeps: a card each (image and caption)."""
     from ..views.cards import item_card
 
     try:
         ids = state.active_indices()[: MIN_PAIRS - 1]
-        return "".join(item_card(state.item("image", int(i))) + item_card(state.item("text", int(i))) for i in ids)
+        return "".join(item_card(state.item("image", int(i))) for i in ids)
     except Exception:  # nothing kept, or a bad pattern: the message says so
         return ""
 
