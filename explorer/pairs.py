@@ -233,3 +233,21 @@ def filter_captions(captions: Sequence[str], query: str | Sequence[str], mode: s
     combine = any if mode == "any" else all
     keep = [i for i, c in enumerate(captions) if combine(has(caption_words(c), p) for p in phrases)]
     return np.asarray(keep, dtype=np.int64)
+
+
+def count_matches(captions: Sequence[str], query: str, mode: str = "any", kind: str = "substring", array=None) -> int:
+    """How many captions the filter `query` keeps (len of :func:`filter_captions`; all of them for
+    an empty query). Raises SpecError for a bad regular expression, as the filter does."""
+    return int(filter_captions(captions, query, mode, kind, array=array).size)
+
+
+def all_same(array, indices: np.ndarray) -> bool:
+    """Whether the captions at `indices` (at least two) of a pyarrow string array are one text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    idx = np.asarray(indices, dtype=np.int64)
+    if idx.size < 2:
+        return False
+    chosen = pc.take(array, pa.array(idx))
+    return bool(pc.all(pc.equal(chosen, chosen[0])).as_py())

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data.skips import format_notes_for_cli
 from .embeddings import Embeddings
 from .errors import SpecError
 from .pairs import PairSet, filter_captions
@@ -209,7 +210,6 @@ def open_source(
     notes: list[str] = []
     if models:
         pairs = load_pairs(spec, **dataset_options)
-        from .data.skips import format_notes_for_cli
         from .embed import align_skipped, embed_pairs
 
         notes.extend(format_notes_for_cli(pairs.notes))  # what the loader skipped, and why
@@ -232,6 +232,8 @@ def open_source(
     importer = resolve(IMPORTERS[prefix])
     pairs, embeddings = importer(rest, logit_scale=logit_scale)
     name = pairs.name if pairs is not None else Path(rest).stem or spec
+    if pairs is not None:
+        notes.extend(format_notes_for_cli(pairs.notes))  # what the reader noted (e.g. blank caption lines skipped)
     source = Source(spec, name, pairs, dict(embeddings), notes)
     for e in embeddings.values():
         note = e.provenance.get("note")

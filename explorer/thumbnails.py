@@ -36,6 +36,8 @@ _PATH = re.compile(r"^/?(?:.*/)?thumb/([0-9a-f]{8,64})/([0-9]{1,9})\.png$")
 _TOKEN = re.compile(r"^[0-9a-f]{8,64}$")
 
 _registry: dict[str, PairSet] = {}
+#: token -> why the first refused thumbnail of that set was refused (shown once in the UI)
+_refused: dict[str, str] = {}
 _cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
 _lock = threading.Lock()
 
@@ -120,7 +122,40 @@ def thumbnail_for_path(path: str, size: int = DEFAULT_SIZE) -> bytes:
     pairs = registered(token)
     if pairs is None:
         raise MissingResourceError(f"unknown thumbnail set {token}")
-    return thumbnail_png(pairs, i, size)
+    try:
+        return thumbnail_png(pairs, i, size)
+    except (DataError, MissingResourceError) as exc:
+        note_refusal(token, f"pair {i}: {exc}")
+        raise
+
+
+def note_refusal(token: str, reason: str) -> None:
+    """Remember why a thumbnail of set `token` was refused (the first reason only)."""
+    with _lock:
+        _refused.setdefault(token, str(reason)[:500])
+
+
+def refusal(token: str | None) -> str | None:
+    """Why a thumbnail of set `token` was refused, if one was (the first reason), else None."""
+    if token is None:
+        return None
+    with _lock:
+        return _refused.get(token)
+
+
+def image_problem(pairs: PairSet | None) -> str | None:
+    """Why the first image of `pairs` cannot be served as a thumbnail (a file missing, outside the
+    dataset's image root, a link pointing out of it), or None. Cheap: resolves one path, opens no
+    image; a file-backed source only."""
+    if pairs is None or pairs.images is None or not len(pairs) or not hasattr(pairs.images, "path"):
+        return None
+    try:
+        path = pairs.images.path(0)
+    except (DataError, MissingResourceError) as exc:
+        return str(exc)
+    if not path.is_file():
+        return f"image file not found: {path}"
+    return None
 
 
 def data_url(pairs: PairSet, index: int, size: int = 64) -> str:

@@ -405,7 +405,7 @@ def test_augment_page_shows_a_precomputed_series(explorer_app, export):
 
     page = AugmentPage(explorer_app.state, models=["own:clip"], series_sources=[f"amumo:{export}"])
     page.series.value = f"amumo:{export}"
-    assert "precomputed series" in page.preview.object and page.index.disabled
+    assert "precomputed series" in page.preview.object and not page.index.visible and not page.steps.visible and not page.models.visible
     page._show()
     panes = list(page.plots.select(pn.pane.HoloViews))
     assert [p.name for p in panes] == ["augment-curves", "augment-heatmaps"]

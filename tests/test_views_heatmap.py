@@ -10,7 +10,8 @@ from synthetic_source import make_source
 
 from explorer.analysis.gap import close_gap
 from explorer.state import ExplorerState
-from explorer.views.heatmap import OUTLINE_COLORS, cell_from_xy, cluster_gallery, difference_heatmap, similarity_heatmap
+from explorer.views.clusters import cluster_gallery
+from explorer.views.heatmap import OUTLINE_COLORS, cell_from_xy, difference_heatmap, similarity_heatmap
 
 
 @pytest.fixture
@@ -119,11 +120,10 @@ def test_cluster_boxes_and_labels(state):
     top_left = sorted(r for r in boxes if r[1] <= 9.5 and r[3] <= 9.5)
     assert top_left == [(a - 0.5, c - 0.5, a - 0.5, c - 0.5) for a, c in zip(b[:-1], b[1:], strict=False)]
     texts = data(plot, "Text", 0)["text"]
-    full = [f"{c + 1}. {label}" for c, label in enumerate(state.cluster_labels("A"))]
     shown_labels = [t for t in texts if t[0].isdigit()]
-    assert len(shown_labels) == len(full)  # 10 pairs on 560 px: every box is high enough for a label
-    for shown, whole in zip(shown_labels, full, strict=False):  # long labels are shortened with an ellipsis
-        assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1])), (shown, whole)
+    assert shown_labels == [str(c + 1) for c in range(len(o.members))]  # every cluster numbered (the legend names them)
+    leaders = [r for r in zip(*(data(plot, "Segment", 0)[k] for k in ("x0", "y0", "x1", "y1")), strict=True)]
+    assert len(leaders) == 2 + len(o.members)  # two quadrant separators, one leader line per cluster
     state.order.cluster = False
     assert outline_rows(plot, "cluster") == []
 
@@ -236,20 +236,17 @@ def test_cluster_gallery_escapes_labels_and_shows_examples(state):
     assert html.count("/thumb/") == sum(min(2, s) for s in state.ordering("A").sizes)
 
 
-def test_cluster_labels_only_where_they_fit_and_inside_the_matrix():
+def test_every_cluster_has_a_tag_inside_the_matrix_none_overlapping():
     import pandas as pd
 
-    from explorer.views.heatmap import LABEL_CHARS, cluster_label_rows
+    from explorer.views.heatmap import cluster_label_rows
 
-    n = 100  # on 400 px: 2 px per row, so a box needs 7 rows for a 14 px label
-    bounds = [0, 3, 6, 40, 97, 100]
-    labels = ["tiny", "small", "left half", "right half " + "x" * 60, "end"]
-    rows = pd.DataFrame(cluster_label_rows(bounds, labels, n, "text-image", size=400), columns=["column", "row", "text", "bg", "align"])
-    assert list(rows["text"].str.split(". ").str[0]) == ["3", "4"], "clusters under 7 rows carry no label"
-    assert list(rows["align"]) == ["left", "right"]
-    assert rows["column"].iloc[0] > 40 - 0.5 and rows["column"].iloc[1] < 40 - 0.5
-    assert all(100 <= r < 200 for r in rows["row"])
-    assert max(len(t) for t in rows["text"]) == LABEL_CHARS and rows["text"].iloc[1].endswith("…")
+    n = 100  # on 400 px: 2 px per row; tiny clusters too get a tag
+    bounds = [0, 3, 6, 40, 97, 98, 99, 100]
+    rows = pd.DataFrame(cluster_label_rows(bounds, ["l"] * 7, n, "text-image", size=400), columns=["column", "row", "text", "bg", "align"])
+    assert list(rows["text"]) == [str(c + 1) for c in range(7)]
+    assert all(99.5 <= r <= 199.5 for r in rows["row"]) and all(-0.5 < c < 100 for c in rows["column"])
+    assert rows["row"].diff().dropna().min() >= 8 - 1e-9, "16 px tags at 2 px per row: at least 8 rows apart"
 
 
 def test_a_new_tile_of_the_same_frame_is_written_straight_into_the_plot():

@@ -75,6 +75,15 @@ def augment_models(explorer_models: Sequence[str]) -> list[str]:
     return specs or list(DEFAULT_DATASET_MODELS)
 
 
+def series_axis_of(st: ExplorerState) -> tuple[str, Any]:
+    """(x-axis label, value per shown pair) of a series' ExplorerState in the series' own unit
+    (explorer.data.augment.series_axis)."""
+    from ..data.augment import series_axis
+
+    label, values = series_axis(st.source_data().pairs)
+    return label, values[st.active_indices()]
+
+
 class AugmentPage:
     """Controls + heatmaps of an augmentation series (see module docstring)."""
 
@@ -135,10 +144,11 @@ class AugmentPage:
         from ..views.cards import esc, thumb_img
 
         own = self.series.value == OWN_SERIES
-        for w in (self.index, self.kind, self.steps, self.models):
-            w.disabled = not own
+        for w in (self.index, self.kind, self.steps, self.models):  # they apply to a series made here only
+            w.visible = own
         if not own:
-            self.preview.object = '<div style="font-size:12px;color:#555">a precomputed series: its own images and caption</div>'
+            self.preview.object = ('<div style="font-size:12px;color:#555">a precomputed series: its own images, caption, '
+                                   "number of steps and models (listed when it is shown)</div>")
             return
         try:
             i = int(self.index.value)
@@ -204,10 +214,12 @@ class AugmentPage:
             self.say("", False)
             self.series_state_ = st
             caption = st.pairs.captions[0] if st.pairs is not None and len(st.pairs) else ""
-            self.caption.object = (f'<div style="font-size:13px">caption of every step: <b>{esc(caption)}</b> · '
-                                   f'{esc(what, 300)} · {len(st.model_names())} models</div>')
+            xlabel, steps = series_axis_of(st)
+            self.caption.object = (f'<div style="font-size:13px" class="bx-augment-caption">caption of every step: <b>{esc(caption)}</b> · '
+                                   f'{esc(what, 300)} · {len(st.active_indices())} steps, x axis: {esc(xlabel, 80)} · '
+                                   f'models {esc(", ".join(st.model_names()), 300)}</div>')
             dispose_views(self.plots)  # the series being replaced stops computing first
-            self.plots[:] = [pn.pane.HoloViews(series_curves(st), name="augment-curves", linked_axes=False),
+            self.plots[:] = [pn.pane.HoloViews(series_curves(st, xlabel=xlabel, steps=steps), name="augment-curves", linked_axes=False),
                              pn.pane.HoloViews(series_heatmaps(st, self.size), name="augment-heatmaps")]
 
         def failed(exc: BaseException) -> None:

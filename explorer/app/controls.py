@@ -122,6 +122,11 @@ def sidebar_groups(state: Any) -> list[Any]:
     out: list[Any] = []
     for title, part, params, widgets in GROUPS:
         group = param_group(getattr(state, part), params, widgets)
-        body = [sample_widget(state.data), group] if title == "Pairs" else [group]
+        body = [group]
+        if title == "Pairs":
+            from .filter_feedback import filter_count
+
+            counter = filter_count(state, group)  # the matches of the text typed so far
+            body = [sample_widget(state.data), group, *([counter.pane] if counter is not None else [])]
         out.append(pn.Card(*body, title=title, collapsed=title in ("Appearance",), sizing_mode="stretch_width"))
     return out

@@ -216,6 +216,10 @@ class Explorer(pn.viewable.Viewer):
     def _tick(self) -> None:
         for view in self._progress_views:
             view.render()
+        for page in self._explore.objects:  # a thumbnail refused since: said once, above the views
+            notices = getattr(page, "notices", None)
+            if notices is not None:
+                notices.refresh()
 
     def _render_status(self, *_: Any) -> None:
         text = self.message

@@ -144,7 +144,8 @@ def explore_page(state: Any) -> pn.Column:
     line says "updating" meanwhile), the latest settings winning."""
     width = PLOT_SIZE + PLOT_MARGIN
     heatmap = Rebuilt(state, lambda: V.similarity_heatmap(state, size=PLOT_SIZE), lambda: "heatmap", ("data",), tag="bx-n",
-                      tag_key=lambda: n_shown(state), width=width, after=with_provenance, name="heatmap", css_classes=["bx-heatmap"])
+                      tag_key=lambda: n_shown(state), width=width, name="heatmap", css_classes=["bx-heatmap"],
+                      after=lambda plot: [*with_provenance(plot), V.cluster_legend(state)])  # the clusters' numbers, clickable
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
                       after=with_provenance, name="scatter", css_classes=["bx-scatter"])
@@ -166,7 +167,8 @@ def explore_page(state: Any) -> pn.Column:
     def clusters_title(on: bool) -> str:
         return "Clusters" if on else "Clusters (turn on 'cluster matrix by similarity')"
 
-    clusters = pn.Card(V.cluster_downloads(state), styled(V.cluster_gallery(state)), title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
+    clusters = pn.Card(V.cluster_legend(state), V.cluster_downloads(state), styled(V.cluster_gallery(state)),
+                       title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
     # the views below the fold compute once the heatmap and scatter have shown the setting (two
@@ -182,8 +184,15 @@ def explore_page(state: Any) -> pn.Column:
         plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
                     width=560),
         flex_wrap="wrap", sizing_mode="stretch_width")
-    page = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width", name="Explore")
-    page.rebuilt = [heatmap, scatter, difference]
+    from ..views.notices import SourceNotices
+    from .filter_feedback import FewPairsGuard
+
+    body = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width")
+    guard = FewPairsGuard(state, body)  # a filter leaving < 3 pairs: one message in place of degenerate plots
+    notices = SourceNotices(state)  # what the reader noted, why thumbnails are refused
+    page = pn.Column(notices.pane, guard.panel, sizing_mode="stretch_width", name="Explore")
+    page.rebuilt = [heatmap, scatter, difference, guard]
+    page.notices = notices
     return page
 
 
@@ -319,4 +328,9 @@ def compare_page(state: Any) -> pn.Column:
     rebuild()
     for part, names in params_of(state, ("data",)):
         part.param.watch(rebuild, names)
-    return pn.Column(intro, pn.Row(chooser, shared), holder, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])
+    from .filter_feedback import FewPairsGuard
+
+    guard = FewPairsGuard(state, holder)  # fewer than 3 pairs: a message in place of the heatmaps
+    page = pn.Column(intro, pn.Row(chooser, shared), guard.panel, sizing_mode="stretch_width", name="Compare", css_classes=["bx-compare"])
+    page.rebuilt = [guard]
+    return page

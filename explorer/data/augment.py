@@ -202,3 +202,49 @@ def load_augmentation_series(arg: str, *, steps: int = DEFAULT_STEPS, noise_seed
         metadata=meta,
         notes=notes,
     )
+
+
+#: kind -> the axis label of its step parameter (what step_parameter returns)
+UNITS: dict[str, str] = {
+    "rotation": "rotation angle (°)",
+    "noise": "noise fraction (share of uniform noise)",
+    "blur": "Gaussian blur radius (px)",
+    "hshift": "horizontal shift (px)",
+    "vshift": "vertical shift (px)",
+}
+
+
+def series_kind(name: str) -> str | None:
+    """The augmentation kind of a series named as the article's exports are ('Blurred-0_size-100' →
+    'blur'), or None."""
+    head = str(name).split("-", 1)[0].split("_", 1)[0].strip().lower()
+    for kind, (label, _) in KINDS.items():
+        if head == label.lower():
+            return kind
+    return None
+
+
+def series_axis(pairs: PairSet) -> tuple[str, np.ndarray]:
+    """(axis label, one value per pair) of an augmentation series in its own unit: the step
+    parameter a series made here records in its metadata, or, for an export named as the
+    article's (Rotated-, Noisy-, Blurred-, HShift-, VShift-), step i of N recomputed as the article
+    made it (FORMATS.md) from the first image's size; ('step', 0..N−1) for anything else."""
+    n = len(pairs)
+    meta = pairs.metadata
+    if meta is not None:
+        for kind, (_, column) in KINDS.items():
+            if column in getattr(meta, "columns", ()):
+                return UNITS[kind], np.asarray(meta[column], dtype=np.float64)
+    kind = series_kind(pairs.name)
+    if kind is not None and n > 0:
+        w = h = None
+        if pairs.images is not None:
+            try:
+                w, h = pairs.images.open(0).size
+            except Exception:  # an unreadable image: the kind's unit still applies where no size is needed
+                w = h = None
+        if w is not None or kind in ("rotation", "noise"):
+            values = np.array([step_parameter(kind, i, n, w or 0, h or 0) for i in range(n)], dtype=np.float64)
+            label = UNITS[kind][:-1] + f", image {w}×{h})" if kind in ("blur", "hshift", "vshift") else UNITS[kind]
+            return label, values
+    return "step", np.arange(n, dtype=np.float64)

@@ -93,6 +93,32 @@ class ItemsAndSelection:
         """Set `interaction.selected_pairs` to the distinct ids, in first-seen order."""
         self.interaction.selected_pairs = list(dict.fromkeys(int(i) for i in ids))
 
+    def one_caption(self) -> bool:
+        """Whether every shown pair has the same caption (an augmentation series): the contrastive
+        loss and R@k, which tell a pair's caption from the others', mean nothing then."""
+        from ..pairs import all_same
+
+        p = self.pairs
+        if p is None:
+            return False
+        return MEMO.get(("one_caption",) + self.selection_key(), lambda: all_same(p.caption_array(), self.active_indices()))
+
+    def cluster_pairs(self, model: str | None, cluster: int) -> list[int]:
+        """Source pair ids of cluster `cluster` (0-based, display order) of `model`'s clustering."""
+        o = self.ordering(model)
+        if o is None:
+            raise SpecError("clustering is off: turn on 'cluster matrix by similarity'")
+        c = int(cluster)
+        if not 0 <= c < len(o.members):
+            raise SpecError(f"no cluster {c + 1}: there are {len(o.members)}")
+        return [int(i) for i in self.active_indices()[np.sort(o.members[c])]]
+
+    def select_cluster(self, model: str | None, cluster: int) -> list[int]:
+        """Select every pair of cluster `cluster` (interaction.selected_pairs); its pair ids."""
+        ids = self.cluster_pairs(model, cluster)
+        self.select_pairs(ids)
+        return ids
+
     def selected_table(self, model: str | None = None, limit: int | None = None):
         """DataFrame of the selected pairs: pair_id, id, caption, image, thumb, cluster, sim."""
         import pandas as pd

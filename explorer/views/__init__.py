@@ -10,7 +10,9 @@ plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builde
 - heatmap: ``similarity_heatmap(state, model=None, *, shared=False, size, interactive=True)``,
   ``difference_heatmap(...)``: the matrix at screen resolution (explorer.engine.tiles), pair
   diagonal, separators, quadrant names, cluster boxes and labels, selection outlines; tap →
-  ``interaction.inspected``, double tap → selects the row's pair; ``cluster_gallery``.
+  ``interaction.inspected``, double tap → selects the row's pair.
+- clusters: ``cluster_legend`` (every cluster's number, label and size; a click selects its
+  pairs), ``cluster_gallery`` (example images with captions per cluster).
 - scatter: ``projection_scatter(state, model=None, *, size, interactive=True)``: points by
   modality (or faithfulness), one edge per pair coloured by its full-space similarity, rasterized
   above ``look.datashade_above`` pairs; box/lasso → ``interaction.selected_pairs``.
@@ -32,7 +34,8 @@ _LAZY = {
     "difference_heatmap": "heatmap",
     "heatmap_data": "heatmap",
     "heatmap_overlay": "heatmap",
-    "cluster_gallery": "heatmap",
+    "cluster_gallery": "clusters",
+    "cluster_legend": "clusters",
     "projection_scatter": "scatter",
     "scatter_data": "scatter",
     "scatter_overlay": "scatter",

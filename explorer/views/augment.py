@@ -43,9 +43,10 @@ def series_curves(state: Any, width: int = 420, height: int = 260, xlabel: str =
         x = np.arange(n) if steps is None else np.asarray(steps)[:n]
         to_caption.append(hv.Curve((x, sp.pair_similarities(*state.closing())), xlabel, "image–caption similarity", label=m))
         to_first.append(hv.Curve((x, sp.similarities_to("image", 0, *state.closing())), xlabel, "similarity to the first image", label=m))
-    opts = dict(width=width, height=height, tools=["hover"], show_grid=True, framewise=True)
-    a = hv.Overlay(to_caption).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the caption", legend_position="bottom_left",
+    # the frame keeps its size beside the legend (outside the plot area, never over a curve)
+    opts = dict(frame_width=width - 80, frame_height=height - 70, tools=["hover"], show_grid=True, framewise=True)
+    a = hv.Overlay(to_caption).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the caption", legend_position="right",
                                                                        legend_opts=LEGEND_OPTS))
-    b = hv.Overlay(to_first).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the first image", legend_position="bottom_left",
+    b = hv.Overlay(to_first).opts(hv.opts.Curve(**opts), hv.opts.Overlay(title="Image i with the first image", legend_position="right",
                                                                      legend_opts=LEGEND_OPTS))
     return (a + b).opts(shared_axes=False)

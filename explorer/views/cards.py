@@ -86,17 +86,22 @@ def selection_html(rows: Iterable[Mapping[str, Any]], limit: int = 60, total: in
     return '<div class="bx-selection">' + "".join(parts) + "</div>"
 
 
-def cluster_gallery_html(labels: list[str], sizes: list[int], examples: list[list[Mapping[str, Any]]]) -> str:
-    """One row per cluster: its n-gram label, size and a few example thumbnails."""
+def cluster_gallery_html(labels: list[str], sizes: list[int], examples: list[list[Mapping[str, Any]]], thumb: int = 96) -> str:
+    """One row per cluster: its number, n-gram label and size, then its example images, each with
+    its caption under it (`thumb` pixels wide)."""
     if not labels:
         return '<div class="bx-clusters" style="color:#666">Turn on clustering to see labelled clusters.</div>'
     parts = []
     for c, (label, size, items) in enumerate(zip(labels, sizes, examples, strict=True)):
-        thumbs = "".join(thumb_img(it.get("thumb"), 48, alt=truncate(it.get("caption", ""), 80)) for it in items)
+        cells = "".join(
+            f'<figure class="bx-example" style="display:inline-block;vertical-align:top;width:{thumb + 40}px;margin:0 8px 4px 0">'
+            f'{thumb_img(it.get("thumb"), thumb, alt=truncate(it.get("caption", ""), 80))}'
+            f'<figcaption style="font-size:12px;line-height:1.25;overflow-wrap:anywhere">{esc(it.get("caption", ""), 140)}</figcaption></figure>'
+            for it in items)
         parts.append(
-            '<div class="bx-cluster" style="margin:3px 0">'
-            f'<div style="font-size:12px"><b>{c + 1}.</b> {esc(label, 120)} '
+            f'<div class="bx-cluster" data-cluster="{c + 1}" style="margin:6px 0;border-top:1px solid #ddd;padding-top:4px">'
+            f'<div style="font-size:13px"><b>{c + 1}.</b> {esc(label, 120)} '
             f'<span style="color:#777">({int(size)} pair{"" if int(size) == 1 else "s"})</span></div>'
-            f"<div>{thumbs}</div></div>"
+            f"<div>{cells}</div></div>"
         )
     return '<div class="bx-clusters">' + "".join(parts) + "</div>"

@@ -139,7 +139,12 @@ def separators(value: dict[str, Any], color: str = SEPARATOR_COLOR) -> hv.Segmen
     """The lines between the quadrants (between row/column M−1 and M; none for the difference)."""
     m = max(int(value["m"]), 1)
     rows = [] if value["kind"] != "similarity" else [(m - 0.5, -0.5, m - 0.5, 2 * m - 0.5), (-0.5, m - 0.5, 2 * m - 0.5, m - 0.5)]
-    return hv.Segments(rows, kdims=["x0", "y0", "x1", "y1"]).opts(color=color, line_width=1.5)
+    widths = [1.5] * len(rows)
+    leaders = cluster_leaders(value)  # drawn in this layer (one layer fewer to redraw)
+    rows, widths = rows + leaders, widths + [1.0] * len(leaders)
+    colors = [color] * (len(rows) - len(leaders)) + [CLUSTER_BOX_COLOR] * len(leaders)
+    return hv.Segments([(*r, c, w) for r, c, w in zip(rows, colors, widths, strict=True)], kdims=["x0", "y0", "x1", "y1"],
+                       vdims=["stroke", "stroke_width"]).opts(color="stroke", line_width="stroke_width")
 
 
 def quadrant_label_rows(m: int) -> list[tuple]:
@@ -158,34 +163,22 @@ def cluster_box_rows(boundaries: list[int], m: int, kind: str = "similarity") ->
     return rects
 
 
-#: height in pixels a cluster's box needs on the heatmap to carry its label (about one text line)
-LABEL_MIN_PIXELS = 14
-#: longest cluster label drawn on the heatmap (the gallery shows it whole)
-LABEL_CHARS = 32
-
-
 def cluster_label_rows(boundaries: list[int], labels: list[str], m: int, block: str, size: int = HEATMAP_SIZE,
                        kind: str = "similarity") -> list[tuple]:
-    """(column, row, text, background, align) of each cluster's n-gram label beside its box in the
-    clustered quadrant.
+    """(column, row, text, background, align) of every cluster's numbered tag in a column along the
+    clustered quadrant's outer edge, none overlapping another (explorer.views.cluster_layout; the
+    legend under the heatmap gives each number its n-gram label)."""
+    from .cluster_layout import cluster_tags
 
-    Only boxes at least LABEL_MIN_PIXELS high on a `size`-pixel heatmap get one (the gallery
-    lists every cluster). A box in the left half of its quadrant is labelled to its right, one in
-    the right half to its left, so labels stay inside the matrix."""
-    qr = 0 if (kind != "similarity" or block.startswith("image")) else 1
-    qc = 0 if (kind != "similarity" or block.endswith("image")) else 1
-    px_per_row = size / max((2 if kind == "similarity" else 1) * m, 1)
-    pad = max(m * 0.005, 0.3)
-    rows = []
-    for c, (a, b, label) in enumerate(zip(boundaries[:-1], boundaries[1:], labels, strict=False)):
-        if (b - a) * px_per_row < LABEL_MIN_PIXELS:
-            continue
-        text = f"{c + 1}. {label}"
-        text = text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
-        left_half = (a + b) / 2.0 < m / 2.0
-        x = qc * m + (b - 0.5 + pad if left_half else a - 0.5 - pad)
-        rows.append((x, qr * m + (a + b) / 2.0 - 0.5, text, CLUSTER_BOX_COLOR, "left" if left_half else "right"))
-    return rows
+    return [(t["x"], t["y"], t["text"], "white", "center") for t in cluster_tags(boundaries, m, block, size, kind)]
+
+
+def cluster_leaders(value: dict[str, Any]) -> list[tuple]:
+    """(x0, y0, x1, y1) of the leader line from each cluster's tag to its box."""
+    from .cluster_layout import cluster_tags
+
+    return [t["leader"] for t in cluster_tags(value["boundaries"], max(int(value["m"]), 1), value["block"],
+                                               value.get("size", HEATMAP_SIZE), value["kind"])]
 
 
 def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
@@ -480,29 +473,3 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
     tap.add_subscriber(on_tap)
     dtap.add_subscriber(on_double_tap)
     return tap, dtap
-
-
-def cluster_gallery(state: Any, model: str | None = None, per_cluster: int = 3):
-    """Panel pane: each cluster's n-gram label, size and a few example images (escaped HTML),
-    computed off the event loop."""
-    import panel as pn
-
-    from .cards import cluster_gallery_html, esc
-
-    def compute() -> dict:
-        m = state.resolve_model(model)
-        o = state.ordering(m)
-        if o is None:
-            return {"html": cluster_gallery_html([], [], [])}
-        examples = [[state.item("image", pid) for pid in ids] for ids in state.cluster_examples(m, per_cluster)]
-        return {"html": cluster_gallery_html(state.cluster_labels(m), o.sizes, examples)}
-
-    deps = ("data", "order") + (("model.active_model",) if model is None else ())
-    feed = Feed(compute, params_of(state, deps), empty=lambda: {"html": '<div class="bx-clusters">…</div>'})
-
-    def render(*_: Any) -> str:
-        return feed.value["html"] if not feed.error else f'<div class="bx-clusters">{esc(feed.error)}</div>'
-
-    pane = pn.pane.HTML(pn.bind(render, feed.param.version), sizing_mode="stretch_width")
-    pane.feed = feed
-    return pane

@@ -69,7 +69,7 @@ def similarity_histograms(state: Any, model: str | None = None, bins: int = 60, 
     # framewise: the axes follow the distributions when α moves them; no x padding, so the axis
     # ends where the similarities do (never past ±1)
     plot = hv.DynamicMap(draw, streams=[feed.pipe]).opts(
-        hv.opts.Overlay(width=width, height=height, legend_position="top_left", legend_opts=LEGEND_OPTS,
+        hv.opts.Overlay(width=width, height=height, legend_position="right", legend_opts=LEGEND_OPTS,
                         hooks=[feed_provenance_hook(feed)]),
         hv.opts.Histogram(framewise=True, padding=(0, (0, 0.05))))
     plot.feed = feed

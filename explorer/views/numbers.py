@@ -41,12 +41,22 @@ def numbers_frame(d: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "before", f"after (α={d['alpha']:g})"])
 
 
-def numbers_html(d: dict[str, Any], provenance: str) -> str:
-    """The numbers as an escaped HTML table (model names and recipes are untrusted text)."""
+#: said instead of the loss and R@k of a series whose pairs all have one caption
+ONE_CAPTION_NOTE = ("every pair has the same caption (an augmentation series): the loss and R@k, which tell a pair's caption "
+                    "from the others', mean nothing here and are not shown")
+
+
+def numbers_html(d: dict[str, Any], provenance: str, one_caption: bool = False) -> str:
+    """The numbers as an escaped HTML table (model names and recipes are untrusted text);
+    `one_caption`: the gap only, with ONE_CAPTION_NOTE in place of the loss and R@k."""
     df = numbers_frame(d)
+    if one_caption:
+        df = df[df["quantity"] == "gap distance"]
     head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
     body = "".join(f"<tr><td>{esc(q)}</td><td>{b:.4f}</td><td>{a:.4f}</td></tr>" for q, b, a in df.itertuples(index=False))
-    if "recall_method" not in d:
+    if one_caption:
+        body += f'<tr><td colspan=3 class="bx-one-caption" style="font-size:12px;color:#555">{esc(ONE_CAPTION_NOTE)}</td></tr>'
+    elif "recall_method" not in d:
         body += '<tr><td>R@1/5/10</td><td colspan=2 class="bx-pending">computing…</td></tr>'
     extra = [
         ("mean |XXᵀ − YYᵀ| (in-modal difference)", f"{d['in_modal_difference']:.4f}"),
@@ -54,7 +64,7 @@ def numbers_html(d: dict[str, Any], provenance: str) -> str:
         ("logit scale", f"{d['logit_scale']:.4g}"),
     ]
     for key, what in (("recall_method", "R@k"), ("consistency_method", "consistency")):
-        if d.get(key) and d[key] != "exact":
+        if d.get(key) and d[key] != "exact" and not (one_caption and key == "recall_method"):
             extra.append((what, d[key]))
     body += "".join(f"<tr><td>{esc(k)}</td><td colspan=2>{esc(v, 300)}</td></tr>" for k, v in extra)
     return (f'<div class="bx-numbers"><div style="font-size:11px;color:#555">{esc(provenance, 400)}</div>'
@@ -70,7 +80,10 @@ def numbers_pane(state: Any, model: str | None = None):
         m = state.resolve_model(model)
         line = state.provenance_line(m)
         quick = state.numbers(m, recall=False)
-        yield {"html": numbers_html(quick, line), "numbers": quick}
+        one = state.one_caption()
+        yield {"html": numbers_html(quick, line, one), "numbers": quick}
+        if one:  # no R@k to compute
+            return
         full = state.numbers(m)
         yield {"html": numbers_html(full, line), "numbers": full}
 

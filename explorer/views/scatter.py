@@ -314,7 +314,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     def title(element: Any, data: dict) -> Any:
         name = truncate(data["model"], 40) if data["model"] else truncate(feed.error or "…", 60)
         x, y = data.get("axes") or ("x", "y")
-        return element.opts(title=f"Projection · {name}{' · ' + data['method'] if data['method'] else ''}", xlabel=x, ylabel=y,
+        return element.opts(title=f"Projection · {name}{' · ' + data['method'] if data['method'] else ''}", xlabel=x, ylabel=y, legend_position="right",
                             legend_opts=LEGEND_OPTS)
 
     plot = (edges * points * chosen).apply(title, streams=[feed.pipe])
