@@ -301,6 +301,14 @@ def read_manifest(entry_dir: Path) -> dict[str, Any]:
         manifest["model"], manifest["logit_scale"]
     except (KeyError, TypeError) as exc:
         raise StoreError(f"store entry {entry_dir}: {MANIFEST} lacks field {exc}") from exc
+    try:
+        scale = float(manifest["logit_scale"])
+        shapes = [[int(v) for v in manifest["arrays"][name]["shape"]] for name in _ARRAYS]
+        np.dtype(manifest["arrays"]["image"]["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"store entry {entry_dir}: {MANIFEST} has a malformed logit_scale, shape or dtype ({exc})") from exc
+    if not np.isfinite(scale) or scale <= 0 or any(len(s) != 2 for s in shapes):
+        raise StoreError(f"store entry {entry_dir}: {MANIFEST} has logit_scale {scale} or shapes {shapes} that no entry can have")
     return manifest
 
 
