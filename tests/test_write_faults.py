@@ -140,14 +140,16 @@ def test_a_read_only_cache_folder_is_one_clear_error(tmp_path):
             store.chmod(0o755)
 
 
-# small shards so that a 96-pair run has several, and the pending shard count is printed
+# small shards so that a 96-pair run has several (and a pause after each), and the pending shard count is printed
 SHARDED = (
-    "import sys, explorer.embed as e\n"
+    "import sys, time, explorer.embed as e\n"
     "e.SHARD_TARGET = 16\n"
     "real = e.iter_shards\n"
     "def counting(model, images, captions, shards, **kw):\n"
     "    print(f'pending shards: {len(shards)}', file=sys.stderr, flush=True)\n"
-    "    yield from real(model, images, captions, shards, **kw)\n"
+    "    for shard in real(model, images, captions, shards, **kw):\n"
+    "        yield shard\n"
+    "        time.sleep(0.3)  # a window to kill the run between shards, and overlap for two writers\n"
     "e.iter_shards = counting\n"
     "from explorer.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
