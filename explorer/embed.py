@@ -51,13 +51,16 @@ from typing import Any
 import numpy as np
 
 from .embeddings import Embeddings, without_row_map
-from .errors import DataError, SpecError, StoreError
+from .errors import DataError, ExplorerError, SpecError, StoreError
 from .model_ids import ModelInfo, remember_model, remembered_model
 from .pairs import PairSet
-from .store import EmbeddingStore, entry_key
+from .store import EmbeddingStore, entry_key, write_error, writing
 
 #: target number of pairs per shard (the unit of resumption and of work on a dask cluster)
 SHARD_TARGET = 1024
+#: seconds a DataLoader worker may take over one batch before the run fails instead of waiting
+#: forever (a worker whose result never arrives, e.g. killed, must not hang the run)
+LOADER_TIMEOUT_S = 600.0
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
@@ -75,6 +78,21 @@ def default_num_workers(n: int, batch_size: int) -> int:
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     return max(0, min(8, cpus - 1))
+
+
+def file_size_limited() -> bool:
+    """Whether this process runs under a file-size limit (``ulimit -f``, RLIMIT_FSIZE).
+
+    DataLoader workers hand batches to the parent through shared-memory files; under a file-size
+    limit creating them fails inside the worker's queue thread, the batch never arrives and the
+    parent would wait for it forever. Such runs decode images in the main process instead."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return False
+    return soft != resource.RLIM_INFINITY
 
 
 def shard_size_for(n: int, batch_size: int, parts: int = 1) -> int:
@@ -191,18 +209,33 @@ def iter_shards(
     text_bar=None,
 ) -> Iterator[ShardResult]:
     """Embed the pairs of `shards` (index ranges into `images`/`captions`), yielding each finished shard."""
-    import torch
     from torch.utils.data import DataLoader
 
     if not shards:
         return
+    if num_workers > 0 and file_size_limited():
+        num_workers = 0  # see file_size_limited: workers could not hand their batches over
     loader = DataLoader(
         _ImageDataset(images, model.preprocess),
         batch_sampler=_ShardBatches(shards, batch_size),
         num_workers=num_workers,
         collate_fn=_collate,
         pin_memory=str(device).startswith("cuda"),
+        timeout=LOADER_TIMEOUT_S if num_workers > 0 else 0,
     )
+    try:
+        yield from _iter_loader(loader, model, captions, shards, batch_size=batch_size, device=device, precision=precision,
+                                image_bar=image_bar, text_bar=text_bar)
+    except RuntimeError as exc:
+        if num_workers > 0 and "DataLoader" in str(exc):  # a worker died or never answered
+            raise ExplorerError(f"an image-decoding worker process failed ({str(exc).splitlines()[0]}); "
+                                "the finished shards are kept, rerun to resume (--workers 0 decodes in this process)") from exc
+        raise
+
+
+def _iter_loader(loader, model, captions, shards, *, batch_size, device, precision, image_bar, text_bar) -> Iterator[ShardResult]:
+    import torch
+
     bounds = list(shards)
     current = 0
     filled = 0
@@ -261,6 +294,10 @@ class PartialShards:
 
     def prepare(self, meta: Mapping[str, Any], shard_size: int) -> int:
         """Create or validate the folder; returns the shard size to use (a resumed run keeps the old one)."""
+        with writing(self.dir):
+            return self._prepare(meta, shard_size)
+
+    def _prepare(self, meta: Mapping[str, Any], shard_size: int) -> int:
         mf = self.dir / "meta.json"
         if mf.is_file():
             try:
@@ -272,8 +309,11 @@ class PartialShards:
             shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f".meta.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({**meta, "shard_size": shard_size}, indent=1), encoding="utf-8")
-        os.replace(tmp, mf)
+        try:
+            tmp.write_text(json.dumps({**meta, "shard_size": shard_size}, indent=1), encoding="utf-8")
+            os.replace(tmp, mf)
+        finally:
+            tmp.unlink(missing_ok=True)
         return shard_size
 
     def _file(self, start: int, stop: int) -> Path:
@@ -299,11 +339,16 @@ class PartialShards:
         tmp = self.dir / f".{target.name}.{os.getpid()}.tmp"
         idx = np.asarray(sorted(shard.failed), dtype=np.int64)
         reasons = np.asarray([shard.failed[i] for i in idx.tolist()], dtype=str) if idx.size else np.zeros(0, dtype="<U1")
-        with open(tmp, "wb") as f:
-            np.savez(f, image=shard.image, text=shard.text, failed_index=idx, failed_reason=reasons)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        try:
+            with writing(target):
+                self.dir.mkdir(parents=True, exist_ok=True)  # a concurrent run of the same key may have finished and removed it
+                with open(tmp, "wb") as f:
+                    np.savez(f, image=shard.image, text=shard.text, failed_index=idx, failed_reason=reasons)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -434,62 +479,75 @@ def embed_to_store(
         else:
             wanted = shard_size_for(n, bs)
         meta = {"n": n, "fingerprint": fingerprint, "model_id": info.id, "preprocessing": info.preprocessing, "compute": compute}
-        size = partial.prepare(meta, wanted)
-        bounds = shard_bounds(n, size)
-        done: dict[tuple[int, int], ShardResult] = {}
-        for s, e in bounds:
-            r = partial.read(s, e)
-            if r is not None:
-                done[(s, e)] = r
-        pending = [b for b in bounds if b not in done]
-        n_done = sum(e - s for s, e in done)
-        label = f"({info.name})"
-        image_bar, text_bar = _progress_bars(progress, n, n_done, label)
         try:
-            if pending and distributed:
-                from . import distributed as dist
-
-                for r in dist.embed_shards(
-                    client, spec if spec is not None else obj, pairs, pending, device=device, batch_size=bs, precision=precision
-                ):
-                    partial.write(r)
-                    done[(r.start, r.stop)] = r
-                    image_bar.update(r.stop - r.start)
-                    text_bar.update(r.stop - r.start)
-                dev_label = f"dask ({dist.describe(client)})"
-            elif pending:
-                workers = default_num_workers(sum(e - s for s, e in pending), bs) if num_workers is None else int(num_workers)
-                for r in iter_shards(
-                    obj, pairs.images, pairs.captions, pending, batch_size=bs, num_workers=workers,
-                    device=dev, precision=precision, image_bar=image_bar, text_bar=text_bar,
-                ):
-                    partial.write(r)
-                    done[(r.start, r.stop)] = r
-                dev_label = dev
-            else:
-                dev_label = "resumed from finished shards"
-        finally:
-            image_bar.close()
-            text_bar.close()
-
-        label = precision_label(str(dev), precision) if not distributed else f"{precision} (fp16 autocast on CUDA workers, else fp32)"
-        try:
-            result = _assemble(pairs, info, [done[b] for b in bounds], fingerprint=fingerprint, device=dev_label, precision=label, batch_size=bs)
-        except DataError:
-            partial.remove()  # the data leave nothing to embed: nothing to resume either
+            return _compute_and_save(store, key, partial, meta, wanted, pairs, info, obj, spec, client, fingerprint, progress=progress,
+                                     distributed=distributed, device=device, dev=dev, bs=bs, num_workers=num_workers, precision=precision)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, OSError) and write_error(exc.__cause__, "") is not None:
+                partial.remove()  # a full disk, a size limit or a read-only folder: leave nothing half-written behind
             raise
-        entry = store.save(
-            key,
-            result,
-            dataset={"recipe": pairs.recipe, "name": pairs.name, "fingerprint": fingerprint, "n_pairs": n, "notes": list(pairs.notes)},
-        )
-        partial.remove()
-        return _finish(result, entry.path, key, pairs, cache_hit=False)
     finally:
         if owns_client and client is not None:
             from . import distributed as dist
 
             dist.close_client(client)
+
+
+def _compute_and_save(store, key, partial, meta, wanted, pairs, info, obj, spec, client, fingerprint, *, progress, distributed, device, dev, bs,
+                      num_workers, precision) -> EmbedResult:
+    """Compute the missing shards of `key` (resuming from `partial`) and save the entry."""
+    n = len(pairs)
+    size = partial.prepare(meta, wanted)
+    bounds = shard_bounds(n, size)
+    done: dict[tuple[int, int], ShardResult] = {}
+    for s, e in bounds:
+        r = partial.read(s, e)
+        if r is not None:
+            done[(s, e)] = r
+    pending = [b for b in bounds if b not in done]
+    n_done = sum(e - s for s, e in done)
+    label = f"({info.name})"
+    image_bar, text_bar = _progress_bars(progress, n, n_done, label)
+    try:
+        if pending and distributed:
+            from . import distributed as dist
+
+            for r in dist.embed_shards(
+                client, spec if spec is not None else obj, pairs, pending, device=device, batch_size=bs, precision=precision
+            ):
+                partial.write(r)
+                done[(r.start, r.stop)] = r
+                image_bar.update(r.stop - r.start)
+                text_bar.update(r.stop - r.start)
+            dev_label = f"dask ({dist.describe(client)})"
+        elif pending:
+            workers = default_num_workers(sum(e - s for s, e in pending), bs) if num_workers is None else int(num_workers)
+            for r in iter_shards(
+                obj, pairs.images, pairs.captions, pending, batch_size=bs, num_workers=workers,
+                device=dev, precision=precision, image_bar=image_bar, text_bar=text_bar,
+            ):
+                partial.write(r)
+                done[(r.start, r.stop)] = r
+            dev_label = dev
+        else:
+            dev_label = "resumed from finished shards"
+    finally:
+        image_bar.close()
+        text_bar.close()
+
+    label = precision_label(str(dev), precision) if not distributed else f"{precision} (fp16 autocast on CUDA workers, else fp32)"
+    try:
+        result = _assemble(pairs, info, [done[b] for b in bounds], fingerprint=fingerprint, device=dev_label, precision=label, batch_size=bs)
+    except DataError:
+        partial.remove()  # the data leave nothing to embed: nothing to resume either
+        raise
+    entry = store.save(
+        key,
+        result,
+        dataset={"recipe": pairs.recipe, "name": pairs.name, "fingerprint": fingerprint, "n_pairs": n, "notes": list(pairs.notes)},
+    )
+    partial.remove()
+    return _finish(result, entry.path, key, pairs, cache_hit=False)
 
 
 def _assemble(pairs: PairSet, info: ModelInfo, shards: list[ShardResult], *, fingerprint: str, device: str, precision: str, batch_size: int) -> Embeddings:

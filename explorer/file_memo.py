@@ -1,7 +1,8 @@
 """Values remembered per input file, valid while the file is unchanged.
 
-A small JSON file maps a name to a value plus the stamp (resolved path, size, mtime_ns) of the
-file the value was derived from; a lookup returns the value only while the file still has that
+A small JSON file maps a name to a value plus the stamp (resolved path, size, mtime_ns, and the
+ctime_ns and inode, which no user tool can set back, so a file rewritten in place with its
+modification time restored still counts as changed) of the file the value was derived from; a lookup returns the value only while the file still has that
 stamp. Used for what is slow to derive from large weights files: their SHA-256 (models) and the
 model id a spec resolves to (embedding cache hits without loading the weights). Writes are
 atomic (temporary file + rename) and best effort: a read-only folder only costs a recomputation.
@@ -15,12 +16,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-VERSION = 1
+VERSION = 2
 
 
 def file_stamp(path: Path) -> dict[str, Any]:
     st = Path(path).stat()
-    return {"file": str(Path(path).resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "version": VERSION}
+    return {"file": str(Path(path).resolve()), "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns),
+            "ctime_ns": int(st.st_ctime_ns), "inode": int(st.st_ino), "version": VERSION}
 
 
 class FileMemo:
@@ -53,7 +55,10 @@ class FileMemo:
                 data = self._read()
                 data[name] = {"stamp": stamp, "value": value}
                 tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-                tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-                os.replace(tmp, self.path)
+                try:
+                    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+                    os.replace(tmp, self.path)
+                finally:
+                    tmp.unlink(missing_ok=True)
         except OSError:
             pass

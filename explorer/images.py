@@ -33,12 +33,21 @@ class ImageSource(Protocol):
     def take(self, indices: Sequence[int]) -> ImageSource: ...
 
 
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, with a symlink loop (RuntimeError on Python 3.11, OSError later) or a
+    name too long for the system as a DataError naming the path."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as exc:
+        raise DataError(f"{path}: cannot be resolved ({exc.strerror if isinstance(exc, OSError) and exc.strerror else 'a symlink loop'})") from exc
+
+
 def resolve_under(root: Path, rel: str) -> Path:
     """`root / rel`, refusing anything that resolves outside `root` (``..``, absolute, links)."""
     root = Path(root).resolve()
     if not rel or "\x00" in rel:
         raise DataError(f"invalid image reference {rel!r}")
-    candidate = (root / rel).resolve()
+    candidate = resolved(root / rel)
     if candidate != root and root not in candidate.parents:
         raise DataError(f"image reference {rel!r} points outside the dataset root {root}")
     return candidate

@@ -12,6 +12,8 @@ The root defaults to ``$BIMODAL_EXPLORER_CACHE`` or ``~/.cache/bimodal-explorer`
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -31,6 +33,54 @@ from .errors import StoreError
 MANIFEST = "manifest.json"
 FORMAT = "bimodal-explorer/embeddings-v1"
 _ARRAYS = ("image", "text")
+
+
+#: errno -> what it means for a write into the store (the OSErrors a user fixes, not bugs)
+WRITE_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EFBIG: "the file-size limit (ulimit -f) was reached",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def write_error(exc: OSError, path: Path | str, root: Path | str | None = None) -> StoreError | None:
+    """The one-sentence StoreError for an OSError met while writing `path`, or None for other errors."""
+    why = WRITE_ERRNOS.get(exc.errno or -1)
+    if why is None:
+        return None
+    where = f" of the embedding store {root}" if root is not None else ""
+    return StoreError(f"cannot write {path}{where}: {why} ({exc.strerror or exc}); nothing was stored"
+                      + ("; free some space or pass --store DIR on another disk" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+                      + ("; raise the limit (ulimit -f) or store less" if exc.errno == errno.EFBIG else "")
+                      + ("; pass --store DIR to a writable folder" if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else ""))
+
+
+@contextlib.contextmanager
+def writing(path: Path | str, root: Path | str | None = None):
+    """Turn a full disk, a file-size limit or a read-only folder met while writing `path` into a StoreError."""
+    try:
+        yield
+    except OSError as exc:
+        err = write_error(exc, getattr(exc, "filename", None) or path, root)
+        if err is None:
+            raise
+        raise err from exc
+
+
+def reserve(path: Path, size: int) -> None:
+    """Allocate `size` bytes of `path` now, so a full disk is an OSError here rather than a SIGBUS
+    when a memory map of a sparse file is written (file systems that cannot preallocate are let be)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    finally:
+        os.close(fd)
 
 
 def default_root() -> Path:
@@ -131,55 +181,64 @@ class EmbeddingStore:
         final = self.path(key)
         if self.contains(key):
             return self.entry(key)
-        self.entries_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=self.tmp_dir))
+        with writing(self.tmp_dir, self.root):
+            self.entries_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=self.tmp_dir))
         try:
-            maps = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=np.dtype(dtype), shape=(int(n), int(dim)))
-                    for name in _ARRAYS}
-            fill(maps, progress)
-            arrays: dict[str, Any] = {}
-            for name, mm in maps.items():
-                mm.flush()
-                del mm
-                f = tmp / f"{name}.npy"
-                with open(f, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                arrays[name] = {"file": f.name, "shape": [int(n), int(dim)], "dtype": str(np.dtype(dtype)),
-                                "bytes": f.stat().st_size, "sha256": sha256_file(f)}
-            maps.clear()
-            manifest = {
-                "format": FORMAT,
-                "key": key,
-                "model": model,
-                "logit_scale": float(logit_scale),
-                "normalized": True,
-                "provenance": _jsonable(dict(provenance or {})),
-                "dataset": _jsonable(dict(dataset or {})),
-                "arrays": arrays,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            mf = tmp / MANIFEST
-            with open(mf, "w", encoding="utf-8") as f:
-                json.dump(manifest, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            fsync_dir(tmp)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if self.contains(key):  # another writer finished first
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    return self.entry(key)
-                if final.exists():  # a broken leftover without manifest: replace it
-                    shutil.rmtree(final)
-                    os.rename(tmp, final)
-                else:
-                    raise
-            fsync_dir(self.entries_dir)
+            with writing(tmp, self.root):
+                return self._write_entry(key, tmp, final, n=n, dim=dim, dtype=dtype, fill=fill, model=model, logit_scale=logit_scale,
+                                         provenance=provenance, dataset=dataset, progress=progress)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def _write_entry(self, key: str, tmp: Path, final: Path, *, n: int, dim: int, dtype: Any, fill: Any, model: str, logit_scale: float,
+                     provenance: Mapping[str, Any] | None, dataset: Mapping[str, Any] | None, progress: Any) -> StoreEntry:
+        maps = {name: np.lib.format.open_memmap(tmp / f"{name}.npy", mode="w+", dtype=np.dtype(dtype), shape=(int(n), int(dim)))
+                for name in _ARRAYS}
+        for name in _ARRAYS:
+            reserve(tmp / f"{name}.npy", (tmp / f"{name}.npy").stat().st_size)
+        fill(maps, progress)
+        arrays: dict[str, Any] = {}
+        for name, mm in maps.items():
+            mm.flush()
+            del mm
+            f = tmp / f"{name}.npy"
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())
+            arrays[name] = {"file": f.name, "shape": [int(n), int(dim)], "dtype": str(np.dtype(dtype)),
+                            "bytes": f.stat().st_size, "sha256": sha256_file(f)}
+        maps.clear()
+        manifest = {
+            "format": FORMAT,
+            "key": key,
+            "model": model,
+            "logit_scale": float(logit_scale),
+            "normalized": True,
+            "provenance": _jsonable(dict(provenance or {})),
+            "dataset": _jsonable(dict(dataset or {})),
+            "arrays": arrays,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        mf = tmp / MANIFEST
+        with open(mf, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        fsync_dir(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if self.contains(key):  # another writer finished first
+                shutil.rmtree(tmp, ignore_errors=True)
+                return self.entry(key)
+            if final.exists():  # a broken leftover without manifest: replace it
+                shutil.rmtree(final)
+                os.rename(tmp, final)
+            else:
+                raise
+        fsync_dir(self.entries_dir)
         return self.entry(key)
 
     # -- reading ----------------------------------------------------------------------------
@@ -242,6 +301,14 @@ def read_manifest(entry_dir: Path) -> dict[str, Any]:
         manifest["model"], manifest["logit_scale"]
     except (KeyError, TypeError) as exc:
         raise StoreError(f"store entry {entry_dir}: {MANIFEST} lacks field {exc}") from exc
+    try:
+        scale = float(manifest["logit_scale"])
+        shapes = [[int(v) for v in manifest["arrays"][name]["shape"]] for name in _ARRAYS]
+        np.dtype(manifest["arrays"]["image"]["dtype"])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"store entry {entry_dir}: {MANIFEST} has a malformed logit_scale, shape or dtype ({exc})") from exc
+    if not np.isfinite(scale) or scale <= 0 or any(len(s) != 2 for s in shapes):
+        raise StoreError(f"store entry {entry_dir}: {MANIFEST} has logit_scale {scale} or shapes {shapes} that no entry can have")
     return manifest
 
 

@@ -149,7 +149,11 @@ def parse_augment_arg(arg: str) -> tuple[str, Path, str | None]:
     cuts = [k for k, c in enumerate(rest) if c == ":"] + [len(rest)]
     for k in reversed(cuts):
         candidate = Path(rest[:k]).expanduser()
-        if rest[:k] and candidate.is_file():
+        try:
+            is_file = bool(rest[:k]) and candidate.is_file()
+        except OSError:  # e.g. a long caption taken for part of the path: "File name too long"
+            is_file = False
+        if is_file:
             caption = rest[k + 1 :] if k < len(rest) else None
             return kind, candidate, caption
     image = rest.split(":", 1)[0]

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, MissingResourceError, SpecError
-from ..images import FileImages
+from ..images import FileImages, resolved
 from ..pairs import PairSet
 from .skips import SkipReport, clean_caption, reject_unknown_options
 
@@ -206,7 +206,11 @@ def load_pairs_file(
             if ref.lower().startswith("file://"):
                 ref = ref[len("file://"):]
             p = Path(ref).expanduser()
-            p = (p if p.is_absolute() else base / p).resolve()
+            try:
+                p = resolved(p if p.is_absolute() else base / p)
+            except DataError as exc:
+                report.add(where, str(exc))
+                continue
             if not p.is_relative_to(root):
                 report.add(where, f"image outside the image root {root}: {p} (pass --option image_root=DIR to allow a wider folder)")
                 continue
@@ -304,8 +308,16 @@ def load_folder(arg: str, **options: Any) -> PairSet:
         if not caption:
             report.add(rel, f"empty caption: {txt.name} is empty")
             continue
-        if p.stat().st_size == 0:
-            report.add(rel, "image file is empty")
+        try:
+            target = resolved(p)
+            if not target.is_relative_to(root):
+                report.add(rel, f"a link to an image outside the folder {root}: {target}")
+                continue
+            if target.stat().st_size == 0:
+                report.add(rel, "image file is empty")
+                continue
+        except (DataError, OSError) as exc:
+            report.add(rel, f"image file unreadable: {exc}")
             continue
         captions.append(caption)
         rels.append(rel)

@@ -62,7 +62,7 @@ def read_feature_csv(path: Path) -> np.ndarray:
     try:
         a = pd.read_csv(path, header=None, dtype=np.float64, engine="c").to_numpy()
     except Exception as exc:
-        raise DataError(f"{path}: cannot be read as a comma-separated numeric matrix ({type(exc).__name__}: {exc})") from exc
+        raise DataError(f"{path}: cannot be read as a comma-separated numeric matrix ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})") from exc
     if a.ndim != 2 or a.shape[0] == 0:
         raise DataError(f"{path}: expected one row of numbers per item, got shape {a.shape}")
     return a

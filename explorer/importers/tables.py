@@ -11,6 +11,8 @@ metadata may hold ``model`` and ``logit_scale``.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,17 @@ def import_npz(arg: str, *, logit_scale: float | None = None):
     if not path.is_file():
         raise MissingResourceError(f"file not found: {path}")
     z = load_numpy(path, "npz")
+    try:
+        return _import_npz_members(path, z, logit_scale)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a member damaged inside the archive
+        raise DataError(f"{path}: a damaged .npz archive ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: an array in this .npz archive cannot be read ({str(exc).splitlines()[0]})") from exc
+
+
+def _import_npz_members(path: Path, z, logit_scale: float | None):
     keys = set(z.files)
     ik, tk = _first(keys, IMAGE_KEYS), _first(keys, TEXT_KEYS)
     if ik and tk:

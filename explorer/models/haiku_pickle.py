@@ -102,5 +102,5 @@ def read_haiku_pickle(path: Path, *, what: str) -> Any:
             IndexError, KeyError, ImportError, MemoryError, OverflowError) as exc:
         raise DataError(
             f"{path}: cannot read this {what} (not a pickle, or truncated or corrupt): "
-            f"{type(exc).__name__}: {str(exc)[:200]}"
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
         ) from exc

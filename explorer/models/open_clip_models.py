@@ -124,15 +124,20 @@ def parse_open_clip_arg(arg: str) -> tuple[str, str | None, str | None]:
     )
 
 
-def _load_weights(model, path: Path, *, what: str) -> None:
-    """Load `path` into `model` strictly (read once, with open_clip's own format conversions),
-    turning every failure into a DataError naming the file."""
+def _read_state_dict(path: Path, *, what: str) -> dict:
+    """The tensors of the weights file `path` (read before any architecture is built, so an empty,
+    truncated or foreign file is rejected at once rather than after seconds of model construction)."""
+    obj = read_torch_container(path, what=what)
+    key = "state_dict" if isinstance(obj, dict) and "state_dict" in obj else None
+    return as_float32(strip_prefix(tensor_dict(obj, path=path, what=what, key=key), "module."))
+
+
+def _load_weights(model, sd: dict, path: Path, *, what: str) -> None:
+    """Load the state dict `sd` read from `path` into `model` strictly (with open_clip's own format
+    conversions), turning every failure into a DataError naming the file."""
     from open_clip.factory import convert_state_dict
     from open_clip.model import convert_to_custom_text_state_dict, resize_pos_embed, resize_text_pos_embed
 
-    obj = read_torch_container(path, what=what)
-    key = "state_dict" if isinstance(obj, dict) and "state_dict" in obj else None
-    sd = as_float32(strip_prefix(tensor_dict(obj, path=path, what=what, key=key), "module."))
     try:
         sd = convert_state_dict(model, sd)
         if "positional_embedding" in sd and not hasattr(model, "positional_embedding"):
@@ -193,8 +198,9 @@ def load_open_clip(arg: str, *, device: str = "cpu", cache_dir: str | None = Non
                    f"open_clip:{arch}@/path/to/weights.safetensors",
         )
         what = f"open_clip architecture {arch}"
+    sd = _read_state_dict(path, what=what)
     model = create_architecture(arch, force_quick_gelu=quick_gelu)
-    _load_weights(model, path, what=what)
+    _load_weights(model, sd, path, what=what)
     model.eval()
     s = exp_scalar(model.logit_scale)
     extra = [f"tag={tag}"] if tag else []

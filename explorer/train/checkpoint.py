@@ -140,7 +140,7 @@ def load_model_files(weights: Path, config_path: Path) -> tuple[BimodalNet, Voca
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise DataError(f"{weights}: weights do not fit the architecture in {config_path.name} ({exc})") from exc
+        raise DataError(f"{weights}: weights do not fit the architecture in {config_path.name} ({' '.join(str(exc).split())[:400]})") from exc
     net.eval()
     return net, vocab, config
 
