@@ -17,6 +17,8 @@ plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builde
 - numbers: ``numbers_pane``, ``anatomy_pane``, ``faithfulness_pane``, ``faithfulness_comparison_deferred``.
 - landscape: ``loss_landscape_plot``; histograms: ``similarity_histograms``.
 - selection: ``selection_panel``, ``inspect_panel``.
+- probe: ``probe_panel`` (``probe_query`` box + ``probe_list`` of the most similar images and captions), ``probe_strip`` (beside a
+  heatmap's rows); the scatter colours points by ``projection.point_color = "probe similarity"``.
 - compare: ``compare_view`` (2–4 models side by side); augment: ``series_heatmaps``, ``series_curves``.
 - provenance: what produced each plot, in a line beside it and in the Bokeh figure's ``tags``.
 """
@@ -47,6 +49,10 @@ _LAZY = {
     "compare_view": "compare",
     "series_heatmaps": "augment",
     "series_curves": "augment",
+    "probe_panel": "probe",
+    "probe_query": "probe",
+    "probe_list": "probe",
+    "probe_strip": "probe",
     "Feed": "feed",
 }
 
