@@ -131,9 +131,9 @@ def probe_query(state: Any):
     """The query box (Enter to probe, × to clear), linked to ``probe.query``."""
     import panel as pn
 
-    query = pn.widgets.TextInput.from_param(state.probe.param.query, name="", placeholder="probe: type a query and press Enter, or #ID",
+    query = pn.widgets.TextInput.from_param(state.probe.param.query, label="", placeholder="probe: type a query and press Enter, or #ID",
                                             width=420, margin=(5, 5), css_classes=["bx-probe-query"])
-    clear = pn.widgets.Button(name="×", width=36, margin=(5, 5), description="clear the probe", css_classes=["bx-probe-clear"])
+    clear = pn.widgets.Button(label="×", width=36, margin=(5, 5), description="clear the probe", css_classes=["bx-probe-clear"])
     clear.on_click(lambda *_: setattr(state.probe, "query", ""))
     return pn.Row(query, clear, margin=0)
 
