@@ -95,6 +95,8 @@ def test_the_point_colour_follows_the_probe(synthetic):
     assert st.projection.point_color == "kNN overlap"
     # a state carried over from another source starts without a probe, coloured by modality
     assert ExplorerState(make_source(n=8), point_color=PROBE_COLOR).projection.point_color == "modality"
+    # and one opened with a probe (serve --set query=#2) starts coloured by it
+    assert ExplorerState(make_source(n=8), query="#2").projection.point_color == PROBE_COLOR
 
 
 def test_strip_and_points_change_with_the_query(synthetic):

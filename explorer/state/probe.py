@@ -80,8 +80,11 @@ class ProbeQueries:
     def _init_probe(self) -> None:
         """Colour the scatter by probe similarity when a probe is set, back by modality when it
         is cleared (a state carried over from another source starts without a probe)."""
-        if self.projection.point_color == PROBE_COLOR and not self.probe.query.strip():
+        on = bool(self.probe.query.strip())
+        if self.projection.point_color == PROBE_COLOR and not on:
             self.projection.point_color = "modality"
+        elif on and self.projection.point_color == "modality":  # e.g. serve --set query=...
+            self.projection.point_color = PROBE_COLOR
         self.probe.param.watch(self._probe_changed, "query")
 
     def _probe_changed(self, event: Any) -> None:
