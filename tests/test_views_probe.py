@@ -106,6 +106,11 @@ def test_strip_and_points_change_with_the_query(synthetic):
     strip = probe_strip(st, hm, 30)
     assert strip.figure.y_range is plot.state.y_range, "the strip follows the heatmap's zoom"
     assert strip.feed.value["values"].size == 0  # no probe yet
+    import panel as pn
+
+    from explorer.views.feed import feeds_in
+
+    assert strip.feed in feeds_in(pn.Row(strip.pane)), "a replaced page disposes the strip's feed"
     st.probe.query = "#2"
     v2 = strip.feed.value
     t = hm.feed.value["tile"]

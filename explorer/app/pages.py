@@ -154,7 +154,7 @@ def explore_page(state: Any) -> pn.Column:
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
                       after=with_provenance, name="scatter", css_classes=["bx-scatter"])
-    # the text probe: the query box and its matches below the plots, a strip beside the heatmap's rows
+    # the text probe: the query box above the plots, its matches below them, a strip beside the heatmap's rows
     strip = V.probe_strip(state, heatmap.holder.objects[0].object, size=PLOT_SIZE)
     probe_query, probe_list = V.probe_query(state), styled(V.probe_list(state))
     top = pn.FlexBox(pn.Column(heatmap_controls(state), pn.Row(strip.pane, heatmap, margin=0), width=width + STRIP_SPACE, margin=(0, 5)),

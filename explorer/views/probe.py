@@ -208,6 +208,7 @@ class ProbeStrip:
         fig.margin = (5, 0, 5, 0)
         fig.css_classes = ["bx-probe-strip"]
         self.pane = pn.pane.Bokeh(fig)
+        self.pane.feed = self.feed  # disposed with the page's other views (explorer.views.feed.dispose_views)
         self.write(self.feed.value)
 
     def share_range(self, plot: Any) -> None:
