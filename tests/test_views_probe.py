@@ -185,7 +185,7 @@ def test_a_typed_query_is_embedded_by_the_active_models_text_encoder(shapes_sour
 
     direct = load_model("own:clip", device="cpu").encode_texts(["a red circle"])[0].astype(np.float64)
     np.testing.assert_allclose(q.vector, direct / np.linalg.norm(direct), atol=1e-6)
-    assert q.describe == "'a red circle' embedded by own:clip" and q.note == ""
+    assert q.describe == "“a red circle” embedded by own:clip" and q.note == ""
     top = st.probe_top(k=3)
     captions = st.captions()
     assert "red" in captions[top["captions"][0]["pair_id"]], top  # the shapes world's red things come first

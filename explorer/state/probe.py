@@ -70,7 +70,7 @@ class ProbeQuery:
 
     vector: np.ndarray  # (D,) float64 unit
     key: tuple  # names the query in the memo
-    describe: str  # e.g. "'red circle' embedded by own:clip" or "the caption of pair 12"
+    describe: str  # e.g. '“red circle” embedded by own:clip' or 'the caption of pair 12 “…”'
     note: str = ""  # e.g. words the encoder does not know
 
 
@@ -121,7 +121,7 @@ class ProbeQueries:
                 raise SpecError(f"#{value}: there is no pair {value}; {self.data.source} has {n} pairs (#0–#{n - 1})")
             vec = np.asarray(emb.text[value], dtype=np.float64)
             caption = self.captions()
-            what = f"the caption of pair {value}" + (f" ({caption[value]!r})" if caption is not None else "")
+            what = f"the caption of pair {value}" + (f" “{caption[value]}”" if caption is not None else "")
             return ProbeQuery(engine_probe.unit_query(vec, emb.dim), ("caption", m, value), what)
         spec = self.encoder_spec(m)
         if not spec:
@@ -129,7 +129,7 @@ class ProbeQueries:
                             f"source instead, #ID for the caption of pair ID (e.g. #0)")
         key = ("probe-query", spec, str(emb.provenance.get("model_id", "")), value)
         vec, note = MEMO.get(key, lambda: self._encode(m, spec, value))
-        return ProbeQuery(vec, ("text", spec, value), f"{value!r} embedded by {m}", note)
+        return ProbeQuery(vec, ("text", spec, value), f"“{value}” embedded by {m}", note)
 
     def _encode(self, m: str, spec: str, text: str) -> tuple[np.ndarray, str]:
         emb = self.embeddings(m)

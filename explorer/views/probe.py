@@ -113,7 +113,7 @@ def probe_list_html(top: dict[str, Any], thumbs: int = 64) -> str:
         pid = int(r["pair_id"])
         captions.append(
             f'<div class="bx-probe-caption" data-pair="{pid}" style="font-size:12px;margin:2px 0">'
-            f'<span style="color:#555">{r["sim"]:.3f} · pair {pid}</span> {esc(r.get("caption", ""))}</div>')
+            f'<span style="color:#555">{r["sim"]:.3f} · pair {pid}</span> {esc(r.get("caption", ""), 160)}</div>')
     return (f'<div class="bx-probe-list">{head}{note}<div style="display:flex;flex-wrap:wrap;gap:12px">'
             f'<div style="flex:1 1 420px"><b style="font-size:12px">images</b><div>{"".join(images)}</div></div>'
             f'<div style="flex:1 1 320px"><b style="font-size:12px">captions</b>{"".join(captions)}</div></div></div>')

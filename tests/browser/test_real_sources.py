@@ -106,7 +106,7 @@ def test_text_probe_on_the_embedded_default(open_page, default_server, artifacts
     first = captions.first.inner_text()
     sims = [float(t.split("·")[0]) for t in captions.all_inner_texts()]
     assert sims == sorted(sims, reverse=True) and "red" in first, (first, sims)
-    assert "'a red circle' embedded by own:clip" in page.locator(".bx-probe-head").first.inner_text()
+    assert "“a red circle” embedded by own:clip" in page.locator(".bx-probe-head").first.inner_text()
     image = page.locator(".bx-probe-list .bx-probe-image img").first
     wait_until(lambda: image.evaluate("im => im.complete && im.naturalWidth > 0"), what="the top image's thumbnail")
     # the colouring: every scatter point and every pixel row of the strip has a probe similarity
