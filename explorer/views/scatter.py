@@ -12,6 +12,10 @@ the mean pair similarity per pixel, points by modality; a box selection (``Bound
 pairs and a tap inspects the nearest pair (its items in the side panel). A million pairs draw
 this way: what travels to the browser is two images.
 
+Points are coloured by modality or by a measure: faithfulness per point, or each item's similarity
+to the text probe (``projection.point_color = "probe similarity"``, :mod:`explorer.views.probe`;
+rasterized: its mean per pixel).
+
 Selected pairs are drawn on top with a black outline whichever way they were selected.
 Projections of sampled pairs (UMAP and t-SNE of large sources) say so in their provenance line.
 """
