@@ -7,6 +7,8 @@ Notebook API (imported lazily, so `import explorer` stays light)::
     state = explorer.ExplorerState(src, alpha=0.5)   # the settings, in parts (state.gap, state.data, ...)
     state.numbers("CLIP")                            # the numbers the app shows
     explorer.views.similarity_heatmap(state, "CLIP") # any view of the app, inline
+    state.probe.query = "#12"                        # a text probe (typed text with a model's text encoder)
+    state.probe_top()                                # the most similar images and captions; views.probe_panel(state)
     explorer.Explorer(state=state)                   # the whole app, inline
     pairs = explorer.load_pairs("shapes:500"); emb = explorer.embed(pairs, "own:clip")
     explorer.export_selection(state, "picked.parquet", [3, 14, 15])  # or .csv; see explorer.exports

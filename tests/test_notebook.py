@@ -1,6 +1,6 @@
 """notebooks/getting_started.ipynb runs top to bottom (nbclient, a fresh kernel, its own
 embedding store) on the embedded default, and shows what it promises: a gap table with one row
-per model, labelled clusters, the gap closing with α, a written report; with ../shared present
+per model, labelled clusters, the gap closing with α, a text probe, a written report; with ../shared present
 also the article's four real models."""
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def test_getting_started_notebook_runs(tmp_path):
     assert "gap_distance_before" in text and "closed distance" in text  # the gap table
     assert "label" in text and "size" in text  # labelled clusters
     assert "report.html" in text
+    assert "“a red circle” embedded by own:clip" in text  # the text probe, through the public API
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "sys.path" not in code and "explorer._" not in code, "the notebook uses only the public API"
     report = Path(next(line.split()[0] for line in text.splitlines() if line.strip().endswith("MB") and "report.html" in line))

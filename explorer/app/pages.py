@@ -28,6 +28,8 @@ from .template import CSS, clickable_checkbox
 PLOT_SIZE = 400
 #: room around a plot's frame: axes, colour bar and toolbar
 PLOT_MARGIN = 200
+#: room for the probe's strip beside the heatmap
+STRIP_SPACE = 20
 
 
 class Rebuilt(pn.viewable.Viewer):
@@ -88,14 +90,17 @@ def n_shown(state: Any) -> int:
     return int(state.active_indices().size)
 
 
-def scatter_key(state: Any) -> tuple[bool, bool, bool]:
+def scatter_key(state: Any) -> tuple[bool, bool, bool, bool]:
     """The scatter is rebuilt only to switch between plain glyphs and rasterized layers, between
     points coloured by modality (categories) and by a measure (a colour scale: Bokeh cannot turn
-    one colour mapper into the other in place), and into or out of one point per pair; new
-    coordinates (α, method, mode, components, filter) update it in place."""
+    one colour mapper into the other in place), into or out of one point per pair, and into or
+    out of probe similarities (rasterized, another kind of layer); new coordinates (α, method,
+    mode, components, filter) and a new probe update it in place."""
+    from ..state.parts import PROBE_COLOR
     from ..views.scatter import concatenated, large
 
-    return large(state), state.projection.point_color == "modality", concatenated(state)
+    pc = state.projection.point_color
+    return large(state), pc == "modality", concatenated(state), pc == PROBE_COLOR
 
 
 def styled(pane: Any) -> Any:
@@ -125,7 +130,8 @@ def scatter_controls(state: Any) -> pn.Row:
                                                     margin=(0, 5), css_classes=["bx-projection"])
     colour = pn.widgets.Select.from_param(
         pr.param.point_color, label="", width=190, margin=(0, 5), css_classes=["bx-point-color"],
-        options={"points by modality": "modality", "points by kNN overlap": "kNN overlap", "points by trustworthiness": "trustworthiness"})
+        options={"points by modality": "modality", "points by kNN overlap": "kNN overlap", "points by trustworthiness": "trustworthiness",
+                 "points by probe similarity": "probe similarity"})
     return pn.Row(method, colour, margin=(0, 0, 0, 50))
 
 
@@ -149,7 +155,10 @@ def explore_page(state: Any) -> pn.Column:
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
                       after=with_provenance, name="scatter", css_classes=["bx-scatter"])
-    top = pn.FlexBox(pn.Column(heatmap_controls(state), heatmap, width=width, margin=(0, 5)),
+    # the text probe: the query box above the plots, its matches below them, a strip beside the heatmap's rows
+    strip = V.probe_strip(state, heatmap.holder.objects[0].object, size=PLOT_SIZE)
+    probe_query, probe_list = V.probe_query(state), styled(V.probe_list(state))
+    top = pn.FlexBox(pn.Column(heatmap_controls(state), pn.Row(strip.pane, heatmap, margin=0), width=width + STRIP_SPACE, margin=(0, 5)),
                      pn.Column(scatter_controls(state), scatter, width=width, margin=(0, 5)),
                      flex_wrap="wrap", sizing_mode="stretch_width")
     numbers = pn.Column(pn.pane.HTML("<b>Numbers</b>", margin=(0, 5)), styled(V.numbers_pane(state)), width=470,
@@ -187,12 +196,13 @@ def explore_page(state: Any) -> pn.Column:
     from ..views.notices import SourceNotices
     from .filter_feedback import FewPairsGuard
 
-    body = pn.Column(top, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width")
+    body = pn.Column(probe_query, top, probe_list, middle, anatomy, faithfulness, clusters, lower, sizing_mode="stretch_width")
     guard = FewPairsGuard(state, body)  # a filter leaving < 3 pairs: one message in place of degenerate plots
     notices = SourceNotices(state)  # what the reader noted, why thumbnails are refused
     page = pn.Column(notices.pane, guard.panel, sizing_mode="stretch_width", name="Explore")
     page.rebuilt = [heatmap, scatter, difference, guard]
     page.notices = notices
+    page.probe = (probe_list, strip)
     return page
 
 

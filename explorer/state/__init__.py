@@ -1,7 +1,7 @@
 """The explorer's state: settings in small parts, composed by :class:`ExplorerState`.
 
 - :mod:`explorer.state.parts`: DataSelection, ModelChoice, GapSettings, OrderSettings,
-  ProjectionSettings, Appearance, Interaction (param only);
+  ProjectionSettings, Appearance, TextProbe, Interaction (param only);
 - :mod:`explorer.state.explorer_state`: ExplorerState, the parts of one explorer and the data
   derived from them (through :mod:`explorer.engine`, shared by all states of a process);
 - :mod:`explorer.state.augment`: AugmentState, an augmentation series.
@@ -15,6 +15,7 @@ from .parts import (
                     DEFAULT_SOURCE,
                     PARTS,
                     POINT_COLORS,
+                    PROBE_COLOR,
                     PROJECTION_MODES,
                     PROJECTIONS,
                     Appearance,
@@ -24,10 +25,11 @@ from .parts import (
                     ModelChoice,
                     OrderSettings,
                     ProjectionSettings,
+                    TextProbe,
 )
 
 __all__ = [
-    "AugmentState", "DEFAULT_DATASET_MODELS", "DEFAULT_SOURCE", "ExplorerState", "PARTS", "POINT_COLORS", "PROJECTIONS",
+    "AugmentState", "DEFAULT_DATASET_MODELS", "DEFAULT_SOURCE", "ExplorerState", "PARTS", "POINT_COLORS", "PROBE_COLOR", "PROJECTIONS",
     "PROJECTION_MODES", "Appearance", "DataSelection", "GapSettings", "Interaction", "ModelChoice", "OrderSettings",
-    "ProjectionSettings", "all_settings", "part_of",
+    "ProjectionSettings", "TextProbe", "all_settings", "part_of",
 ]

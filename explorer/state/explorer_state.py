@@ -38,6 +38,7 @@ from ..engine.space import PairSpace, Shown
 from ..errors import ExplorerError, SpecError
 from .items import ItemsAndSelection
 from .parts import PARTS, PROJECTIONS
+from .probe import ProbeQueries
 
 #: models used to embed a dataset source (e.g. shapes:N) when `models` is empty
 DEFAULT_DATASET_MODELS = ("own:clip", "own:cyclip", "own:cloob")
@@ -78,7 +79,7 @@ def all_settings() -> list[str]:
     return [n for cls in PARTS.values() for n in cls.param if n != "name"]
 
 
-class ExplorerState(ItemsAndSelection, param.Parameterized):
+class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
     """The parts of one explorer (see module docstring)."""
 
     data = param.ClassSelector(class_=PARTS["data"], constant=True)
@@ -87,6 +88,7 @@ class ExplorerState(ItemsAndSelection, param.Parameterized):
     order = param.ClassSelector(class_=PARTS["order"], constant=True)
     projection = param.ClassSelector(class_=PARTS["projection"], constant=True)
     look = param.ClassSelector(class_=PARTS["look"], constant=True)
+    probe = param.ClassSelector(class_=PARTS["probe"], constant=True)
     interaction = param.ClassSelector(class_=PARTS["interaction"], constant=True)
 
     def __init__(self, source_data: Any = None, **settings: Any):
@@ -100,6 +102,7 @@ class ExplorerState(ItemsAndSelection, param.Parameterized):
         super().__init__(**{p: PARTS[p](**vals) for p, vals in by_part.items()})
         self._preloaded = source_data
         self._preloaded_token = uuid.uuid4().hex if source_data is not None else ""
+        self._init_probe()
 
     def update(self, **settings: Any) -> None:
         """Set parameters of the parts by name, each part in one batch."""

@@ -16,7 +16,9 @@ from ..pairs import FILTER_KINDS
 
 PROJECTIONS = ("PCA", "UMAP", "t-SNE")
 PROJECTION_MODES = ("joint", "fit-image", "fit-text", "concatenated")
-POINT_COLORS = ("modality", "kNN overlap", "trustworthiness")
+POINT_COLORS = ("modality", "kNN overlap", "trustworthiness", "probe similarity")
+#: the point colour the scatter switches to when a text probe is set (ExplorerState)
+PROBE_COLOR = "probe similarity"
 DEFAULT_SOURCE = "shapes:1000"
 
 
@@ -89,6 +91,14 @@ class Appearance(param.Parameterized):
     datashade_above = param.Integer(2000, bounds=(0, None), doc="rasterize the scatter above this many pairs")
 
 
+class TextProbe(param.Parameterized):
+    """A query the shown items are compared with (explorer.engine.probe): text embedded by the
+    active model's text encoder, or ``#ID`` for the caption of pair ID (any source)."""
+
+    query = param.String("", doc="text to embed with the active model's text encoder, or #ID: the caption embedding of pair ID")
+    probe_top = param.Integer(8, bounds=(1, 50), doc="how many of the most similar images and captions are listed")
+
+
 class Interaction(param.Parameterized):
     """What the user picked: the only part views write to."""
 
@@ -104,5 +114,6 @@ PARTS = {
     "order": OrderSettings,
     "projection": ProjectionSettings,
     "look": Appearance,
+    "probe": TextProbe,
     "interaction": Interaction,
 }

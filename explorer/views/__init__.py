@@ -20,6 +20,8 @@ plot's data builder (``heatmap_data``, ``scatter_data``, ...) and element builde
 - landscape: ``loss_landscape_plot``; histograms: ``similarity_histograms``.
 - selection: ``selection_panel``, ``inspect_panel``; downloads: ``selection_downloads``,
   ``cluster_downloads`` (parquet / CSV of the selected pairs or a cluster).
+- probe: ``probe_panel`` (``probe_query`` box + ``probe_list`` of the most similar images and captions), ``probe_strip`` (beside a
+  heatmap's rows); the scatter colours points by ``projection.point_color = "probe similarity"``.
 - compare: ``compare_view`` (2–4 models side by side); augment: ``series_heatmaps``, ``series_curves``.
 - provenance: what produced each plot, in a line beside it and in the Bokeh figure's ``tags``.
 """
@@ -53,6 +55,10 @@ _LAZY = {
     "compare_view": "compare",
     "series_heatmaps": "augment",
     "series_curves": "augment",
+    "probe_panel": "probe",
+    "probe_query": "probe",
+    "probe_list": "probe",
+    "probe_strip": "probe",
     "Feed": "feed",
 }
 

@@ -252,10 +252,13 @@ class TileWriter:
         self.aggregation = aggregation  # () -> the pixel aggregation named while no tile is shown
         self.image = None  # the RasterPlot of the tile
         self.diagonal = None  # the RectanglesPlot of the diagonal
+        self.on_drawn: list = []  # f(plot) called whenever the image is drawn (the probe strip shares its y range)
 
     def image_hook(self, plot: Any, element: Any) -> None:
         self.image = plot
         self.finish(plot)
+        for f in list(self.on_drawn):
+            f(plot)
 
     def diagonal_hook(self, plot: Any, element: Any) -> None:
         if self.diagonal is None and getattr(element, "vdims", None) and element.vdims[0].name == "pair_sim":

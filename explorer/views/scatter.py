@@ -12,6 +12,10 @@ the mean pair similarity per pixel, points by modality; a box selection (``Bound
 pairs and a tap inspects the nearest pair (its items in the side panel). A million pairs draw
 this way: what travels to the browser is two images.
 
+Points are coloured by modality or by a measure: faithfulness per point, or each item's similarity
+to the text probe (``projection.point_color = "probe similarity"``, :mod:`explorer.views.probe`;
+rasterized: its mean per pixel).
+
 Selected pairs are drawn on top with a black outline whichever way they were selected.
 Projections of sampled pairs (UMAP and t-SNE of large sources) say so in their provenance line.
 """
@@ -25,15 +29,17 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
+from ..state.parts import PROBE_COLOR
 from .cards import esc, truncate
 from .feed import Feed, params_of
+from .probe import PROBE_CMAP, probe_column
 from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import LEGEND_OPTS, MODALITY_COLORS, SCATTER_SIZE
 
 #: what the scatter's data depend on (the edge colour map is applied without recomputing)
-DEPENDS = ("data", "gap.alpha", "gap.renormalize", "projection", "order.k", "look.datashade_above")
-POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "caption_html", "thumb"]
-COLOR_COLUMN = {"modality": "modality", "kNN overlap": "knn_overlap", "trustworthiness": "trustworthiness"}
+DEPENDS = ("data", "gap.alpha", "gap.renormalize", "projection", "order.k", "look.datashade_above", "probe.query")
+POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "probe", "caption_html", "thumb"]
+COLOR_COLUMN = {"modality": "modality", "kNN overlap": "knn_overlap", "trustworthiness": "trustworthiness", PROBE_COLOR: "probe"}
 #: the point colour of concatenated mode, where each point is a pair and there are no edges
 PAIR_SIMILARITY = "pair similarity"
 #: longest side of a rasterized scatter in pixels
@@ -77,7 +83,8 @@ def glyph_frame(state: Any, model: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with what plain glyphs show: faithfulness per point when the points are coloured
     by it, escaped caption HTML and thumbnail URLs (only ever for small sources)."""
     df = frame.copy()
-    if state.projection.point_color != "modality":
+    df["probe"] = probe_column(state, model, frame) if state.projection.point_color == PROBE_COLOR else np.nan
+    if state.projection.point_color in ("kNN overlap", "trustworthiness"):
         f = state.faithfulness(model)
         df["knn_overlap"] = f.knn_overlap_per_point
         df["trustworthiness"] = f.trustworthiness_per_point
@@ -105,9 +112,11 @@ def _extent(frame: pd.DataFrame) -> tuple[float, float, float, float]:
     return (x0 - px, x1 + px, y0 - py, y1 + py)
 
 
-def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range, y_range, width: int, height: int) -> dict:
+def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range, y_range, width: int, height: int,
+            measure: str | None = None) -> dict:
     """The datashader aggregates of the window: mean pair similarity of the edges per pixel, and
-    the points by modality (or their mean pair similarity, one point per pair)."""
+    the points by modality (or their mean pair similarity, one point per pair; or the mean of the
+    frame's column `measure` per pixel, e.g. the probe similarity)."""
     from holoviews.operation.datashader import dynspread, rasterize
 
     opts = dict(dynamic=False, x_range=tuple(x_range), y_range=tuple(y_range), width=int(width), height=int(height))
@@ -115,6 +124,10 @@ def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range,
     if not pairs_only:
         seg = hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
         out["edges"] = sim_image(rasterize(seg, aggregator=ds.mean("sim"), **opts))
+        if measure:
+            pts = hv.Points(frame, kdims=["x", "y"], vdims=[measure])
+            out["points"] = sim_image(dynspread(rasterize(pts, aggregator=ds.mean(measure), **opts), threshold=0.5, max_px=3, how="max"))
+            return out
         pts = hv.Points(frame, kdims=["x", "y"], vdims=["modality"])
         out["points"] = dynspread(rasterize(pts, aggregator=ds.by("modality", ds.count()), **opts), threshold=0.5, max_px=3)
     else:
@@ -184,9 +197,11 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     h = int(min(height or size, MAX_RASTER_PIXELS))
     value["window"] = (tuple(x_range), tuple(y_range))
     # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
-    asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h)
+    probing = state.projection.point_color == PROBE_COLOR and not pairs_only
+    asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h, state.probe.query if probing else None)
     if memory.get("raster_asked") != asked:
-        memory["raster"] = rasters(frame, edges, pairs_only, x_range, y_range, w, h)
+        shown = frame.assign(probe=probe_column(state, m, frame)) if probing else frame
+        memory["raster"] = rasters(shown, edges, pairs_only, x_range, y_range, w, h, "probe" if probing else None)
         memory["raster_asked"] = asked
     value.update(memory["raster"])
     return value
@@ -202,7 +217,7 @@ def empty_data() -> dict[str, Any]:
 # -- elements ------------------------------------------------------------------------------------
 def _empty_glyphs() -> pd.DataFrame:
     df = empty_data()["frame"].copy()
-    for c in ("knn_overlap", "trustworthiness"):
+    for c in ("knn_overlap", "trustworthiness", "probe"):
         df[c] = np.zeros(0)
     df["caption_html"] = pd.Series(dtype=str)
     df["thumb"] = pd.Series(dtype=str)
@@ -217,6 +232,8 @@ def make_points(df: pd.DataFrame, color: str = "modality", cmap: str = "viridis"
         return pts.opts(color="sim", cmap=cmap, colorbar=True, clabel="pair similarity")
     if color == "modality":
         return pts.opts(color="modality", cmap=MODALITY_COLORS, show_legend=True)
+    if color == PROBE_COLOR:
+        return pts.opts(color="probe", cmap=PROBE_CMAP, colorbar=True, clabel="similarity to the probe")
     return pts.opts(color=COLOR_COLUMN[color], cmap="RdYlGn", clim=(0.0, 1.0), colorbar=True)
 
 
@@ -254,31 +271,38 @@ def _empty_raster(kind: str) -> Any:
     return hv.Image((xs, ys, np.full((1, 1), np.nan, np.float32)), kdims=["x", "y"], vdims=["sim"])
 
 
-def scatter_layers(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool) -> tuple[Any, Any]:
+def scatter_layers(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool,
+                   probe: bool | None = None) -> tuple[Any, Any]:
     """(edges, points) of the scatter's data: always the same kinds of elements for one kind of
-    plot (plain or rasterized, by modality or by a measure, one point per pair or two)."""
+    plot (plain or rasterized, by modality or by a measure, one point per pair or two; `probe`:
+    a plot for probe similarities, None = whatever the value shows)."""
+    probing = value.get("point_color") == PROBE_COLOR
+    probe = probing if probe is None else probe
     if not rasterized:
         glyphs = value.get("glyphs")
-        if glyphs is None or value.get("large") or (value["point_color"] == "modality") != by_modality:
+        if glyphs is None or value.get("large") or (value["point_color"] == "modality") != by_modality or probing != probe:
             glyphs = _empty_glyphs()  # no data yet, or data the app is about to rebuild this plot for
         edges = value.get("edges") if value.get("edges") is not None and not value.get("large") else edges_frame(_empty_glyphs())
         color = PAIR_SIMILARITY if pairs_only else (value["point_color"] if glyphs is value.get("glyphs") else
-                                                    ("modality" if by_modality else "kNN overlap"))
+                                                    ("modality" if by_modality else PROBE_COLOR if probe else "kNN overlap"))
         return make_edges(edges, edge_cmap), make_points(glyphs, color, edge_cmap)
-    if "points" not in value:
+    if "points" not in value or probing != probe:
         edge_img = _empty_raster("image")
-        point_img = _empty_raster("image" if pairs_only else "stack")
+        point_img = _empty_raster("image" if pairs_only or probe else "stack")
     else:
         edge_img = value.get("edges") if not pairs_only else _empty_raster("image")
         point_img = value["points"]
+    if probe and not pairs_only:
+        return edge_img.opts(cmap=edge_cmap, alpha=0.9), point_img.opts(cmap=PROBE_CMAP, colorbar=True, clabel="similarity to the probe")
     if pairs_only:
         return edge_img.opts(cmap=edge_cmap, alpha=0.0), point_img.opts(cmap=edge_cmap, colorbar=True, clabel="pair similarity")
     return edge_img.opts(cmap=edge_cmap, colorbar=True, clabel="pair similarity", alpha=0.9), colour_by_modality(point_img)
 
 
-def scatter_overlay(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool) -> hv.Overlay:
+def scatter_overlay(value: dict[str, Any], edge_cmap: str, rasterized: bool, pairs_only: bool, by_modality: bool,
+                    probe: bool | None = None) -> hv.Overlay:
     """The scatter's layers as one overlay (the static report)."""
-    edges, points = scatter_layers(value, edge_cmap, rasterized, pairs_only, by_modality)
+    edges, points = scatter_layers(value, edge_cmap, rasterized, pairs_only, by_modality, probe)
     return edges * points
 
 
@@ -297,15 +321,16 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         rasterized = False
     pairs_only = concatenated(state)
     by_modality = state.projection.point_color == "modality"
+    probe = state.projection.point_color == PROBE_COLOR
     memory: dict[str, Any] = {}
     feed = Feed(lambda **req: scatter_data(state, model, size, memory, **req), params_of(state, depends(model)), empty=empty_data,
                 run=run)
     feed.pipe.add_subscriber(lambda data: memory.__setitem__("shown", data.get("key")))
     # one element per DynamicMap: HoloViews links streams (selection, zoom) only to those
     edge_cmap = hv.streams.Params(state.look, ["edge_cmap"])
-    edges = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality)[0],
+    edges = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality, probe)[0],
                           streams=[feed.pipe, edge_cmap])
-    points = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality)[1],
+    points = hv.DynamicMap(lambda data, edge_cmap: scatter_layers(data, edge_cmap, rasterized, pairs_only, by_modality, probe)[1],
                            streams=[feed.pipe, edge_cmap])
     chosen = hv.DynamicMap(lambda data, selected_pairs: selected_points(data["frame"], selected_pairs),
                            streams=[feed.pipe, hv.streams.Params(state.interaction, ["selected_pairs"])])
