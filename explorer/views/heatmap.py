@@ -28,6 +28,7 @@ import numpy as np
 
 from ..engine.colour import shown_range, visible_limits
 from .feed import Feed, params_of
+from .hover import TOOLTIP, HoverLookup, tile_lookup
 from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
 
@@ -87,6 +88,7 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     }
     if kind == "difference":
         value["mean_abs"] = float(state.numbers(m, recall=False)["in_modal_difference"])
+    value["hover"] = tile_lookup(state, m, kind, t, value["display_pairs"])
     return value
 
 
@@ -259,6 +261,7 @@ class TileWriter:
         self.aggregation = aggregation  # () -> the pixel aggregation named while no tile is shown
         self.image = None  # the RasterPlot of the tile
         self.diagonal = None  # the RectanglesPlot of the diagonal
+        self.hover: HoverLookup | None = None  # the hover's per-pixel lookup (explorer.views.hover)
 
     def image_hook(self, plot: Any, element: Any) -> None:
         self.image = plot
@@ -288,6 +291,8 @@ class TileWriter:
             if type(r).__name__ == "ColorBar" and r.title != title:
                 r.title = title
         write_provenance(self.feed, plot)
+        if self.hover is not None:
+            self.hover.update(v)
 
     def write(self, value: dict[str, Any]) -> bool:
         """Write `value`'s tile; False when it cannot (nothing drawn yet, a notebook, no tile)."""
@@ -406,12 +411,13 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         extra = f" · mean|D| = {data['mean_abs']:.4f}" if data.get("mean_abs") is not None else ""
         return element.opts(title=f"{what} · {truncate(data['model'], 40)}{extra}")
 
-    tooltips = [("row", "$y{0}"), ("column", "$x{0}"), (VDIM[kind], "@image{0.000}")]
+    hover = writer.hover = HoverLookup(kind)
     layers = (matrix * diagonal * notes) if kind == "similarity" else (matrix * notes)
     plot = layers.apply(title, streams=[frame])
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
-                      tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=tooltips,
+                      tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=TOOLTIP,
+                      hover_formatters=hover.formatters,
                       hooks=[weak_hook(writer, TileWriter.image_hook)], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
         hv.opts.Rectangles(hooks=[weak_hook(writer, TileWriter.diagonal_hook)]),
     )
