@@ -36,6 +36,7 @@ from ..engine import numbers as engine_numbers
 from ..engine.memo import MEMO
 from ..engine.space import PairSpace, Shown
 from ..errors import ExplorerError, SpecError
+from .colours import ColourScales
 from .items import ItemsAndSelection
 from .parts import PARTS, PROJECTIONS
 
@@ -78,7 +79,7 @@ def all_settings() -> list[str]:
     return [n for cls in PARTS.values() for n in cls.param if n != "name"]
 
 
-class ExplorerState(ItemsAndSelection, param.Parameterized):
+class ExplorerState(ItemsAndSelection, ColourScales, param.Parameterized):
     """The parts of one explorer (see module docstring)."""
 
     data = param.ClassSelector(class_=PARTS["data"], constant=True)
@@ -100,6 +101,7 @@ class ExplorerState(ItemsAndSelection, param.Parameterized):
         super().__init__(**{p: PARTS[p](**vals) for p, vals in by_part.items()})
         self._preloaded = source_data
         self._preloaded_token = uuid.uuid4().hex if source_data is not None else ""
+        self.watch_colour_lock()
 
     def update(self, **settings: Any) -> None:
         """Set parameters of the parts by name, each part in one batch."""
@@ -343,18 +345,6 @@ class ExplorerState(ItemsAndSelection, param.Parameterized):
             return tile(sh, kind, how, x_range=xr, y_range=yr, width=width, height=height)
 
         return MEMO.get(key, compute, label=label) if label else MEMO.get(key, compute)
-
-    def color_limits(self, model: str | None = None, kind: str = "similarity", shared: bool = False, pixels: int = 400) -> tuple[float, float]:
-        """Colour limits under `look.color_range` (explorer.engine.colour): 'full', or robust
-        limits of the whole-matrix tile's pixels; with `shared` (Compare) the union over the
-        compared models, so one colour means one value in every compared heatmap."""
-        from ..engine.colour import FULL_LIMITS, color_limits, union
-
-        if self.look.color_range == "full":
-            return FULL_LIMITS[kind]
-        models = self.shown_compare_models() if shared else [self.resolve_model(model)]
-        return union([color_limits(self.tile(m, kind, width=pixels, height=pixels, shared=shared).values, "data", kind)
-                      for m in models])
 
     def cell_value(self, model: str | None, row: int, col: int, kind: str = "similarity", shared: bool = False) -> float:
         """One cell of the matrix (display coordinates), computed from its two vectors."""

@@ -20,7 +20,7 @@ from .heatmap import similarity_heatmap
 
 COMPARE_SIZE = 330
 #: what the table and the provenance line depend on
-DEPENDS = ("data", "gap", "order", "model.compare_models", "model.shared_order", "look.aggregation", "look.color_range")
+DEPENDS = ("data", "gap", "order", "model.compare_models", "model.shared_order", "look.aggregation", "look.color_range", "look.locked_limits")
 
 
 def compare_frame(state: Any, recall: bool = True) -> pd.DataFrame:

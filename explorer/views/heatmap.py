@@ -35,7 +35,8 @@ from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_C
 QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
 #: the settings a heatmap's data depend on (the Feed watches exactly these; the colour map is
 #: applied without recomputing anything)
-DEPENDS = ("data", "gap.alpha", "gap.renormalize", "order", "look.aggregation", "look.color_range", "look.pair_diagonal")
+DEPENDS = ("data", "gap.alpha", "gap.renormalize", "order", "look.aggregation", "look.color_range", "look.locked_limits",
+           "look.pair_diagonal")
 VDIM = {"similarity": "similarity", "difference": "difference"}
 #: longest side of a tile in pixels (a HiDPI screen reports twice the frame size)
 MAX_TILE_PIXELS = 1200
@@ -333,7 +334,7 @@ class TileWriter:
 
 def colorbar_label(label: str, color_range: str, how: str = "mean") -> str:
     """The colour bar's title, naming what a pixel shows and the colour range (explorer.engine.colour)."""
-    what = {"data": "data p1–p99", "visible": "visible p1–p99"}.get(color_range, "full range")
+    what = {"data": "data p1–p99", "visible": "visible p1–p99", "locked": "locked range"}.get(color_range, "full range")
     return f"{label} · {how} per pixel · {what}"
 
 
