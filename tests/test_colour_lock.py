@@ -88,3 +88,22 @@ def test_appearance_changes_recompute_no_tile(state):
     finally:
         MEMO.get = original
     assert not [k for k in calls if k and k[0] == "tile"], "a colour range change computed a tile"
+
+
+def test_compare_difference_heatmaps_share_one_symmetric_scale(state):
+    from explorer.engine.colour import color_limits
+    from explorer.views.compare import compare_heatmaps, compare_view
+
+    plot = render(compare_heatmaps(state, size=120, kind="difference"))
+    mappers = [p.handles["color_mapper"] for p in plot.traverse(lambda p: p, [lambda p: "color_mapper" in getattr(p, "handles", {})])
+               if "image" in p.handles.get("source").data]
+    assert len(mappers) == 2  # models A and B
+    limits = {(round(m.low, 9), round(m.high, 9)) for m in mappers}
+    assert len(limits) == 1
+    lo, hi = limits.pop()
+    assert lo == pytest.approx(-hi)
+    own = [color_limits(state.tile(m, "difference", width=120, height=120, shared=True).values, "data", "difference")[1] for m in "AB"]
+    assert hi == pytest.approx(max(own)) and min(own) < max(own)  # the larger model's range, not each its own
+    view = compare_view(state, size=120)
+    view.get_root()
+    assert "one symmetric colour scale" in view[0][1].object
