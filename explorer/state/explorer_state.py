@@ -75,6 +75,19 @@ def part_of(name: str) -> str:
     raise TypeError(f"no explorer setting {name!r}; settings: {', '.join(sorted(all_settings()))}")
 
 
+def only_selected(idx: np.ndarray, suffix: str, only: Sequence[int]) -> tuple[np.ndarray, str]:
+    """The kept pair ids `idx` restricted to `only` (the 'show only selected' toggle; [] = all)
+    and the recipe suffix saying so; a clear error when none of them is kept."""
+    if not only:
+        return idx, suffix
+    ids = np.unique(np.asarray(only, dtype=np.int64))
+    kept = idx[np.isin(idx, ids)]
+    if kept.size == 0:
+        raise SpecError(f"none of the {ids.size:,} selected pairs is among the pairs the filter and sample keep")
+    shown = ",".join(str(int(i)) for i in kept[:20]) + ("…" if kept.size > 20 else "")
+    return kept, suffix + f" --only-pairs {shown} ({kept.size:,} selected)"
+
+
 def all_settings() -> list[str]:
     return [n for cls in PARTS.values() for n in cls.param if n != "name"]
 
@@ -196,7 +209,8 @@ class ExplorerState(ItemsAndSelection, ColourScales, param.Parameterized):
     def selection_key(self) -> tuple:
         d = self.data
         words = d.caption_filter.strip()
-        return (self.source_key(), words, d.filter_mode if words else "", d.filter_kind if words else "", d.sample_size, d.seed)
+        only = array_digest(np.unique(np.asarray(d.only_pairs, dtype=np.int64))) if d.only_pairs else ""
+        return (self.source_key(), words, d.filter_mode if words else "", d.filter_kind if words else "", d.sample_size, d.seed, only)
 
     def _selection(self) -> tuple[np.ndarray, str]:
         def compute():
@@ -210,7 +224,7 @@ class ExplorerState(ItemsAndSelection, ColourScales, param.Parameterized):
                 words=words, mode=self.data.filter_mode, kind=self.data.filter_kind,
                 array=p.caption_array() if (words and p is not None) else None,
             )
-            return np.asarray(idx, dtype=np.int64), suffix
+            return only_selected(np.asarray(idx, dtype=np.int64), suffix, self.data.only_pairs)
 
         return MEMO.get(("selection",) + self.selection_key(), compute)
 

@@ -32,6 +32,7 @@ class DataSelection(param.Parameterized):
     filter_mode = param.Selector(default="any", objects=["any", "all"], doc="any term or all terms")
     filter_kind = param.Selector(default="substring", objects=list(FILTER_KINDS),
                                  doc="substring (Amumo's behaviour), whole words, or one regular expression")
+    only_pairs = param.List([], doc="show only these pair ids (the 'show only selected' toggle; [] = every pair the filter and sample keep)")
 
 
 class ModelChoice(param.Parameterized):
