@@ -51,3 +51,17 @@ def test_the_toggle_snapshots_the_selection_and_clears_it(state):
     assert state.active_indices().tolist() == [4, 9, 11]
     box.value = False
     assert state.data.only_pairs == [] and state.active_indices().size == 20
+
+
+def test_runs_gaps_and_the_outline_fallback_for_scattered_selections():
+    from explorer.views.marks import MAX_DIM_RUNS, gaps, runs, selection_marks
+
+    assert runs(np.array([5, 3, 4, 9, 4])) == [(3, 6), (9, 10)]
+    assert gaps([(3, 6), (9, 10)], 12) == [(0, 3), (6, 9), (10, 12)]
+    assert gaps([(0, 12)], 12) == []
+    marks = selection_marks(np.array([0, 1]), 5, "difference")
+    assert marks == [(1.5, 1.5, 4.5, 4.5, "dimmed")]  # pairs 0–1 selected: cells of rows and columns 2–4 dimmed
+    assert len(selection_marks(np.array([2]), 5)) == 9  # similarity: rows 2 and 7 → 3 gaps², crossed
+    scattered = np.arange(0, 4 * (MAX_DIM_RUNS + 1), 4)  # too many runs to dim around: their bands outlined
+    out = selection_marks(scattered, 1000, "difference")
+    assert {k for *_, k in out} == {"selected"} and len(out) == 2 * scattered.size

@@ -128,21 +128,25 @@ def test_cluster_boxes_and_labels(state):
     assert outline_rows(plot, "cluster") == []
 
 
-def test_selected_pairs_are_outlined_without_changing_the_colours(state):
+def test_selection_dims_the_rest_and_leaves_the_selected_cells_alone(state):
     state.order.param.update(cluster=True, k=3)
     plot = render(similarity_heatmap(state, "A"))
-    assert outline_rows(plot, "selected") == []
+    assert outline_rows(plot, "dimmed") == []
     before = np.array(data(plot, "Image")["image"][0])
     state.interaction.selected_pairs = [4]
     q = int(np.flatnonzero(state.display_pairs("A") == 4)[0])
-    sel = outline_rows(plot, "selected")
-    rows = sorted((b, t) for lo, r, b, t in sel if r - lo > 1)
-    cols = sorted((lo, r) for lo, r, b, t in sel if t - b > 1)
-    assert rows == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]  # the image row and the caption row
-    assert cols == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]
-    quad = glyphs(plot, "Quad")[1].glyph
-    assert quad.fill_alpha == 0.0  # outlines, never a wash over the cells
-    np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)
+    veil = outline_rows(plot, "dimmed")
+    assert veil  # the rest is dimmed ...
+    inside = [(r, c) for r in range(20) for c in range(20) if any(lo < c < ri and b < r < t for lo, ri, b, t in veil)]
+    chosen = {q, 10 + q}
+    # ... exactly the cells in neither a selected row nor a selected column
+    assert sorted(inside) == [(r, c) for r in range(20) for c in range(20) if r not in chosen and c not in chosen]
+    quad = glyphs(plot, "Quad")[1]
+    d = quad.data_source.data
+    alphas = d["fill_alpha"] if "fill_alpha" in d else [quad.glyph.fill_alpha] * len(d["left"])
+    # a veil over the rest; the cluster boxes are lines only
+    assert sorted(np.round(alphas, 3).tolist()) == [0.0] * (len(alphas) - len(veil)) + [0.6] * len(veil)
+    np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)  # the data are untouched
 
 
 def test_tap_inspects_both_items_marks_the_cell_and_double_tap_selects_the_row(state):

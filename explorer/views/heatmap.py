@@ -9,8 +9,9 @@ x = j, row i at y = i, row 0 at the top); Bokeh colour-maps it client-side.
 
 Drawn on top: the quadrant separators and names, the matched-pair diagonal when a pixel holds
 more than one cell (each diagonal pixel coloured by the mean similarity of its pairs, so matched
-pairs stay visible zoomed out however large the source), cluster boxes and labels, outlines of
-the selected pairs' rows and columns (colours are never washed over), and the tapped cell.
+pairs stay visible zoomed out however large the source), cluster boxes and labels, the selection
+(every cell outside the selected pairs' rows and columns dimmed; the selected cells keep their
+colours), and the tapped cell.
 
 Tapping a cell publishes both items and the value in ``interaction.inspected`` (shown by
 :func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.
@@ -29,6 +30,7 @@ import numpy as np
 from ..engine.colour import shown_range, visible_limits
 from .feed import Feed, params_of
 from .hover import TOOLTIP, HoverLookup, tile_lookup
+from .marks import DIM_ALPHA, DIM_COLOR, selection_marks
 from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
 
@@ -202,27 +204,26 @@ def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
 
 
 #: outline colours and widths: cluster boxes, the selected pairs' rows and columns, the tapped cell
-OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white"}
-OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5}
+OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white", "dimmed": DIM_COLOR}
+OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5, "dimmed": 1.0}
 
 
 def outlines(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Rectangles:
-    """Every outline in one layer: cluster boxes, the rows and columns of the selected pairs (at
-    most 200; never a colour wash over the cells) and the tapped cell."""
+    """Every mark in one layer: cluster boxes, the selection (the cells outside the selected
+    pairs' rows and columns dimmed, explorer.views.marks: never a colour wash over the selected
+    cells) and the tapped cell."""
     kind, m = value["kind"], max(int(value["m"]), 1)
-    n = 2 * m if kind == "similarity" else m
-    rows = [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
     pairs = np.asarray(value["display_pairs"])
-    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))[:200].astype(np.float64)
-    for q in (np.concatenate([pos, pos + m]) if kind == "similarity" else pos):
-        rows.append((-0.5, q - 0.5, n - 0.5, q + 0.5, "selected"))  # the row
-        rows.append((q - 0.5, -0.5, q + 0.5, n - 0.5, "selected"))  # the column
+    rows = selection_marks(np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64))), m, kind)  # under the lines
+    rows += [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
     info = inspected or {}
     if info.get("kind") == "cell" and info.get("model") == value["model"] and info.get("matrix", "similarity") == kind:
         r, c = float(info["row"]), float(info["col"])
         rows.append((c - 0.5, r - 0.5, c + 0.5, r + 0.5, "tapped"))
     return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline"]).opts(
-        fill_alpha=0.0, line_color=hv.dim("outline").categorize(OUTLINE_COLORS), line_width=hv.dim("outline").categorize(OUTLINE_WIDTHS))
+        fill_color=DIM_COLOR, fill_alpha=hv.dim("outline").categorize({"dimmed": DIM_ALPHA}, default=0.0),
+        line_alpha=hv.dim("outline").categorize({"dimmed": 0.0}, default=1.0),
+        line_color=hv.dim("outline").categorize(OUTLINE_COLORS), line_width=hv.dim("outline").categorize(OUTLINE_WIDTHS))
 
 
 def frame_key(value: dict[str, Any]) -> tuple:
