@@ -112,7 +112,7 @@ def heatmap_controls(state: Any) -> pn.Row:
         variant="outline", margin=(0, 5), css_classes=["bx-aggregation"],
         description="mean: the exact mean of the cells of a pixel; max: their exact max (up to 128 M cells in view)")
     colours = pn.widgets.RadioButtonGroup.from_param(
-        look.param.color_range, options={"colours: data p1–p99": "data", "visible": "visible", "full −1…1": "full", "lock": "locked"}, label="",
+        look.param.color_range, options={"colours: data": "data", "visible": "visible", "full −1…1": "full", "lock": "locked"}, label="",
         color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"],
         description="data: 1st–99th percentile of the zoomed-out pixels; visible: of the pixels on screen, after each zoom; full: −1…1; "
         "lock: keep the limits shown now across α, filters and models (pick another range, then lock, to lock anew)")
