@@ -61,8 +61,9 @@ def test_separators_quadrant_labels_title_and_provenance(state):
     assert plot.state.title.text == "Similarity · A"
     prov = plot.state.tags[-1]["provenance"]
     assert (prov["model"], prov["source"], prov["n"], prov["alpha"], prov["aggregation"]) == ("A", "made:test", 10, 0.0, "mean")
-    assert plot.state.xaxis[0].axis_label == "column: images 0–9 | captions 10–19"
-    assert plot.state.yaxis[0].axis_label == "row: images 0–9 | captions 10–19"
+    assert plot.state.xaxis[0].axis_label == "column: images | captions, each 0–9 in display order"
+    assert plot.state.yaxis[0].axis_label == "row: images | captions, each 0–9 in display order"
+    assert plot.state.xaxis[0].formatter.args == {"m": 10}  # ticks 'img q' / 'cap q', not matrix indices
     state.gap.alpha = 0.5
     assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5
     assert plot.state.title.text == "Similarity · A"

@@ -49,8 +49,9 @@ def depends(model: str | None, shared: bool) -> tuple[str, ...]:
 
 
 def axis_label(kind: str, n: int) -> str:
-    """'row: images 0–N−1 | captions N–2N−1' (the quadrant layout along one axis)."""
-    return f"{kind}: images 0–{n - 1} | captions {n}–{2 * n - 1}"
+    """'row: images | captions, each 0–N−1 in display order' (the quadrant layout along one axis;
+    the ticks say 'img q' / 'cap q', the hover the pair ids)."""
+    return f"{kind}: images | captions, each 0–{n - 1} in display order"
 
 
 def _kdims(m: int, kind: str):
@@ -419,7 +420,7 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
                       tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=TOOLTIP,
-                      hover_formatters=hover.formatters,
+                      hover_formatters=hover.formatters, **({"xformatter": hover.ticks, "yformatter": hover.ticks} if hover.ticks else {}),
                       hooks=[weak_hook(writer, TileWriter.image_hook)], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
         hv.opts.Rectangles(hooks=[weak_hook(writer, TileWriter.diagonal_hook)]),
     )

@@ -126,12 +126,22 @@ TOOLTIP = """
 """
 
 
+#: tick labels of the similarity matrix's axes: the modality and the position in its block
+#: ("img 50", "cap 0"), not the index into the 2M×2M matrix
+TICK_JS = """
+const q = Math.round(tick);
+if (!(m > 0) || q < 0 || q >= 2 * m) return "";
+return q < m ? "img " + q.toLocaleString() : "cap " + (q - m).toLocaleString();
+"""
+
+
 class HoverLookup:
     """The Bokeh side of a heatmap's hover: one ColumnDataSource per axis and the two formatters
-    (``formatters`` for ``hover_formatters``); :meth:`update` writes a new tile's lookup."""
+    (``formatters`` for ``hover_formatters``), and the similarity axes' tick labels (``ticks``);
+    :meth:`update` writes a new tile's lookup."""
 
     def __init__(self, kind: str):
-        from bokeh.models import ColumnDataSource, CustomJSHover
+        from bokeh.models import ColumnDataSource, CustomJSHover, CustomJSTickFormatter
 
         empty = {"lo": [], "hi": [], "text": [], "thumb": [], "how": []}
         self.x = ColumnDataSource(data=dict(empty))
@@ -141,6 +151,7 @@ class HoverLookup:
             "$x": CustomJSHover(args={"own": self.x, "other": self.y, "axis": "x", "label": label}, code=FORMATTER_JS),
             "$y": CustomJSHover(args={"own": self.y, "other": self.x, "axis": "y", "label": label}, code=FORMATTER_JS),
         }
+        self.ticks = CustomJSTickFormatter(args={"m": 0}, code=TICK_JS) if kind == "similarity" else None
 
     def update(self, value: dict[str, Any]) -> None:
         look = value.get("hover") or {}
@@ -148,3 +159,6 @@ class HoverLookup:
             data = look.get(axis)
             if data is not None and source.data != data:
                 source.data = data
+        m = int(value.get("m") or 0)
+        if self.ticks is not None and self.ticks.args.get("m") != m:
+            self.ticks.args = {"m": m}
