@@ -205,8 +205,9 @@ def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
 
 
 #: outline colours and widths: cluster boxes, the selected pairs' rows and columns, the tapped cell
-OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white", "dimmed": DIM_COLOR}
-OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5, "dimmed": 1.0}
+OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white"}
+OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5}
+OUTLINE_KINDS = tuple(OUTLINE_COLORS)
 
 
 def outlines(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Rectangles:
@@ -214,17 +215,33 @@ def outlines(value: dict[str, Any], selected: Any = None, inspected: Any = None)
     pairs' rows and columns dimmed, explorer.views.marks: never a colour wash over the selected
     cells) and the tapped cell."""
     kind, m = value["kind"], max(int(value["m"]), 1)
-    pairs = np.asarray(value["display_pairs"])
-    rows = selection_marks(np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64))), m, kind)  # under the lines
-    rows += [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
+    rows = [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
+    rows += [r for r in selection_rows(value, selected) if r[4] != "dimmed"]  # a scattered selection's bands
     info = inspected or {}
     if info.get("kind") == "cell" and info.get("model") == value["model"] and info.get("matrix", "similarity") == kind:
         r, c = float(info["row"]), float(info["col"])
         rows.append((c - 0.5, r - 0.5, c + 0.5, r + 0.5, "tapped"))
-    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline"]).opts(
-        fill_color=DIM_COLOR, fill_alpha=hv.dim("outline").categorize({"dimmed": DIM_ALPHA}, default=0.0),
-        line_alpha=hv.dim("outline").categorize({"dimmed": 0.0}, default=1.0),
-        line_color=hv.dim("outline").categorize(OUTLINE_COLORS), line_width=hv.dim("outline").categorize(OUTLINE_WIDTHS))
+    # colours by a numeric code through a fixed palette: a layout (Compare) shares dimension ranges
+    # across its plots, and an empty layer's float column met another plot's colour names there
+    # ("low = 'white'": tap a cell, open Compare)
+    rows = [(*r, float(OUTLINE_KINDS.index(r[4]))) for r in rows]  # floats: Bokeh takes an int for a colour
+    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline", "outline_code"]).opts(
+        fill_alpha=0.0, line_color="outline_code", cmap=[OUTLINE_COLORS[k] for k in OUTLINE_KINDS],
+        clim=(-0.5, len(OUTLINE_KINDS) - 0.5), line_width=hv.dim("outline_code").categorize({float(i): w for i, w in enumerate(OUTLINE_WIDTHS.values())}))
+
+
+def selection_rows(value: dict[str, Any], selected: Any) -> list[tuple]:
+    """explorer.views.marks.selection_marks of the selected pairs shown in `value`'s matrix."""
+    pairs = np.asarray(value["display_pairs"])
+    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))
+    return selection_marks(pos, max(int(value["m"]), 1), value["kind"])
+
+
+def veil(value: dict[str, Any], selected: Any = None) -> hv.Rectangles:
+    """The grey veil over every cell outside the selected pairs' rows and columns (constant
+    styles: no colour mapping), under the outlines."""
+    rows = [r[:4] for r in selection_rows(value, selected) if r[4] == "dimmed"]
+    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"]).opts(fill_color=DIM_COLOR, fill_alpha=DIM_ALPHA, line_alpha=0.0)
 
 
 def frame_key(value: dict[str, Any]) -> tuple:
@@ -246,10 +263,10 @@ def styled_diagonal(value: dict[str, Any], cmap: str) -> hv.Rectangles:
 
 
 def heatmap_annotations(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Overlay:
-    """What is drawn on the tile, in three layers (HoloViews redraws each layer of an overlay on
-    every change, so fewer is faster): quadrant separators, outlines (clusters, selection, tapped
-    cell), labels (quadrant names, cluster labels)."""
-    return separators(value) * outlines(value, selected, inspected) * heatmap_labels(value)
+    """What is drawn on the tile, in four layers (HoloViews redraws each layer of an overlay on
+    every change, so fewer is faster): the selection's veil, quadrant separators, outlines
+    (clusters, a scattered selection's bands, tapped cell), labels (quadrant names, cluster labels)."""
+    return veil(value, selected) * separators(value) * outlines(value, selected, inspected) * heatmap_labels(value)
 
 
 class TileWriter:

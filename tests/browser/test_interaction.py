@@ -66,15 +66,31 @@ def captions(amumo_server):
     return list(open_source(f"amumo:{amumo_server.extra['export']}").pairs.captions)
 
 
-@pytest.fixture
-def app(open_page, amumo_server, artifacts_dir, request):
-    page, rec = open_page(amumo_server.url)
+@pytest.fixture(scope="module")
+def shared_page(browser, amumo_server):
+    """One page for the module's tests (a page load takes ~30 s on a busy machine); they run in
+    file order: hover, selection, locked range (moves α), Compare."""
+    from conftest import LOAD_TIMEOUT_MS, Recorder
+
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1100})
+    page = ctx.new_page()
+    rec = Recorder()
+    page.on("console", lambda m: rec.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: rec.page_errors.append(str(e)))
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(amumo_server.url)
     wait_for_app(page)
     wait_for_whole_matrix(page, N, "Similarity ·")
     yield page, rec
+    ctx.close()
+
+
+@pytest.fixture
+def app(shared_page, amumo_server, artifacts_dir, request):
+    yield shared_page
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
-        page.screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
+        shared_page[0].screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
         keep_log_on_failure(amumo_server, artifacts_dir, request.node.name)
 
 
@@ -98,6 +114,36 @@ def test_hover_names_both_items_by_pair_id_and_caption(app, captions, artifacts_
             wait_until(lambda img=img: img.evaluate("im => im.complete && im.naturalWidth > 0"), what="the image item's thumbnail")
             page.screenshot(path=str(artifacts_dir / "interaction-hover.png"))
     assert rec.page_errors == [] and rec.console_errors == []
+
+
+def test_selection_leaves_the_selected_cells_pixels_unchanged(app, artifacts_dir):
+    page, _ = app
+    f = figure(page)
+    away = (f["x"] + f["w"] + 300, f["y"] - 60)  # no tooltip over the frame
+    page.mouse.move(*away)
+    time.sleep(0.5)
+    before = pixels(page, f)
+    # double-tap a row of the image block: its pair is selected (its image row and caption row)
+    fx, fy = 0.62, 0.3
+    px, py = int(f["w"] * fx), int(f["h"] * fy)
+    page.mouse.dblclick(f["x"] + px, f["y"] + py)
+    page.mouse.move(*away)
+    wait_until(lambda: page.locator(".bx-selection").first.inner_text().count("pair") >= 1
+               and "No pairs selected" not in page.locator(".bx-selection").first.inner_text(), what="the selected pair")
+    (changed,) = wait_until(lambda: (lambda d: d.mean() > 0.5 and (d,))(np.abs(pixels(page, f) - before).max(axis=2) > 6),
+                            what="the rest of the matrix dimmed")
+    page.screenshot(path=str(artifacts_dir / "interaction-selection.png"))
+    # the selected pair's row (the pixel row tapped) and column keep their colours, away from the tapped cell's outline
+    # (the pixel row of the tapped cell: within a pixel or two of the click, the crop being at a fractional offset)
+    cols = np.r_[0:max(px - 6, 0), min(px + 7, int(f["w"])):int(f["w"])]
+    row_changed = min(changed[y, cols].mean() for y in range(py - 3, py + 4))
+    assert row_changed < 0.02, f"{row_changed:.1%} of the selected row's pixels changed"
+    assert changed[py - 8, cols].mean() > 0.5 and changed[py + 8, cols].mean() > 0.5, "the rows beside it are dimmed"
+    # the same pair's image column: the matrix is symmetric, so at the tapped row's place along x
+    cx = int(round((py + 0.5) * f["w"] / f["h"]))
+    rows = np.r_[0:max(py - 6, 0), min(py + 7, int(f["h"])):int(f["h"])]
+    best = min(changed[rows, x].mean() for x in range(max(cx - 3, 0), min(cx + 4, int(f["w"]))))
+    assert best < 0.02, f"{best:.1%} of the selected pair's image column changed"
 
 
 def drag_alpha_to(page, fraction: float) -> None:
@@ -145,33 +191,3 @@ def test_compare_draws_the_four_difference_heatmaps_on_one_symmetric_scale(app, 
     time.sleep(1.0)
     page.screenshot(path=str(artifacts_dir / "interaction-compare-difference.png"))
     assert rec.page_errors == []
-
-
-def test_selection_leaves_the_selected_cells_pixels_unchanged(app, artifacts_dir):
-    page, _ = app
-    f = figure(page)
-    away = (f["x"] + f["w"] + 300, f["y"] - 60)  # no tooltip over the frame
-    page.mouse.move(*away)
-    time.sleep(0.5)
-    before = pixels(page, f)
-    # double-tap a row of the image block: its pair is selected (its image row and caption row)
-    fx, fy = 0.62, 0.3
-    px, py = int(f["w"] * fx), int(f["h"] * fy)
-    page.mouse.dblclick(f["x"] + px, f["y"] + py)
-    page.mouse.move(*away)
-    wait_until(lambda: page.locator(".bx-selection").first.inner_text().count("pair") >= 1
-               and "No pairs selected" not in page.locator(".bx-selection").first.inner_text(), what="the selected pair")
-    (changed,) = wait_until(lambda: (lambda d: d.mean() > 0.5 and (d,))(np.abs(pixels(page, f) - before).max(axis=2) > 6),
-                            what="the rest of the matrix dimmed")
-    page.screenshot(path=str(artifacts_dir / "interaction-selection.png"))
-    # the selected pair's row (the pixel row tapped) and column keep their colours, away from the tapped cell's outline
-    # (the pixel row of the tapped cell: within a pixel or two of the click, the crop being at a fractional offset)
-    cols = np.r_[0:max(px - 6, 0), min(px + 7, int(f["w"])):int(f["w"])]
-    row_changed = min(changed[y, cols].mean() for y in range(py - 3, py + 4))
-    assert row_changed < 0.02, f"{row_changed:.1%} of the selected row's pixels changed"
-    assert changed[py - 8, cols].mean() > 0.5 and changed[py + 8, cols].mean() > 0.5, "the rows beside it are dimmed"
-    # the same pair's image column: the matrix is symmetric, so at the tapped row's place along x
-    cx = int(round((py + 0.5) * f["w"] / f["h"]))
-    rows = np.r_[0:max(py - 6, 0), min(py + 7, int(f["h"])):int(f["h"])]
-    best = min(changed[rows, x].mean() for x in range(max(cx - 3, 0), min(cx + 4, int(f["w"]))))
-    assert best < 0.02, f"{best:.1%} of the selected pair's image column changed"
