@@ -57,7 +57,9 @@ def axis_label(kind: str, n: int) -> str:
 def _kdims(m: int, kind: str):
     if kind == "similarity":
         return [hv.Dimension("column", label=axis_label("column", m)), hv.Dimension("row", label=axis_label("row", m))]
-    return [hv.Dimension("column", label="pair (display order)"), hv.Dimension("row", label="pair (display order)")]
+    # labels of their own: a Layout (Compare) shares one range between axes of the same label, and
+    # one range for x and y cannot be inverted on y only (row 0 went to the bottom)
+    return [hv.Dimension("column", label="column: pair (display order)"), hv.Dimension("row", label="row: pair (display order)")]
 
 
 def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared: bool = False, size: int = HEATMAP_SIZE, *,

@@ -43,7 +43,8 @@ ALL_FIGURES_JS = """(prefix) => { const out = [];
   for (const d of Bokeh.documents) for (const m of d.all_models)
     if (m.title && m.title.text && m.title.text.startsWith(prefix) && m.renderers)
       for (const g of m.renderers) if (g.glyph && g.glyph.color_mapper && g.glyph.type == "Image") {
-        out.push([m.title.text, g.glyph.color_mapper.low, g.glyph.color_mapper.high]); break; }
+        out.push([m.title.text, g.glyph.color_mapper.low, g.glyph.color_mapper.high, m.y_range.start > m.y_range.end,
+                  m.x_range.start < m.x_range.end]); break; }
   return out; }"""
 
 
@@ -182,9 +183,10 @@ def test_compare_draws_the_four_difference_heatmaps_on_one_symmetric_scale(app, 
     page.get_by_text("Compare", exact=True).first.click()
     limits = wait_until(lambda: (lambda f: len(f) == 4 and f)(page.evaluate(ALL_FIGURES_JS, "In-modal difference")),
                         what="four in-modal difference heatmaps on the Compare page")
-    names = {re.search(r"In-modal difference · (\S+)", t).group(1) for t, _, _ in limits}
+    names = {re.search(r"In-modal difference · (\S+)", t).group(1) for t, *_ in limits}
     assert names == {"CLIP", "CyCLIP", "CLOOB", "CLOOB_LAION400M"}
-    lows, highs = {round(lo, 9) for _, lo, _ in limits}, {round(hi, 9) for _, _, hi in limits}
+    lows, highs = {round(lo, 9) for _, lo, *_ in limits}, {round(hi, 9) for _, _, hi, *_ in limits}
+    assert all(down and right for *_, down, right in limits), "row 0 at the top, column 0 at the left, as on Explore"
     assert len(lows) == len(highs) == 1, limits  # one scale
     assert lows.pop() == pytest.approx(-highs.pop())  # symmetric about 0
     page.get_by_text("of each model, on one symmetric colour scale").first.scroll_into_view_if_needed()
