@@ -46,10 +46,11 @@ def test_rendered_tile_holds_every_quadrant_at_full_resolution(state):
 
 
 def outline_rows(plot, kind):
-    quad = glyphs(plot, "Quad")[1]  # 0: the pair diagonal, 1: every outline
+    quad = glyphs(plot, "Quad")[2]  # 0: the pair diagonal, 1: the selection's veil, 2: every outline
     d = quad.data_source.data
-    colors = d["line_color"] if "line_color" in d else [quad.glyph.line_color] * len(d["left"])  # one kind: a constant
-    return [(lo, r, b, t) for lo, r, b, t, c in zip(d["left"], d["right"], d["bottom"], d["top"], colors, strict=False) if c == OUTLINE_COLORS[kind]]
+    palette = quad.glyph.line_color.transform.palette  # each kind's code → its colour
+    colors = [palette[int(c)] for c in d["line_color"]]
+    return [(lo, r, b, t) for lo, r, b, t, c in zip(d["left"], d["right"], d["bottom"], d["top"], colors, strict=True) if c == OUTLINE_COLORS[kind]]
 
 
 def test_separators_quadrant_labels_title_and_provenance(state):
@@ -62,8 +63,9 @@ def test_separators_quadrant_labels_title_and_provenance(state):
     assert plot.state.title.text == "Similarity · A"
     prov = plot.state.tags[-1]["provenance"]
     assert (prov["model"], prov["source"], prov["n"], prov["alpha"], prov["aggregation"]) == ("A", "made:test", 10, 0.0, "mean")
-    assert plot.state.xaxis[0].axis_label == "column: images 0–9 | captions 10–19"
-    assert plot.state.yaxis[0].axis_label == "row: images 0–9 | captions 10–19"
+    assert plot.state.xaxis[0].axis_label == "column: images | captions, each 0–9 in display order"
+    assert plot.state.yaxis[0].axis_label == "row: images | captions, each 0–9 in display order"
+    assert plot.state.xaxis[0].formatter.args == {"m": 10}  # ticks 'img q' / 'cap q', not matrix indices
     state.gap.alpha = 0.5
     assert plot.state.tags[-1]["provenance"]["alpha"] == 0.5
     assert plot.state.title.text == "Similarity · A"
@@ -128,21 +130,41 @@ def test_cluster_boxes_and_labels(state):
     assert outline_rows(plot, "cluster") == []
 
 
-def test_selected_pairs_are_outlined_without_changing_the_colours(state):
+def test_selection_dims_the_rest_and_leaves_the_selected_cells_alone(state):
     state.order.param.update(cluster=True, k=3)
     plot = render(similarity_heatmap(state, "A"))
-    assert outline_rows(plot, "selected") == []
+
+    def veil_rows():
+        quad = glyphs(plot, "Quad")[1]
+        d = quad.data_source.data
+        return quad, list(zip(d["left"], d["right"], d["bottom"], d["top"], strict=True))
+
+    assert veil_rows()[1] == []
     before = np.array(data(plot, "Image")["image"][0])
     state.interaction.selected_pairs = [4]
     q = int(np.flatnonzero(state.display_pairs("A") == 4)[0])
-    sel = outline_rows(plot, "selected")
-    rows = sorted((b, t) for lo, r, b, t in sel if r - lo > 1)
-    cols = sorted((lo, r) for lo, r, b, t in sel if t - b > 1)
-    assert rows == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]  # the image row and the caption row
-    assert cols == [(q - 0.5, q + 0.5), (10 + q - 0.5, 10 + q + 0.5)]
-    quad = glyphs(plot, "Quad")[1].glyph
-    assert quad.fill_alpha == 0.0  # outlines, never a wash over the cells
-    np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)
+    quad, veil = veil_rows()
+    assert veil  # the rest is dimmed ...
+    inside = [(r, c) for r in range(20) for c in range(20) if any(lo < c < ri and b < r < t for lo, ri, b, t in veil)]
+    chosen = {q, 10 + q}
+    # ... exactly the cells in neither a selected row nor a selected column
+    assert sorted(inside) == [(r, c) for r in range(20) for c in range(20) if r not in chosen and c not in chosen]
+    assert quad.glyph.fill_alpha == 0.6 and quad.glyph.line_alpha == 0.0  # a grey veil, no lines
+    assert outline_rows(plot, "selected") == []  # no lines over the selected cells either
+    np.testing.assert_array_equal(data(plot, "Image")["image"][0], before)  # the data are untouched
+
+
+def test_compare_layout_renders_after_a_tap_on_one_model(state):
+    """A tapped cell outlines one compared heatmap only: the others' outline layers are empty,
+    and a layout shares dimension ranges across its plots (a colour name as a colour mapper's
+    low crashed the Compare page when its outlines were coloured by category names)."""
+    from explorer.views.compare import compare_heatmaps
+
+    state.inspect_cell("A", 2, 5)
+    for kind in ("similarity", "difference"):
+        plot = render(compare_heatmaps(state, 120, kind))
+        assert plot.state is not None
+    state.interaction.selected_pairs = [1, 3]  # and updates
 
 
 def test_tap_inspects_both_items_marks_the_cell_and_double_tap_selects_the_row(state):

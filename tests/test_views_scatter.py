@@ -23,7 +23,7 @@ def state(tmp_path):
 def test_one_edge_per_pair_coloured_by_full_space_similarity(state):
     plot = render(projection_scatter(state, "A"))
     seg = glyphs(plot, "Segment")
-    assert len(seg) == 1
+    assert len(seg) == 2 and len(seg[1].data_source.data["x0"]) == 0  # every pair's edge; the selected pairs' (none)
     d = seg[0].data_source.data
     e = state.embeddings("A")
     assert len(d["x0"]) == 12
@@ -93,6 +93,11 @@ def test_selected_pairs_are_outlined(state):
     p = state.projection_result("A")
     np.testing.assert_allclose(outlined["x"], p.coords[[2, 12 + 2], 0])  # its image and its caption
     np.testing.assert_allclose(outlined["y"], p.coords[[2, 12 + 2], 1])
+    # and the edge between the two, in bold black over the others
+    bold = glyphs(plot, "Segment")[1]
+    d = bold.data_source.data
+    assert len(d["x0"]) == 1 and bold.glyph.line_width == 2.5 and bold.glyph.line_color == "black"
+    np.testing.assert_allclose([d["x0"][0], d["x1"][0]], p.coords[[2, 12 + 2], 0])
 
 
 def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
@@ -101,7 +106,9 @@ def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
     assert sc.rasterized
     plot = render(sc)
     kinds = {type(getattr(r, "glyph", None)).__name__ for r in plot.state.renderers}
-    assert {"Image", "ImageStack"} <= kinds and "Segment" not in kinds
+    assert {"Image", "ImageStack"} <= kinds
+    # no glyph per pair: the only segments are the selected pairs' edges (none yet)
+    assert all(len(g.data_source.data["x0"]) == 0 for g in glyphs(plot, "Segment"))
     bounds, tap = sc.selection_streams
     df = state.projection_frame("A")
     left, r = df.x.min() - 1, df.x.median()
@@ -109,6 +116,7 @@ def test_many_pairs_are_rasterized_and_box_selection_still_works(state):
     bounds.event(bounds=(left, b, r, t))
     assert state.interaction.selected_pairs == pairs_in_bounds(df, (left, b, r, t))
     assert state.interaction.selected_pairs  # at least the leftmost points
+    assert len(glyphs(plot, "Segment")[0].data_source.data["x0"]) == len(state.interaction.selected_pairs)  # their edges in bold
     x0, y0 = df.x.iloc[4], df.y.iloc[4]
     tap.event(x=x0, y=y0)
     assert state.interaction.inspected["row_item"]["pair_id"] == int(df.pair_id.iloc[4])

@@ -117,10 +117,35 @@ def heatmap_controls(state: Any) -> pn.Row:
         variant="outline", margin=(0, 5), css_classes=["bx-aggregation"],
         description="mean: the exact mean of the cells of a pixel; max: their exact max (up to 128 M cells in view)")
     colours = pn.widgets.RadioButtonGroup.from_param(
-        look.param.color_range, options={"colours: data p1–p99": "data", "visible": "visible", "full −1…1": "full"}, label="",
+        look.param.color_range, options={"colours: data": "data", "visible": "visible", "full −1…1": "full", "lock": "locked"}, label="",
         color="light", variant="outline", margin=(0, 5), css_classes=["bx-color-range"],
-        description="data: 1st–99th percentile of the zoomed-out pixels; visible: of the pixels on screen, after each zoom; full: −1…1")
+        description="data: 1st–99th percentile of the zoomed-out pixels; visible: of the pixels on screen, after each zoom; full: −1…1; "
+        "lock: keep the limits shown now across α, filters and models (pick another range, then lock, to lock anew)")
     return pn.Row(pixels, colours, margin=(0, 0, 0, 50))
+
+
+def only_selected_toggle(state: Any) -> pn.widgets.Checkbox:
+    """'show only the selected pairs': every view re-renders for the selected pairs
+    (``data.only_pairs``, a snapshot of the selection when ticked); unticked shows every pair
+    again. Disabled while nothing is selected and nothing is restricted."""
+    data, inter = state.data, state.interaction
+    box = clickable_checkbox(pn.widgets.Checkbox(name="show only the selected pairs", value=bool(data.only_pairs), margin=(0, 5),
+                                                 css_classes=["bx-only-selected"]))
+
+    def sync(*_: Any) -> None:
+        box.value = bool(data.only_pairs)
+        box.disabled = not (inter.selected_pairs or data.only_pairs)
+
+    def toggled(event: Any) -> None:
+        want = [int(i) for i in inter.selected_pairs] if event.new else []
+        if want != list(data.only_pairs):
+            data.only_pairs = want
+
+    sync()
+    box.param.watch(toggled, "value")
+    data.param.watch(sync, "only_pairs")
+    inter.param.watch(sync, "selected_pairs")
+    return box
 
 
 def scatter_controls(state: Any) -> pn.Row:
@@ -166,8 +191,8 @@ def explore_page(state: Any) -> pn.Column:
     inspect = pn.Column(pn.pane.HTML("<b>Tapped cell</b> (tap the heatmap or a point)", margin=(0, 5)), styled(V.inspect_panel(state)),
                         width=520, css_classes=["bx-inspect-box"])
     selection = pn.Column(pn.pane.HTML("<b>Selected pairs</b> (box or lasso in the scatter, double-tap a heatmap row)", margin=(0, 5)),
-                          V.selection_downloads(state), styled(V.selection_panel(state)), min_width=360, max_height=520, scroll=True,
-                          sizing_mode="stretch_width",
+                          V.selection_downloads(state), only_selected_toggle(state), styled(V.selection_panel(state)),
+                          min_width=360, max_height=520, scroll=True, sizing_mode="stretch_width",
                           css_classes=["bx-selection-box"])
     middle = pn.FlexBox(numbers, inspect, selection, flex_wrap="wrap", sizing_mode="stretch_width")
     faithfulness = faithfulness_card(state)

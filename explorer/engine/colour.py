@@ -18,6 +18,12 @@ Three choices (``Appearance.color_range``):
   block maxima and would leave most single cells at the bottom colour). A colour then means
   different values at different zooms: the colour bar says which. Compared heatmaps share one
   scale, so on the Compare page it acts as ``data``.
+- ``locked``: the limits in effect when the user chose it (``Appearance.locked_limits``, one
+  range per kind), kept across α, filters, models and zooms until the user picks another range
+  (or locks again): before and after a change are on one scale (:func:`locked_limits`).
+
+Views shown together share one range: the compared heatmaps (Compare) take the union of
+their ``data`` limits (:func:`union`; symmetric for the difference), or the locked range.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-COLOR_RANGES = ("data", "visible", "full")
+COLOR_RANGES = ("data", "visible", "full", "locked")
 FULL_LIMITS = {"similarity": (-1.0, 1.0), "difference": (-2.0, 2.0)}
 #: percentiles of the "data" range
 DATA_PERCENTILES = (1.0, 99.0)
@@ -86,6 +92,7 @@ def color_limits(overview: np.ndarray, color_range: str, kind: str = "similarity
         raise ValueError(f"kind must be one of {tuple(FULL_LIMITS)}, got {kind!r}")
     if color_range == "full":
         return FULL_LIMITS[kind]
+    # 'locked' without a stored range: the data limits it locks (explorer.state: lock_colours)
     return symmetric_data_limits(overview) if kind == "difference" else data_limits(overview)
 
 
@@ -104,6 +111,17 @@ def visible_limits(values: np.ndarray, kind: str = "similarity") -> tuple[float,
     return _widen(float(lo), float(hi))
 
 
+def locked_limits(stored: dict | None, kind: str) -> tuple[float, float] | None:
+    """The locked (lo, hi) of `kind` in ``Appearance.locked_limits``, or None when there is none
+    (or it is not a finite range, lo < hi)."""
+    lim = (stored or {}).get(kind)
+    try:
+        lo, hi = (float(v) for v in lim)
+    except (TypeError, ValueError):
+        return None
+    return (lo, hi) if (np.isfinite(lo) and np.isfinite(hi) and lo < hi) else None
+
+
 def shown_range(color_range: str, shared: bool) -> str:
     """The colour range a heatmap actually uses: compared heatmaps share one scale, so there
     'visible' acts as 'data'."""
@@ -115,6 +133,8 @@ def describe(color_range: str, clim: tuple[float, float]) -> str:
     lo, hi = clim
     if color_range == "full":
         return f"full range {lo:g} … {hi:g}"
+    if color_range == "locked":
+        return f"locked {lo:.2f} … {hi:.2f}"
     p = f"p{DATA_PERCENTILES[0]:g}–p{DATA_PERCENTILES[1]:g}"
     if color_range == "visible":
         return f"{p} of the cells shown (zoomed out: {lo:.2f} … {hi:.2f})"

@@ -36,6 +36,7 @@ from ..engine import numbers as engine_numbers
 from ..engine.memo import MEMO
 from ..engine.space import PairSpace, Shown
 from ..errors import ExplorerError, SpecError
+from .colours import ColourScales
 from .items import ItemsAndSelection
 from .parts import PARTS, PROJECTIONS
 from .probe import ProbeQueries
@@ -75,11 +76,24 @@ def part_of(name: str) -> str:
     raise TypeError(f"no explorer setting {name!r}; settings: {', '.join(sorted(all_settings()))}")
 
 
+def only_selected(idx: np.ndarray, suffix: str, only: Sequence[int]) -> tuple[np.ndarray, str]:
+    """The kept pair ids `idx` restricted to `only` (the 'show only selected' toggle; [] = all)
+    and the recipe suffix saying so; a clear error when none of them is kept."""
+    if not only:
+        return idx, suffix
+    ids = np.unique(np.asarray(only, dtype=np.int64))
+    kept = idx[np.isin(idx, ids)]
+    if kept.size == 0:
+        raise SpecError(f"none of the {ids.size:,} selected pairs is among the pairs the filter and sample keep")
+    shown = ",".join(str(int(i)) for i in kept[:20]) + ("…" if kept.size > 20 else "")
+    return kept, suffix + f" --only-pairs {shown} ({kept.size:,} selected)"
+
+
 def all_settings() -> list[str]:
     return [n for cls in PARTS.values() for n in cls.param if n != "name"]
 
 
-class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
+class ExplorerState(ItemsAndSelection, ProbeQueries, ColourScales, param.Parameterized):
     """The parts of one explorer (see module docstring)."""
 
     data = param.ClassSelector(class_=PARTS["data"], constant=True)
@@ -103,6 +117,7 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
         self._preloaded = source_data
         self._preloaded_token = uuid.uuid4().hex if source_data is not None else ""
         self._init_probe()
+        self.watch_colour_lock()
 
     def update(self, **settings: Any) -> None:
         """Set parameters of the parts by name, each part in one batch."""
@@ -197,7 +212,8 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
     def selection_key(self) -> tuple:
         d = self.data
         words = d.caption_filter.strip()
-        return (self.source_key(), words, d.filter_mode if words else "", d.filter_kind if words else "", d.sample_size, d.seed)
+        only = array_digest(np.unique(np.asarray(d.only_pairs, dtype=np.int64))) if d.only_pairs else ""
+        return (self.source_key(), words, d.filter_mode if words else "", d.filter_kind if words else "", d.sample_size, d.seed, only)
 
     def _selection(self) -> tuple[np.ndarray, str]:
         def compute():
@@ -211,7 +227,7 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
                 words=words, mode=self.data.filter_mode, kind=self.data.filter_kind,
                 array=p.caption_array() if (words and p is not None) else None,
             )
-            return np.asarray(idx, dtype=np.int64), suffix
+            return only_selected(np.asarray(idx, dtype=np.int64), suffix, self.data.only_pairs)
 
         return MEMO.get(("selection",) + self.selection_key(), compute)
 
@@ -346,18 +362,6 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, param.Parameterized):
             return tile(sh, kind, how, x_range=xr, y_range=yr, width=width, height=height)
 
         return MEMO.get(key, compute, label=label) if label else MEMO.get(key, compute)
-
-    def color_limits(self, model: str | None = None, kind: str = "similarity", shared: bool = False, pixels: int = 400) -> tuple[float, float]:
-        """Colour limits under `look.color_range` (explorer.engine.colour): 'full', or robust
-        limits of the whole-matrix tile's pixels; with `shared` (Compare) the union over the
-        compared models, so one colour means one value in every compared heatmap."""
-        from ..engine.colour import FULL_LIMITS, color_limits, union
-
-        if self.look.color_range == "full":
-            return FULL_LIMITS[kind]
-        models = self.shown_compare_models() if shared else [self.resolve_model(model)]
-        return union([color_limits(self.tile(m, kind, width=pixels, height=pixels, shared=shared).values, "data", kind)
-                      for m in models])
 
     def cell_value(self, model: str | None, row: int, col: int, kind: str = "similarity", shared: bool = False) -> float:
         """One cell of the matrix (display coordinates), computed from its two vectors."""

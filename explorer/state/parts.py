@@ -34,6 +34,7 @@ class DataSelection(param.Parameterized):
     filter_mode = param.Selector(default="any", objects=["any", "all"], doc="any term or all terms")
     filter_kind = param.Selector(default="substring", objects=list(FILTER_KINDS),
                                  doc="substring (Amumo's behaviour), whole words, or one regular expression")
+    only_pairs = param.List([], doc="show only these pair ids (the 'show only selected' toggle; [] = every pair the filter and sample keep)")
 
 
 class ModelChoice(param.Parameterized):
@@ -87,7 +88,9 @@ class Appearance(param.Parameterized):
     color_range = param.Selector(
         default="data", objects=list(COLOR_RANGES),
         doc="heatmap colour limits: 'data' = 1st–99th percentile of the zoomed-out heatmap's pixels, 'visible' = "
-        "the same of the pixels on screen after every zoom, 'full' = the whole possible range ([-1, 1] for similarities)")
+        "the same of the pixels on screen after every zoom, 'full' = the whole possible range ([-1, 1] for similarities), "
+        "'locked' = the limits in effect when it was chosen, kept across α, filters and models until another range is picked")
+    locked_limits = param.Dict({}, doc="the 'locked' colour range of each heatmap kind: {'similarity': [lo, hi], 'difference': [lo, hi]}")
     datashade_above = param.Integer(2000, bounds=(0, None), doc="rasterize the scatter above this many pairs")
 
 

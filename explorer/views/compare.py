@@ -3,7 +3,10 @@
 All models read the same state (source, caption filter, sample, α, clustering settings). With
 ``model.shared_order`` every heatmap uses the first compared model's cluster ordering, so a row
 is the same pair in every panel (the article's CLIP / CyCLIP / CLOOB / CLOOB-LAION view), and
-the colour limits are shared (one colour means one value in every panel).
+the colour limits are shared (one colour means one value in every panel). Below them, the
+in-modal difference heatmaps X'X'ᵀ − Y'Y'ᵀ of every model on one symmetric scale (±the largest
+of the models' p99 of |D|, or the locked range): CyCLIP's near-zero difference looks pale beside
+CLIP's, as in the article.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import pandas as pd
 
 from .cards import esc
 from .feed import Feed, params_of
-from .heatmap import similarity_heatmap
+from .heatmap import difference_heatmap, similarity_heatmap
 
 COMPARE_SIZE = 330
 #: what the table and the provenance line depend on
-DEPENDS = ("data", "gap", "order", "model.compare_models", "model.shared_order", "look.aggregation", "look.color_range")
+DEPENDS = ("data", "gap", "order", "model.compare_models", "model.shared_order", "look.aggregation", "look.color_range", "look.locked_limits")
 
 
 def compare_frame(state: Any, recall: bool = True) -> pd.DataFrame:
@@ -43,15 +46,17 @@ def compare_frame(state: Any, recall: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_heatmaps(state: Any, size: int = COMPARE_SIZE) -> hv.Layout:
-    """The heatmaps of the compared models (shared ordering and colour limits, one colour bar at
-    the end of each row), as one layout; two per row from three models on."""
+def compare_heatmaps(state: Any, size: int = COMPARE_SIZE, kind: str = "similarity") -> hv.Layout:
+    """The heatmaps (`kind`: similarity or in-modal difference) of the compared models (shared
+    ordering and colour limits, one colour bar at the end of each row), as one layout; two per
+    row from three models on."""
     models = state.shown_compare_models()
     cols = len(models) if len(models) <= 2 else 2
+    view = similarity_heatmap if kind == "similarity" else difference_heatmap
     plots = []
     for i, m in enumerate(models):
         last_in_row = (i % cols == cols - 1) or i == len(models) - 1
-        plots.append(similarity_heatmap(state, m, shared=True, size=size, colorbar=last_in_row))
+        plots.append(view(state, m, shared=True, size=size, colorbar=last_in_row))
     layout = hv.Layout(plots).cols(cols)
     layout.feeds = [p.feed for p in plots]
     return layout
@@ -117,11 +122,14 @@ def compare_view(state: Any, size: int = COMPARE_SIZE):
     from .feed import dispose_views
 
     holder = pn.Column(sizing_mode="stretch_width")
+    heading = ('<div class="bx-compare-difference" style="font-size:13px;margin-top:8px"><b>In-modal difference '
+               "X'X'ᵀ − Y'Y'ᵀ</b> of each model, on one symmetric colour scale shared by all (0 = the two modalities agree)</div>")
 
     def rebuild(*_: Any) -> None:
         old = list(holder.objects)
         try:
-            holder[:] = [pn.pane.HoloViews(compare_heatmaps(state, size), linked_axes=True)]
+            holder[:] = [pn.pane.HoloViews(compare_heatmaps(state, size), linked_axes=True), pn.pane.HTML(heading),
+                         pn.pane.HoloViews(compare_heatmaps(state, size, "difference"), linked_axes=True)]
         except Exception as exc:
             holder[:] = [pn.pane.HTML(f'<div class="bx-compare">{esc(exc)}</div>')]
         for obj in old:  # the heatmaps of the previous model set stop computing

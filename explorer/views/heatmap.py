@@ -9,8 +9,9 @@ x = j, row i at y = i, row 0 at the top); Bokeh colour-maps it client-side.
 
 Drawn on top: the quadrant separators and names, the matched-pair diagonal when a pixel holds
 more than one cell (each diagonal pixel coloured by the mean similarity of its pairs, so matched
-pairs stay visible zoomed out however large the source), cluster boxes and labels, outlines of
-the selected pairs' rows and columns (colours are never washed over), and the tapped cell.
+pairs stay visible zoomed out however large the source), cluster boxes and labels, the selection
+(every cell outside the selected pairs' rows and columns dimmed; the selected cells keep their
+colours), and the tapped cell.
 
 Tapping a cell publishes both items and the value in ``interaction.inspected`` (shown by
 :func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.
@@ -28,13 +29,16 @@ import numpy as np
 
 from ..engine.colour import shown_range, visible_limits
 from .feed import Feed, params_of
+from .hover import TOOLTIP, HoverLookup, tile_lookup
+from .marks import DIM_ALPHA, DIM_COLOR, selection_marks
 from .provenance import provenance_dict, provenance_text, weak_hook, write_provenance
 from .style import CLUSTER_BOX_COLOR, HEATMAP_SIZE, SELECTION_COLOR, SEPARATOR_COLOR
 
 QUADRANT_NAMES = (("image–image", "image–text"), ("text–image", "text–text"))  # [row block][column block]
 #: the settings a heatmap's data depend on (the Feed watches exactly these; the colour map is
 #: applied without recomputing anything)
-DEPENDS = ("data", "gap.alpha", "gap.renormalize", "order", "look.aggregation", "look.color_range", "look.pair_diagonal")
+DEPENDS = ("data", "gap.alpha", "gap.renormalize", "order", "look.aggregation", "look.color_range", "look.locked_limits",
+           "look.pair_diagonal")
 VDIM = {"similarity": "similarity", "difference": "difference"}
 #: longest side of a tile in pixels (a HiDPI screen reports twice the frame size)
 MAX_TILE_PIXELS = 1200
@@ -45,14 +49,17 @@ def depends(model: str | None, shared: bool) -> tuple[str, ...]:
 
 
 def axis_label(kind: str, n: int) -> str:
-    """'row: images 0–N−1 | captions N–2N−1' (the quadrant layout along one axis)."""
-    return f"{kind}: images 0–{n - 1} | captions {n}–{2 * n - 1}"
+    """'row: images | captions, each 0–N−1 in display order' (the quadrant layout along one axis;
+    the ticks say 'img q' / 'cap q', the hover the pair ids)."""
+    return f"{kind}: images | captions, each 0–{n - 1} in display order"
 
 
 def _kdims(m: int, kind: str):
     if kind == "similarity":
         return [hv.Dimension("column", label=axis_label("column", m)), hv.Dimension("row", label=axis_label("row", m))]
-    return [hv.Dimension("column", label="pair (display order)"), hv.Dimension("row", label="pair (display order)")]
+    # labels of their own: a Layout (Compare) shares one range between axes of the same label, and
+    # one range for x and y cannot be inverted on y only (row 0 went to the bottom)
+    return [hv.Dimension("column", label="column: pair (display order)"), hv.Dimension("row", label="row: pair (display order)")]
 
 
 def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared: bool = False, size: int = HEATMAP_SIZE, *,
@@ -87,6 +94,7 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     }
     if kind == "difference":
         value["mean_abs"] = float(state.numbers(m, recall=False)["in_modal_difference"])
+    value["hover"] = tile_lookup(state, m, kind, t, value["display_pairs"])
     return value
 
 
@@ -194,25 +202,41 @@ def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
 #: outline colours and widths: cluster boxes, the selected pairs' rows and columns, the tapped cell
 OUTLINE_COLORS = {"cluster": CLUSTER_BOX_COLOR, "selected": SELECTION_COLOR, "tapped": "white"}
 OUTLINE_WIDTHS = {"cluster": 1.2, "selected": 1.0, "tapped": 2.5}
+OUTLINE_KINDS = tuple(OUTLINE_COLORS)
 
 
 def outlines(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Rectangles:
-    """Every outline in one layer: cluster boxes, the rows and columns of the selected pairs (at
-    most 200; never a colour wash over the cells) and the tapped cell."""
+    """Every mark in one layer: cluster boxes, the selection (the cells outside the selected
+    pairs' rows and columns dimmed, explorer.views.marks: never a colour wash over the selected
+    cells) and the tapped cell."""
     kind, m = value["kind"], max(int(value["m"]), 1)
-    n = 2 * m if kind == "similarity" else m
     rows = [(*r, "cluster") for r in cluster_box_rows(value["boundaries"], m, kind)]
-    pairs = np.asarray(value["display_pairs"])
-    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))[:200].astype(np.float64)
-    for q in (np.concatenate([pos, pos + m]) if kind == "similarity" else pos):
-        rows.append((-0.5, q - 0.5, n - 0.5, q + 0.5, "selected"))  # the row
-        rows.append((q - 0.5, -0.5, q + 0.5, n - 0.5, "selected"))  # the column
+    rows += [r for r in selection_rows(value, selected) if r[4] != "dimmed"]  # a scattered selection's bands
     info = inspected or {}
     if info.get("kind") == "cell" and info.get("model") == value["model"] and info.get("matrix", "similarity") == kind:
         r, c = float(info["row"]), float(info["col"])
         rows.append((c - 0.5, r - 0.5, c + 0.5, r + 0.5, "tapped"))
-    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline"]).opts(
-        fill_alpha=0.0, line_color=hv.dim("outline").categorize(OUTLINE_COLORS), line_width=hv.dim("outline").categorize(OUTLINE_WIDTHS))
+    # colours by a numeric code through a fixed palette: a layout (Compare) shares dimension ranges
+    # across its plots, and an empty layer's float column met another plot's colour names there
+    # ("low = 'white'": tap a cell, open Compare)
+    rows = [(*r, float(OUTLINE_KINDS.index(r[4]))) for r in rows]  # floats: Bokeh takes an int for a colour
+    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"], vdims=["outline", "outline_code"]).opts(
+        fill_alpha=0.0, line_color="outline_code", cmap=[OUTLINE_COLORS[k] for k in OUTLINE_KINDS],
+        clim=(-0.5, len(OUTLINE_KINDS) - 0.5), line_width=hv.dim("outline_code").categorize({float(i): w for i, w in enumerate(OUTLINE_WIDTHS.values())}))
+
+
+def selection_rows(value: dict[str, Any], selected: Any) -> list[tuple]:
+    """explorer.views.marks.selection_marks of the selected pairs shown in `value`'s matrix."""
+    pairs = np.asarray(value["display_pairs"])
+    pos = np.flatnonzero(np.isin(pairs, np.asarray(selected or [], dtype=np.int64)))
+    return selection_marks(pos, max(int(value["m"]), 1), value["kind"])
+
+
+def veil(value: dict[str, Any], selected: Any = None) -> hv.Rectangles:
+    """The grey veil over every cell outside the selected pairs' rows and columns (constant
+    styles: no colour mapping), under the outlines."""
+    rows = [r[:4] for r in selection_rows(value, selected) if r[4] == "dimmed"]
+    return hv.Rectangles(rows, kdims=["x0", "y0", "x1", "y1"]).opts(fill_color=DIM_COLOR, fill_alpha=DIM_ALPHA, line_alpha=0.0)
 
 
 def frame_key(value: dict[str, Any]) -> tuple:
@@ -234,10 +258,10 @@ def styled_diagonal(value: dict[str, Any], cmap: str) -> hv.Rectangles:
 
 
 def heatmap_annotations(value: dict[str, Any], selected: Any = None, inspected: Any = None) -> hv.Overlay:
-    """What is drawn on the tile, in three layers (HoloViews redraws each layer of an overlay on
-    every change, so fewer is faster): quadrant separators, outlines (clusters, selection, tapped
-    cell), labels (quadrant names, cluster labels)."""
-    return separators(value) * outlines(value, selected, inspected) * heatmap_labels(value)
+    """What is drawn on the tile, in four layers (HoloViews redraws each layer of an overlay on
+    every change, so fewer is faster): the selection's veil, quadrant separators, outlines
+    (clusters, a scattered selection's bands, tapped cell), labels (quadrant names, cluster labels)."""
+    return veil(value, selected) * separators(value) * outlines(value, selected, inspected) * heatmap_labels(value)
 
 
 class TileWriter:
@@ -253,6 +277,7 @@ class TileWriter:
         self.image = None  # the RasterPlot of the tile
         self.diagonal = None  # the RectanglesPlot of the diagonal
         self.on_drawn: list = []  # f(plot) called whenever the image is drawn (the probe strip shares its y range)
+        self.hover: HoverLookup | None = None  # the hover's per-pixel lookup (explorer.views.hover)
 
     def image_hook(self, plot: Any, element: Any) -> None:
         self.image = plot
@@ -284,6 +309,8 @@ class TileWriter:
             if type(r).__name__ == "ColorBar" and r.title != title:
                 r.title = title
         write_provenance(self.feed, plot)
+        if self.hover is not None:
+            self.hover.update(v)
 
     def write(self, value: dict[str, Any]) -> bool:
         """Write `value`'s tile; False when it cannot (nothing drawn yet, a notebook, no tile)."""
@@ -324,7 +351,7 @@ class TileWriter:
 
 def colorbar_label(label: str, color_range: str, how: str = "mean") -> str:
     """The colour bar's title, naming what a pixel shows and the colour range (explorer.engine.colour)."""
-    what = {"data": "data p1–p99", "visible": "visible p1–p99"}.get(color_range, "full range")
+    what = {"data": "data p1–p99", "visible": "visible p1–p99", "locked": "locked range"}.get(color_range, "full range")
     return f"{label} · {how} per pixel · {what}"
 
 
@@ -402,12 +429,13 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         extra = f" · mean|D| = {data['mean_abs']:.4f}" if data.get("mean_abs") is not None else ""
         return element.opts(title=f"{what} · {truncate(data['model'], 40)}{extra}")
 
-    tooltips = [("row", "$y{0}"), ("column", "$x{0}"), (VDIM[kind], "@image{0.000}")]
+    hover = writer.hover = HoverLookup(kind)
     layers = (matrix * diagonal * notes) if kind == "similarity" else (matrix * notes)
     plot = layers.apply(title, streams=[frame])
     plot = plot.opts(
         hv.opts.Image(colorbar=colorbar, frame_width=size, frame_height=size, invert_yaxis=True,
-                      tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=tooltips,
+                      tools=["hover", "tap", "doubletap"] if interactive else ["hover"], hover_tooltips=TOOLTIP,
+                      hover_formatters=hover.formatters, **({"xformatter": hover.ticks, "yformatter": hover.ticks} if hover.ticks else {}),
                       hooks=[weak_hook(writer, TileWriter.image_hook)], xlim=(-0.5, n - 0.5), ylim=(-0.5, n - 0.5)),
         hv.opts.Rectangles(hooks=[weak_hook(writer, TileWriter.diagonal_hook)]),
     )

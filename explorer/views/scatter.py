@@ -16,7 +16,8 @@ Points are coloured by modality or by a measure: faithfulness per point, or each
 to the text probe (``projection.point_color = "probe similarity"``, :mod:`explorer.views.probe`;
 rasterized: its mean per pixel).
 
-Selected pairs are drawn on top with a black outline whichever way they were selected.
+Selected pairs are drawn on top whichever way they were selected: both points of each pair
+outlined in black (a lasso's partner points too) and the edge between them in bold black.
 Projections of sampled pairs (UMAP and t-SNE of large sources) say so in their provenance line.
 """
 
@@ -249,6 +250,14 @@ def selected_points(frame: pd.DataFrame, selected: Any) -> hv.Points:
         size=9, fill_alpha=0.0, line_color="black", line_width=2)
 
 
+def selected_edges(frame: pd.DataFrame, selected: Any) -> hv.Segments:
+    """The edges of the selected pairs (at most 2,000), drawn over every other edge in black, so a
+    lasso's partner points show where their pair lies (none in concatenated mode: one point per pair)."""
+    sel = frame[frame["pair_id"].isin(np.asarray(selected or [], dtype=np.int64)[:2000])]
+    return hv.Segments(edges_frame(sel), kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"]).opts(
+        color="black", line_width=2.5, alpha=1.0)
+
+
 def colour_by_modality(element: Any) -> Any:
     """The rasterized points in the modality colours (the empty frame gets the two layers too,
     so BokehJS never meets a palette of the wrong length)."""
@@ -334,6 +343,8 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
                            streams=[feed.pipe, edge_cmap])
     chosen = hv.DynamicMap(lambda data, selected_pairs: selected_points(data["frame"], selected_pairs),
                            streams=[feed.pipe, hv.streams.Params(state.interaction, ["selected_pairs"])])
+    chosen_edges = hv.DynamicMap(lambda data, selected_pairs: selected_edges(data["frame"], selected_pairs),
+                                 streams=[feed.pipe, hv.streams.Params(state.interaction, ["selected_pairs"])])
     common = dict(frame_width=size, frame_height=size)
 
     def title(element: Any, data: dict) -> Any:
@@ -342,7 +353,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         return element.opts(title=f"Projection · {name}{' · ' + data['method'] if data['method'] else ''}", xlabel=x, ylabel=y, legend_position="right",
                             legend_opts=LEGEND_OPTS)
 
-    plot = (edges * points * chosen).apply(title, streams=[feed.pipe])
+    plot = (edges * chosen_edges * points * chosen).apply(title, streams=[feed.pipe])
     fitter = Fitter(feed)
     hooks = [weak_hook(fitter, Fitter.hook if rasterized else Fitter.provenance)]
     if rasterized:
