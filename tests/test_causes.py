@@ -172,3 +172,29 @@ def test_temperature_command_rejects_bad_input(capsys):
     assert main(["causes", "cone", "--seeds", "a,b"]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 3 and "Traceback" not in err
+
+
+def test_cone_command_batch_statistics(capsys):
+    """--batchnorm batch: the random network normalises with the batch's own statistics (one
+    chunk here), as in a training step; the numbers are those of that forward pass."""
+    from explorer.models.own import load_own
+    from explorer.train.encoders import BimodalNet, uint8_to_input
+    from explorer.train.loop import decode_images
+
+    assert main(["causes", "cone", "--n", "30", "--seeds", "2", "--models", "", "--liang", "none", "--batchnorm", "batch", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["rows"]
+    assert row["model"] == "random init, seed 2, batch stats" and out["batchnorm"] == "batch"
+    own = load_own("clip")
+    pairs = load_shapes("30")
+    torch.manual_seed(2)
+    net = BimodalNet(own.net.arch).train()
+    with torch.no_grad():
+        x = net.encode_image(uint8_to_input(decode_images(pairs, own.net.arch.image_size, progress=False))).numpy()
+        y = net.encode_text(own.tokenize(pairs.captions)).numpy()
+    assert row["cone_image"] == pytest.approx(mean_pairwise_cosine(x), abs=2e-5)
+    assert row["gap_distance"] == pytest.approx(gap_distance(x, y), abs=2e-5)
+    net.eval()
+    with torch.no_grad():
+        x_eval = net.encode_image(uint8_to_input(decode_images(pairs, own.net.arch.image_size, progress=False))).numpy()
+    assert abs(mean_pairwise_cosine(x_eval) - row["cone_image"]) > 1e-3  # the mode matters

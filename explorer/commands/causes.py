@@ -1,7 +1,8 @@
 """Liang et al.'s (2022) two causes of the modality gap, reproduced with the project's own models.
 
 cone: embed the shapes evaluation world with the own architecture at random initialisation
-(several seeds; seed 0 is the network the shipped own: models were trained from) and with the
+(several seeds; seed 0 is the network the shipped own: models were trained from; --batchnorm
+batch: with batch statistics, as the first training step sees it) and with the
 trained own:clip/cyclip/cloob, and compare with Liang's CLIP at random init and trained
 (features_clip_random.npy / features_clip.npy): gap distance, cone (mean pairwise cosine within
 each modality), centroid norms, the mean image-text cosine, the share of ‖Δ‖² in the top-k
@@ -47,6 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--liang", default=None,
                    help="cone: folder with Liang's features_clip_random.npy and features_clip.npy "
                         "(default $BIMODAL_EXPLORER_SHARED/data/liang2022 or ../shared/data/liang2022; 'none' to skip)")
+    p.add_argument("--batchnorm", choices=("eval", "batch"), default="eval",
+                   help="cone: the random networks' BatchNorm: eval (default; as models are used, a fresh BatchNorm is the identity) "
+                        "or batch (each 256 inputs' own statistics, as the first training step sees them)")
     p.add_argument("--top-k", type=positive_int, default=10, help="coordinates of Δ in the top-k share (default 10)")
     p.add_argument("--scales", default="10,30,100,learned",
                    help="temperature: comma-separated fixed logit scales in [1, 100] and/or 'learned' (default 10,30,100,learned)")
@@ -116,7 +120,7 @@ def run_cone(args: argparse.Namespace) -> int:
         raise SpecError("--n must be at least 2 pairs")
     pairs = load_shapes("", n=n)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    rows = cone_study(pairs, seeds, models, args.top_k)
+    rows = cone_study(pairs, seeds, models, args.top_k, batch_stats=args.batchnorm == "batch")
     folder = args.liang or default_liang_dir()
     if folder != "none":
         if all((Path(folder) / f"{s}.npy").is_file() for s in LIANG_FILES):
@@ -125,13 +129,13 @@ def run_cone(args: argparse.Namespace) -> int:
             print(f"note: Liang's files are not in {folder}; their rows are left out (--liang DIR)", file=sys.stderr)
     summary = seed_summary([r for r in rows if r["kind"] == "random"], CONE_KEYS)
     if args.json:
-        print_json({"source": pairs.recipe, "seeds": seeds, "rows": rows, "random_init_over_seeds": summary})
+        print_json({"source": pairs.recipe, "seeds": seeds, "batchnorm": args.batchnorm, "rows": rows, "random_init_over_seeds": summary})
         return 0
     headers = ["Embeddings", "N", "D", "Gap", "Cone img", "Cone txt", "|mean img|", "|mean txt|", "img·txt cos", f"Top-{args.top_k} share"]
     table = [[r["model"], r["n"], r["dim"]] + [r[k] for k in CONE_KEYS] for r in rows]
     print(f"cone effect on {pairs.recipe} (own architecture) and Liang et al.'s CLIP features")
     print(format_table(headers, table))
-    print(f"random init over seeds {','.join(map(str, seeds))}: " + ", ".join(
+    print(f"random init (BatchNorm: {args.batchnorm}) over seeds {','.join(map(str, seeds))}: " + ", ".join(
         f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in summary.items()))
     return 0
 

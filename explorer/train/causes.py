@@ -28,9 +28,12 @@ from .vocab import Vocabulary
 
 
 @torch.no_grad()
-def embed_net(net: BimodalNet, images: torch.Tensor, tokens: torch.Tensor, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(image, text) unit embeddings (float32 numpy) of uint8 images and token ids, in eval mode."""
-    net.eval()
+def embed_net(net: BimodalNet, images: torch.Tensor, tokens: torch.Tensor, batch: int = 256,
+              batch_stats: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(image, text) unit embeddings (float32 numpy) of uint8 images and token ids, in eval mode;
+    with `batch_stats` in train mode instead: BatchNorm normalises with each chunk of `batch`
+    inputs' own statistics, as in a training step (this updates the running statistics)."""
+    net.train(batch_stats)
     xs, ys = [], []
     for s in range(0, len(images), batch):
         xs.append(net.encode_image(uint8_to_input(images[s:s + batch])))
@@ -51,11 +54,14 @@ def encoded_inputs(pairs: PairSet, arch: Architecture, vocab: Vocabulary) -> tup
 
 
 def cone_study(pairs: PairSet, seeds: Sequence[int] = (0, 1, 2, 3, 4), models: Sequence[str] = ("clip", "cyclip", "cloob"),
-               top_k: int = 10) -> list[dict[str, Any]]:
+               top_k: int = 10, batch_stats: bool = False) -> list[dict[str, Any]]:
     """One row per random-init seed and per trained shipped model (``own:NAME``) on `pairs`.
 
     The random networks take the shipped models' architecture and vocabulary (the three share
-    them), so the trained rows are comparable with their own initialisation."""
+    them), so the trained rows are comparable with their own initialisation. With `batch_stats`
+    the random networks' BatchNorm uses batch statistics (chunks of 256), as the first training
+    step sees them; in eval mode (the default, how models are used) a fresh BatchNorm is the
+    identity, and the image encoder's output is dominated by its biases."""
     from ..models.own import load_own
 
     trained = {name: load_own(name) for name in models}
@@ -64,8 +70,9 @@ def cone_study(pairs: PairSet, seeds: Sequence[int] = (0, 1, 2, 3, 4), models: S
     images, tokens = encoded_inputs(pairs, arch, vocab)
     rows = []
     for seed in seeds:
-        x, y = embed_net(random_init_net(arch, int(seed)), images, tokens)
-        rows.append({"model": f"random init, seed {seed}", "kind": "random", "seed": int(seed), **cone_measures(x, y, top_k)})
+        x, y = embed_net(random_init_net(arch, int(seed)), images, tokens, batch_stats=batch_stats)
+        label = f"random init, seed {seed}" + (", batch stats" if batch_stats else "")
+        rows.append({"model": label, "kind": "random", "batchnorm": "batch" if batch_stats else "eval", "seed": int(seed), **cone_measures(x, y, top_k)})
     for name, model in trained.items():
         if model.net.arch != arch or model.vocab.words != vocab.words:
             raise ValueError(f"own:{name} has another architecture or vocabulary than own:{next(iter(trained))}")
