@@ -42,7 +42,7 @@ def default_liang_dir() -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("cause", choices=("cone", "temperature"), help="which cause to reproduce")
     p.add_argument("--n", type=positive_int, default=None,
-                   help="cone: pairs of the evaluation world shapes:N (default 1000); temperature: training pairs (default 3000)")
+                   help="cone: pairs of the evaluation world shapes:N (default 1000); temperature: training pairs (default 2000)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="cone: comma-separated initialisation seeds (default 0,1,2,3,4)")
     p.add_argument("--models", default="clip,cyclip,cloob", help="cone: shipped own: models to compare (default clip,cyclip,cloob; '' none)")
     p.add_argument("--liang", default=None,
@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scales", default="10,30,100,learned",
                    help="temperature: comma-separated fixed logit scales in [1, 100] and/or 'learned' (default 10,30,100,learned)")
     p.add_argument("--val", type=int, default=250, help="temperature: validation pairs after the training pairs (default 250)")
-    p.add_argument("--epochs", type=positive_int, default=5, help="temperature: epochs per run (default 5)")
+    p.add_argument("--epochs", type=positive_int, default=4, help="temperature: epochs per run (default 4)")
     p.add_argument("--eval-n", type=positive_int, default=1000, help="temperature: pairs of the evaluation world measured (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="temperature: seed of initialisation and shuffling (default 0)")
     p.add_argument("--out", default=None, help="temperature: write sweep.json, sweep.svg and each run's model here")
@@ -146,7 +146,7 @@ def run_temperature(args: argparse.Namespace) -> int:
     from ..train.loop import TrainConfig
 
     scales = parse_scales(args.scales)
-    n = args.n or 3000
+    n = args.n or 2000
     if n < 64 or args.val < 0:
         raise SpecError("--n must be at least one batch of 64 training pairs and --val at least 0")
     try:
@@ -160,16 +160,23 @@ def run_temperature(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    rows = temperature_sweep(scales, n=n, val=args.val, epochs=args.epochs, eval_pairs=eval_pairs, seed=args.seed,
-                             out=out, log=log)
     settings = {"objective": "clip", "train": f"shapes world seed 1, pairs 0..{n - 1}", "val": args.val, "epochs": args.epochs,
                 "seed": args.seed, "batch_size": 64, "eval": eval_pairs.recipe, "loss_batch": min(50, args.eval_n)}
-    if out is not None:
+
+    def save(rows: list[dict]) -> None:
+        if out is None:
+            return
         from ..svg_chart import line_panels_svg
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=1) + "\n", encoding="utf-8")
+        done = len(rows) == len(scales)
+        (out / "sweep.json").write_text(json.dumps({"settings": settings, "complete": done, "rows": rows}, indent=1) + "\n",
+                                        encoding="utf-8")
         (out / "sweep.svg").write_text(sweep_svg(rows, line_panels_svg), encoding="utf-8")
+
+    rows = temperature_sweep(scales, n=n, val=args.val, epochs=args.epochs, eval_pairs=eval_pairs, seed=args.seed,
+                             out=out, log=log, on_row=save)
+    if out is not None:
         log(f"wrote {out}/sweep.json, {out}/sweep.svg and one model per run (own:{out}/s100 etc.)")
     if args.json:
         print_json({"settings": settings, "rows": rows})

@@ -89,10 +89,11 @@ def sweep_label(scale: float | None) -> str:
 
 def temperature_sweep(scales: Sequence[float | None], *, n: int, val: int, epochs: int, eval_pairs: PairSet,
                       seed: int = 0, data_seed: int = 1, batch_size: int = 64, out: Path | None = None,
-                      progress: bool = False, log=print) -> list[dict[str, Any]]:
+                      progress: bool = False, log=print, on_row=None) -> list[dict[str, Any]]:
     """Train one own:clip-architecture model per scale (None: the learned scale) on the first `n`
     pairs of the shapes world `data_seed` and measure it on `eval_pairs`; each model is written to
-    ``out/<label>`` when `out` is given. Same seed and data for every scale: only t differs."""
+    ``out/<label>`` when `out` is given; `on_row(rows)` is called after each run (to save partial
+    results of a long sweep). Same seed and data for every scale: only t differs."""
     from ..data.shapes import load_shapes
     from ..engine.numbers import gap_table_row
     from ..engine.space import PairSpace
@@ -131,4 +132,6 @@ def temperature_sweep(scales: Sequence[float | None], *, n: int, val: int, epoch
         log(f"{sweep_label(scale)}: logit scale {s:.2f}, gap {row['original_distance']:.4f}, loss {row['original_loss']:.4f} "
             f"-> closed {row['closed_loss']:.4f}, R@1 i→t {row['r1_image_to_text']:.3f}, {result.wall_time_s:.0f} s")
         rows.append(row)
+        if on_row is not None:
+            on_row(rows)
     return rows
