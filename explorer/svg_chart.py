@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 
 W, H = 260, 200
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 28, 40
+LEFT, RIGHT, TOP, BOTTOM = 60, 12, 28, 40
 
 
 def _ticks(lo: float, hi: float, count: int = 4) -> list[float]:
@@ -38,7 +38,8 @@ def line_panels_svg(x: Sequence[float], panels: Sequence[tuple[str, Sequence[flo
         finite = [v for v in vals if v is not None]
         y_lo, y_hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
         if y_hi == y_lo:
-            y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+            half = max(abs(y_lo) * 0.1, 1e-3)
+            y_lo, y_hi = y_lo - half, y_hi + half
         ypad = 0.08 * (y_hi - y_lo)
         y_lo, y_hi = y_lo - ypad, y_hi + ypad
 
@@ -51,8 +52,11 @@ def line_panels_svg(x: Sequence[float], panels: Sequence[tuple[str, Sequence[flo
         x0, x1, y0, y1 = ox + LEFT, ox + W - RIGHT, oy + TOP, oy + H - BOTTOM
         out.append(f'<text x="{(x0 + x1) / 2}" y="{oy + 16}" text-anchor="middle">{escape(name)}</text>')
         out.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" stroke="#999"/>')
-        for t in _ticks(y_lo + ypad, y_hi - ypad):
-            out.append(f'<text x="{x0 - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.3g}</text>')
+        ticks = _ticks(y_lo + ypad, y_hi - ypad)
+        step = (ticks[-1] - ticks[0]) / max(1, len(ticks) - 1)
+        decimals = max(0, min(4, math.ceil(-math.log10(step)) + 1)) if step > 0 else 3
+        for t in ticks:
+            out.append(f'<text x="{x0 - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.{decimals}f}</text>')
         for i in order:
             label = f"{10 ** xs[i]:.3g}" if log_x else f"{xs[i]:.3g}"
             out.append(f'<text x="{px(xs[i]):.1f}" y="{y1 + 14}" text-anchor="middle">{label}</text>')
