@@ -198,3 +198,24 @@ def test_cone_command_batch_statistics(capsys):
     with torch.no_grad():
         x_eval = net.encode_image(uint8_to_input(decode_images(pairs, own.net.arch.image_size, progress=False))).numpy()
     assert abs(mean_pairwise_cosine(x_eval) - row["cone_image"]) > 1e-3  # the mode matters
+
+
+def test_a_sweep_run_is_the_model_its_recorded_train_command_makes(tmp_path, capsys):
+    """One run of the temperature sweep at a toy size: its row is measured with the model's own
+    fixed scale, and the `train` command it records reproduces its weights bit for bit."""
+    from explorer.train.causes import temperature_sweep
+
+    rows = temperature_sweep([30.0], n=64, val=0, epochs=1, eval_pairs=load_shapes("60"), out=tmp_path / "sweep", log=lambda _: None)
+    (row,) = rows
+    assert row["model"] == "s=30" and row["logit_scale"] == pytest.approx(30.0, rel=1e-6) and row["fixed_scale"] == 30.0
+    assert row["loss_difference"] == pytest.approx(row["closed_loss"] - row["original_loss"])
+    config = json.loads((tmp_path / "sweep" / "s30" / "model.json").read_text())
+    command = config["training"]["command"].split()
+    assert command[:3] == ["python", "-m", "explorer"] and "--logit-scale" in command
+    out = tmp_path / "again"
+    args = command[3:]
+    args[args.index("--out") + 1] = str(out)
+    assert main([*args, "--quiet"]) == 0
+    capsys.readouterr()
+    again = json.loads((out / "model.json").read_text())
+    assert again["weights_sha256"] == config["weights_sha256"]

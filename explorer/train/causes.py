@@ -87,6 +87,15 @@ def sweep_label(scale: float | None) -> str:
     return "learned" if scale is None else f"s={scale:g}"
 
 
+def train_command(cfg, n: int, val: int, data_seed: int, dim: int, out: Path) -> str:
+    """The `train` command that trains the same model as one run of the sweep (same data split,
+    seed and hyper-parameters)."""
+    scale = [] if cfg.logit_scale is None else ["--logit-scale", repr(float(cfg.logit_scale))]
+    return " ".join(["python -m explorer train --objective clip --dataset shapes", f"--n {n} --val {val} --data-seed {data_seed}",
+                     f"--seed {cfg.seed} --epochs {cfg.epochs} --batch-size {cfg.batch_size} --lr {cfg.lr!r}", *scale,
+                     f"--dim {dim} --device cpu --out {out}"])
+
+
 def temperature_sweep(scales: Sequence[float | None], *, n: int, val: int, epochs: int, eval_pairs: PairSet,
                       seed: int = 0, data_seed: int = 1, batch_size: int = 64, out: Path | None = None,
                       progress: bool = False, log=print, on_row=None) -> list[dict[str, Any]]:
@@ -124,8 +133,7 @@ def temperature_sweep(scales: Sequence[float | None], *, n: int, val: int, epoch
                     "val": f"pairs {n}..{n + val - 1}" if val else "none", "data_seed": data_seed}
             config = {"objective": "clip", "logit_scale": s, "learned_logit_scale": scale is None,
                       "objective_params": objective_params("clip"),
-                      "training": training_record(result, command="python -m explorer causes temperature (one run of the sweep)",
-                                                  data=data)}
+                      "training": training_record(result, command=train_command(cfg, n, val, data_seed, result.net.arch.dim, d), data=data)}
             save_model(d, "model", result.net, result.vocab, config)
             result.write_loss_log(d / "loss_log.csv")
             row["path"] = str(d)
