@@ -177,7 +177,7 @@ def run_temperature(args: argparse.Namespace) -> int:
     rows = temperature_sweep(scales, n=n, val=args.val, epochs=args.epochs, eval_pairs=eval_pairs, seed=args.seed,
                              out=out, log=log, on_row=save)
     if out is not None:
-        log(f"wrote {out}/sweep.json, {out}/sweep.svg and one model per run (own:{out}/s100 etc.)")
+        log(f"wrote {out}/sweep.json, {out}/sweep.svg and one model per run ({', '.join('own:' + r['path'] for r in rows)})")
     if args.json:
         print_json({"settings": settings, "rows": rows})
         return 0
