@@ -56,7 +56,9 @@ def line_panels_svg(x: Sequence[float], panels: Sequence[tuple[str, Sequence[flo
         step = (ticks[-1] - ticks[0]) / max(1, len(ticks) - 1)
         decimals = max(0, min(4, math.ceil(-math.log10(step)) + 1)) if step > 0 else 3
         for t in ticks:
-            out.append(f'<text x="{x0 - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.{decimals}f}</text>')
+            label = f"{t:.{decimals}f}"
+            label = label.lstrip("-") if float(label) == 0 else label  # no "-0.00"
+            out.append(f'<text x="{x0 - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{label}</text>')
         for i in order:
             label = f"{10 ** xs[i]:.3g}" if log_x else f"{xs[i]:.3g}"
             out.append(f'<text x="{px(xs[i]):.1f}" y="{y1 + 14}" text-anchor="middle">{label}</text>')
