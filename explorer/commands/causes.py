@@ -13,7 +13,8 @@ logit scales s = 1/τ (train --logit-scale) and with the learned scale, then rep
 evaluation world the gap, the loss before and after closing the gap (each with the model's own
 scale), R@1 and the cone, as a table (stdout; --json), and with --out a JSON file, an SVG plot and
 the trained models (each loads as own:OUT/s100 etc.). The defaults are small so that a sweep
-finishes in minutes on two CPU cores: they are not the 5000-pair, 15-epoch runs of the shipped models.
+finishes (4 runs took 6-14 min each on two CPU cores shared with five other processes): they are
+not the 5000-pair, 15-epoch runs of the shipped models.
 
 Examples:
   python -m explorer causes cone --n 1000 --seeds 0,1,2,3,4
