@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clusters": ("clusters", "cluster the similarity matrix and label clusters by caption n-grams"),
     "embed": ("embed", "embed a dataset with a model into the store (cached, batched, resumable)"),
     "train": ("train", "train a small bimodal model (CLIP, CyCLIP or CLOOB objective)"),
+    "causes": ("causes", "reproduce the two causes of the gap: the cone effect at random init, the temperature"),
     "report": ("report", "write a self-contained static HTML report"),
     "serve": ("serve", "serve the interactive explorer (Panel)"),
     "store": ("store", "list, verify or remove embedding-store entries"),

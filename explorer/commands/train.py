@@ -8,6 +8,7 @@ default evaluation world is seed 0): the first --n pairs train, the next --val p
 Examples:
   python -m explorer train --objective cloob --epochs 1
   python -m explorer train --objective clip --out runs/clip
+  python -m explorer train --objective clip --logit-scale 100 --out runs/clip-s100   (fixed temperature 1/100)
   python -m explorer gap-table shapes --models own:runs/clip,own:clip
 """
 
@@ -35,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 15)")
     p.add_argument("--batch-size", type=int, default=None, help="pairs per batch (default 64)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate of AdamW (default 5e-4)")
+    p.add_argument("--logit-scale", type=float, default=None, metavar="S",
+                   help="train at the fixed logit scale S = 1/temperature in [1, 100] (clip, cyclip) instead of learning it "
+                        "from 1/0.07 (CLIP's learned scale ends clamped at 100)")
     p.add_argument("--dim", type=int, default=None, help="embedding dimension (default 64)")
     p.add_argument("--out", default=None, help="output directory (default runs/own-OBJECTIVE)")
     p.add_argument("--force", action="store_true", help="overwrite a model already in --out")
@@ -47,7 +51,10 @@ def canonical_command(args: argparse.Namespace, cfg, arch, out: Path) -> str:
     if args.dataset == "shapes":
         parts += ["--n", str(args.n), "--val", str(args.val), "--data-seed", str(args.data_seed)]
     parts += ["--seed", str(cfg.seed), "--epochs", str(cfg.epochs), "--batch-size", str(cfg.batch_size),
-              "--lr", repr(cfg.lr), "--dim", str(arch.dim), "--device", cfg.device, "--out", str(out)]
+              "--lr", repr(cfg.lr)]
+    if cfg.logit_scale is not None:
+        parts += ["--logit-scale", repr(float(cfg.logit_scale))]
+    parts += ["--dim", str(arch.dim), "--device", cfg.device, "--out", str(out)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             lr=defaults.lr if args.lr is None else args.lr,
             seed=args.seed,
             device=resolve_device(args.device),
+            logit_scale=args.logit_scale,
         )
     except ValueError as exc:
         raise SpecError(str(exc)) from exc
@@ -104,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     config = {
         "objective": cfg.objective,
         "logit_scale": result.logit_scale if cfg.objective != "cloob" else objective_params("cloob")["inv_tau"],
-        "learned_logit_scale": cfg.objective != "cloob",
+        "learned_logit_scale": cfg.objective != "cloob" and cfg.logit_scale is None,
         "objective_params": objective_params(cfg.objective),
         "training": training_record(result, command=command, data=data),
     }

@@ -3,8 +3,10 @@
 All images are decoded once into a uint8 tensor (5000 shapes images at 64 px: 61 MB), captions
 tokenised once. Each epoch shuffles the pairs with a generator seeded by `seed` and steps AdamW
 (weight decay on weight matrices only) with a linear warm-up and cosine decay of the learning
-rate. After every optimizer step the CLIP/CyCLIP temperature t is clamped to [0, ln 100]. After
-each epoch the objective's loss and R@1 are measured on held-out validation pairs.
+rate. After every optimizer step the CLIP/CyCLIP temperature t is clamped to [0, ln 100]; with
+``TrainConfig.logit_scale`` = S it is instead fixed at t = ln S for the whole run (not a parameter
+the optimizer sees; Liang et al. 2022 train at fixed temperatures to show the gap grows with the
+scale). After each epoch the objective's loss and R@1 are measured on held-out validation pairs.
 
 Defaults (batch 64, peak lr 5e-4, 100 warm-up steps, 15 epochs, weight decay 0.05) are shared by
 the three objectives so that they differ only in the loss. Why not a larger learning rate: at
@@ -45,10 +47,17 @@ class TrainConfig:
     warmup_steps: int = 100
     seed: int = 0
     device: str = "cpu"
+    #: a fixed logit scale s = exp(t) in [1, 100] (CLIP/CyCLIP only); None: t is learned from ln(1/0.07)
+    logit_scale: float | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.logit_scale is not None:
+            if self.objective == "cloob":
+                raise ValueError("CLOOB's inverse temperature is fixed at 30 already; a fixed logit scale is for clip and cyclip")
+            if not 1.0 <= float(self.logit_scale) <= math.exp(LOGIT_T_MAX) + 1e-9:
+                raise ValueError(f"a fixed logit scale must lie in [1, 100] (t = ln s in [0, ln 100], CLIP's clamp), got {self.logit_scale}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("need at least one epoch and batches of at least 2 pairs")
         if not self.lr > 0:
@@ -92,14 +101,13 @@ def decode_images(pairs: PairSet, size: int, progress: bool = True) -> torch.Ten
 def _param_groups(net: BimodalNet, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, p in net.named_parameters():
-        if name == "logit_t":
+        if name == "logit_t" or not p.requires_grad:
             continue
         (decay if p.ndim >= 2 and "position" not in name and "token" not in name else no_decay).append(p)
     return [
         {"params": decay, "weight_decay": weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
-        {"params": [net.logit_t], "weight_decay": 0.0},
-    ]
+    ] + ([{"params": [net.logit_t], "weight_decay": 0.0}] if net.logit_t.requires_grad else [])
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -157,6 +165,10 @@ def train(
 
     torch.manual_seed(config.seed)
     net = BimodalNet(arch).to(config.device)
+    if config.logit_scale is not None:
+        with torch.no_grad():
+            net.logit_t.fill_(math.log(float(config.logit_scale)))
+        net.logit_t.requires_grad_(False)
     optimizer = torch.optim.AdamW(_param_groups(net, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     shuffle = torch.Generator().manual_seed(config.seed)
