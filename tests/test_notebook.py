@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from notebook_outputs import cell_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "getting_started.ipynb"
@@ -23,16 +24,6 @@ def _own_models_missing() -> str | None:
     except ExplorerError as exc:
         return str(exc)
     return None
-
-
-def _outputs(cell) -> str:
-    parts = []
-    for o in cell.get("outputs", []):
-        if o.output_type == "stream":
-            parts.append(o.text)
-        elif o.output_type in ("execute_result", "display_data"):
-            parts.append(o.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
 
 
 @pytest.mark.slow
@@ -57,7 +48,7 @@ def test_getting_started_notebook_runs(tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
-    text = "\n".join(_outputs(c) for c in code)
+    text = "\n".join(cell_text(c) for c in code)
     for model in ("own:clip", "own:cyclip", "own:cloob"):
         assert model in text, model
     assert "gap_distance_before" in text and "closed distance" in text  # the gap table

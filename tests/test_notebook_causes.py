@@ -8,19 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
+from notebook_outputs import cell_text
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "two_causes.ipynb"
-
-
-def _text(cell) -> str:
-    parts = []
-    for o in cell.get("outputs", []):
-        if o.output_type == "stream":
-            parts.append(o.text)
-        elif o.output_type in ("execute_result", "display_data"):
-            parts.append(o.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
 
 
 @pytest.mark.slow
@@ -42,7 +33,7 @@ def test_two_causes_notebook_runs():
         os.environ.update(env_before)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [o for c in code for o in c.get("outputs", []) if o.output_type == "error"] == []
-    text = "\n".join(_text(c) for c in code)
+    text = "\n".join(cell_text(c) for c in code)
     for label in ("random init, seed 0", "random init, seed 2", "random init, seed 1, batch stats", "own:clip", "own:cloob",
                   "s=10", "s=100", "cone_image", "original_distance"):
         assert label in text, label
