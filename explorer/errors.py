@@ -7,6 +7,13 @@ and where possible what to do about it. The CLI prints them without a traceback.
 from __future__ import annotations
 
 
+def said(exc: BaseException, limit: int = 300) -> str:
+    """An exception's text on one line, for a message that quotes it (pyarrow's and others' texts
+    hold newlines), cut to `limit` characters; its type's name when it has no text."""
+    text = " ".join(str(exc).split())
+    return (text[: limit - 1] + "…" if len(text) > limit else text) or type(exc).__name__
+
+
 class ExplorerError(Exception):
     """Base class of errors caused by input, files or settings rather than by a bug."""
 

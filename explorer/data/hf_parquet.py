@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, MissingResourceError, SpecError
+from ..errors import DataError, MissingResourceError, SpecError, said
 from ..pairs import PairSet
 from .skips import SkipReport, clean_caption
 
@@ -68,11 +68,6 @@ def parquet_paths(arg: str) -> list[Path]:
     return [Path(pattern)]
 
 
-def _say(exc: BaseException) -> str:
-    """An exception as one line (pyarrow's messages end in newlines)."""
-    return " ".join(str(exc).split())
-
-
 def _open(path: Path):
     """A ParquetFile, or DataError naming the file when it is truncated or not parquet."""
     import pyarrow.parquet as pq
@@ -82,9 +77,9 @@ def _open(path: Path):
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise MissingResourceError(f"{path}: file not found") from exc
-        raise DataError(f"{path}: not a readable parquet file, truncated or corrupt ({_say(exc)})") from exc
+        raise DataError(f"{path}: not a readable parquet file, truncated or corrupt ({said(exc)})") from exc
     except Exception as exc:  # pyarrow.ArrowInvalid for a bad footer
-        raise DataError(f"{path}: not a readable parquet file, truncated or corrupt ({_say(exc)})") from exc
+        raise DataError(f"{path}: not a readable parquet file, truncated or corrupt ({said(exc)})") from exc
 
 
 def _is_binary(t) -> bool:
@@ -222,7 +217,7 @@ class ParquetImages:
                 raise DataError(f"{path}: row group {g} has no row {r} (the file changed since it was read)") from None
             except Exception as exc:
                 self._cursor = None
-                raise DataError(f"{path}: cannot read row group {g} ({type(exc).__name__}: {_say(exc)})") from exc
+                raise DataError(f"{path}: cannot read row group {g} ({type(exc).__name__}: {said(exc)})") from exc
             value = cur["batch"][r - cur["first"]].as_py()
         where = f"{path}: row {int(self.start[i])}"
         if isinstance(value, dict):
@@ -248,7 +243,7 @@ class ParquetImages:
         except Image.UnidentifiedImageError as exc:
             raise DataError(f"{self.ref(i)}: cannot decode image ({len(data)} bytes in no image format Pillow reads)") from exc
         except Exception as exc:
-            raise DataError(f"{self.ref(i)}: cannot decode image ({type(exc).__name__}: {_say(exc)})") from exc
+            raise DataError(f"{self.ref(i)}: cannot decode image ({type(exc).__name__}: {said(exc)})") from exc
 
     def fingerprint(self) -> str:
         """Hash of each file's path, size and modification time, the column and every row's place."""
@@ -326,7 +321,7 @@ def load_hf_parquet(arg: str, **options: Any) -> PairSet:
                     row += batch.num_rows
             except Exception as exc:  # a damaged page: keep the rows before it
                 report.add(f"{path.name}: row group {g}",
-                           f"unreadable row group: rows {start + row}..{start + expected - 1} lost ({type(exc).__name__}: {_say(exc)})")
+                           f"unreadable row group: rows {start + row}..{start + expected - 1} lost ({type(exc).__name__}: {said(exc)})")
             total += expected
             start += expected
     if chosen is None:

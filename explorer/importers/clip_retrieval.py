@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import DataError, MissingResourceError, SpecError
+from ..errors import DataError, MissingResourceError, SpecError, said
 from ..images import FileImages
 from ..pairs import PairSet
 from .tables import DEFAULT_LOGIT_SCALE, load_numpy
@@ -153,7 +153,7 @@ def open_shards(shards: list[Shard]) -> tuple[list[Shard], list[np.ndarray], lis
         try:
             meta_rows = pq.ParquetFile(sh.metadata).metadata.num_rows
         except Exception as exc:
-            raise DataError(f"{sh.metadata}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+            raise DataError(f"{sh.metadata}: not a readable Parquet file ({type(exc).__name__}: {said(exc)})") from exc
         if not img.shape[0] == txt.shape[0] == meta_rows:
             raise DataError(f"shard {sh.index} disagrees on its rows: {sh.rel(sh.image)} has {img.shape[0]}, {sh.rel(sh.text)} "
                             f"{txt.shape[0]} and {sh.rel(sh.metadata)} {meta_rows}; row r of a shard must be one pair in all three")
@@ -177,7 +177,7 @@ def read_metadata(shards: list[Shard]):
         try:
             t = pq.read_table(sh.metadata)
         except Exception as exc:
-            raise DataError(f"{sh.metadata}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+            raise DataError(f"{sh.metadata}: not a readable Parquet file ({type(exc).__name__}: {said(exc)})") from exc
         if "caption" not in t.column_names:
             raise DataError(f"{sh.metadata}: no 'caption' column (columns {t.column_names}); a clip-retrieval folder of "
                             "pairs has one caption per row")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import DataError, MissingResourceError
+from ..errors import DataError, MissingResourceError, said
 from ..pairs import PairSet
 
 IMAGE_KEYS = ("image", "images", "image_embeddings", "image_embedding")
@@ -135,7 +135,7 @@ def import_parquet(arg: str, *, logit_scale: float | None = None):
     try:
         schema = pq.read_schema(path)
     except Exception as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise DataError(f"{path}: not a readable Parquet file ({said(exc)})") from exc
     from ..data.hf_parquet import image_kind
 
     held = [f.name for f in schema if image_kind(f.type)]
@@ -145,7 +145,7 @@ def import_parquet(arg: str, *, logit_scale: float | None = None):
     try:
         table = pq.read_table(path)
     except Exception as exc:
-        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+        raise DataError(f"{path}: not a readable Parquet file ({said(exc)})") from exc
     cols = set(table.column_names)
     ik, tk = _first(cols, IMAGE_KEYS), _first(cols, TEXT_KEYS)
     if not (ik and tk):
