@@ -28,7 +28,7 @@ from .style import MODALITY_COLORS
 
 #: the lookup runs at most this often while the mouse moves (the latest position wins)
 THROTTLE_MS = 80
-HINT = '<div style="color:#888">Hover over a point to name it and its partner.</div>'
+HINT = '<div class="bx-hover-text" style="color:#888">Hover over a point to name it and its partner.</div>'
 NAMES = {"image": "image", "text": "caption", "pair": "pair"}
 
 
@@ -73,7 +73,7 @@ def hover_html(state: Any, value: dict[str, Any], rows: tuple[int, int | None] |
     if partner is not None:
         parts.append('<div style="color:#888;font-size:11px">its partner</div>')
         parts.append(_item_html(state, str(frame["modality"].iloc[partner]), int(frame["pair_id"].iloc[partner]), "partner"))
-    return "".join(parts)
+    return f'<div class="bx-hover-text">{"".join(parts)}</div>'
 
 
 class ScatterHover:
