@@ -105,6 +105,10 @@ def test_rasterized_scatter_hover_names_the_item_and_its_partner(tmp_path):
     assert sc.hover.pane.object == HINT
 
 
-def test_plain_scatter_has_no_server_hover(tmp_path):
+def test_plain_or_static_scatter_has_no_server_hover():
     state = ExplorerState(make_source(n=12))
     assert getattr(projection_scatter(state, "A"), "hover", None) is None
+    state.look.datashade_above = 5
+    static = projection_scatter(state, "A", interactive=False)  # a report: no pointer, no k-d tree built
+    render(static)
+    assert static.rasterized and getattr(static, "hover", None) is None and static.feed.value.get("index") is None

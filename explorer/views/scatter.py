@@ -199,9 +199,9 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     w = int(min(width or size, MAX_RASTER_PIXELS))
     h = int(min(height or size, MAX_RASTER_PIXELS))
     value["window"], value["pixels"] = (tuple(x_range), tuple(y_range)), (w, h)
-    if memory.get("index_key") != key:  # the hover's k-d tree, once per projection (explorer.views.scatter_hover)
+    if memory.get("hover") and memory.get("index_key") != key:  # the hover's k-d tree, once per projection (views.scatter_hover)
         memory["index"], memory["index_key"] = point_index(frame["x"].to_numpy(), frame["y"].to_numpy()), key
-    value["index"] = memory["index"]
+    value["index"] = memory.get("index")
     # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
     probing = state.projection.point_color == PROBE_COLOR and not pairs_only
     asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h, state.probe.query if probing else None)
@@ -336,7 +336,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     pairs_only = concatenated(state)
     by_modality = state.projection.point_color == "modality"
     probe = state.projection.point_color == PROBE_COLOR
-    memory: dict[str, Any] = {}
+    memory: dict[str, Any] = {"hover": rasterized and interactive}  # hovering needs the points' k-d tree
     feed = Feed(lambda **req: scatter_data(state, model, size, memory, **req), params_of(state, depends(model)), empty=empty_data,
                 run=run)
     feed.pipe.add_subscriber(lambda data: memory.__setitem__("shown", data.get("key")))
