@@ -112,3 +112,30 @@ def test_plain_or_static_scatter_has_no_server_hover():
     static = projection_scatter(state, "A", interactive=False)  # a report: no pointer, no k-d tree built
     render(static)
     assert static.rasterized and getattr(static, "hover", None) is None and static.feed.value.get("index") is None
+
+
+def test_a_moving_mouse_is_looked_up_once_per_throttle_interval_with_its_latest_position(monkeypatch):
+    import panel as pn
+
+    state = ExplorerState(make_source(n=30))
+    state.look.datashade_above = 10
+    sc = projection_scatter(state, "A", size=300)
+    render(sc)
+    frame = sc.feed.value["frame"]
+
+    class Doc:  # a served document: lookups wait for its timeout callback
+        session_context = object()
+        callbacks: list = []
+
+        def add_timeout_callback(self, cb, ms):
+            self.callbacks.append((cb, ms))
+
+    doc = Doc()
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: doc))
+    for row in (0, 1, 2, 3, 35):
+        sc.hover.stream.event(x=float(frame["x"].iloc[row]), y=float(frame["y"].iloc[row]))
+    assert len(doc.callbacks) == 1 and sc.hover.pane.object == HINT  # one lookup scheduled, none run yet
+    doc.callbacks[0][0]()
+    assert f"<b>pair {int(frame['pair_id'].iloc[35]):,}</b>" in sc.hover.pane.object  # the latest position won
+    sc.hover.stream.event(x=1e6, y=1e6)
+    assert len(doc.callbacks) == 2
