@@ -81,7 +81,7 @@ class ScatterHover:
 
     def __init__(self, state: Any, feed: Any, source: Any, width: int = 400):
         self.state, self.feed = state, feed
-        self.pane = pn.pane.HTML(HINT, width=width, height=150, margin=(0, 5), css_classes=["bx-scatter-hover"],
+        self.pane = pn.pane.HTML(HINT, width=width, height=160, margin=(0, 5), css_classes=["bx-scatter-hover"],
                                  styles={"font-size": "12px", "overflow": "hidden"})
         self.stream = hv.streams.PointerXY(source=source, x=None, y=None)
         self.stream.add_subscriber(self.on_pointer)
