@@ -164,6 +164,12 @@ def with_provenance(plot: Any) -> list:
     return [styled(feed_provenance_pane(plot.feed))]
 
 
+def with_scatter_hover(plot: Any) -> list:
+    """The provenance line and, rasterized, the hover pane (explorer.views.scatter_hover)."""
+    hover = getattr(plot, "hover", None)
+    return [*with_provenance(plot), *([hover.pane] if hover is not None else [])]
+
+
 def plot_column(holder: Any, provenance: Any, *above: Any, width: int = PLOT_SIZE + PLOT_MARGIN) -> pn.Column:
     """A plot with what belongs to it: controls above, its provenance line below."""
     return pn.Column(*above, holder, provenance, width=width, margin=(0, 5))
@@ -179,7 +185,7 @@ def explore_page(state: Any) -> pn.Column:
                       after=lambda plot: [*with_provenance(plot), V.cluster_legend(state)])  # the clusters' numbers, clickable
     scatter = Rebuilt(state, lambda: V.projection_scatter(state, size=PLOT_SIZE), lambda: scatter_key(state),
                       ("data", "look.datashade_above", "projection.point_color", "projection.projection_mode"), width=width,
-                      after=with_provenance, name="scatter", css_classes=["bx-scatter"])
+                      after=with_scatter_hover, name="scatter", css_classes=["bx-scatter"])
     # the text probe: the query box above the plots, its matches below them, a strip beside the heatmap's rows
     strip = V.probe_strip(state, heatmap.holder.objects[0].object, size=PLOT_SIZE)
     probe_query, probe_list = V.probe_query(state), styled(V.probe_list(state))

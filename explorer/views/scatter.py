@@ -9,8 +9,9 @@ shows an HTML tooltip (thumbnail, escaped caption) and box/lasso selection sets
 ``interaction.selected_pairs``. Above it, the visible window is rasterized by datashader in the
 view's Feed (off the event loop, at the plot's pixel size, again after every zoom): edges by
 the mean pair similarity per pixel, points by modality; a box selection (``BoundsXY``) selects
-pairs and a tap inspects the nearest pair (its items in the side panel). A million pairs draw
-this way: what travels to the browser is two images.
+pairs, a tap inspects the nearest pair (its items in the side panel) and hovering names the point
+under the pointer and its partner in a pane below the plot (``plot.hover``,
+explorer.views.scatter_hover). A million pairs draw this way: what travels to the browser is two images.
 
 Points are coloured by modality or by a measure: faithfulness per point, or each item's similarity
 to the text probe (``projection.point_color = "probe similarity"``, :mod:`explorer.views.probe`;
@@ -30,6 +31,7 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
+from ..engine.nearest import point_index
 from ..state.parts import PROBE_COLOR
 from .cards import esc, truncate
 from .feed import Feed, params_of
@@ -196,7 +198,10 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
         x_range, y_range = extent[:2], extent[2:]
     w = int(min(width or size, MAX_RASTER_PIXELS))
     h = int(min(height or size, MAX_RASTER_PIXELS))
-    value["window"] = (tuple(x_range), tuple(y_range))
+    value["window"], value["pixels"] = (tuple(x_range), tuple(y_range)), (w, h)
+    if memory.get("hover") and memory.get("index_key") != key:  # the hover's k-d tree, once per projection (views.scatter_hover)
+        memory["index"], memory["index_key"] = point_index(frame["x"].to_numpy(), frame["y"].to_numpy()), key
+    value["index"] = memory.get("index")
     # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
     probing = state.projection.point_color == PROBE_COLOR and not pairs_only
     asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h, state.probe.query if probing else None)
@@ -331,7 +336,7 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
     pairs_only = concatenated(state)
     by_modality = state.projection.point_color == "modality"
     probe = state.projection.point_color == PROBE_COLOR
-    memory: dict[str, Any] = {}
+    memory: dict[str, Any] = {"hover": rasterized and interactive}  # hovering needs the points' k-d tree
     feed = Feed(lambda **req: scatter_data(state, model, size, memory, **req), params_of(state, depends(model)), empty=empty_data,
                 run=run)
     feed.pipe.add_subscriber(lambda data: memory.__setitem__("shown", data.get("key")))
@@ -365,6 +370,10 @@ def projection_scatter(state: Any, model: str | None = None, *, size: int = SCAT
         pixels.add_subscriber(lambda width=None, height=None, scale=1.0:
                               feed.request(width=int(width * (scale or 1)), height=int(height * (scale or 1))) if width and height else None)
         streams = attach_large_streams(state, edges, model, feed) if interactive else ()
+        if interactive:
+            from .scatter_hover import ScatterHover
+
+            plot.hover = ScatterHover(state, feed, edges, width=size)
     else:
         plot = plot.opts(
             hv.opts.Segments(hooks=hooks, framewise=True, **common),

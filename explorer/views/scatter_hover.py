@@ -1,0 +1,117 @@
+"""Hover on the rasterized scatter: the item under the pointer and its partner, at any size.
+
+A rasterized scatter (more than ``look.datashade_above`` pairs) is two images: no glyph per point
+for Bokeh's HoverTool. Its hover is looked up on the server instead: a ``PointerXY`` stream on the
+plot reports the mouse position, :func:`hover_rows` finds the shown point nearest it within
+:data:`~explorer.engine.nearest.HOVER_RADIUS_PX` screen pixels of the current window (a k-d tree
+built once per projection, off the event loop, with the scatter's data: one O(log N) query per
+event, explorer.engine.nearest) and a small pane below the plot names it: modality, pair id,
+caption (escaped, cut to one line) and thumbnail of the item and of its partner (the other
+modality of the same pair), and the pair's similarity. Only the two items' captions are read.
+
+A moving mouse does not flood the server: HoloViews sends one pointer event at a time (newer
+ones replace those waiting), the lookup runs at most every :data:`THROTTLE_MS` ms with the latest
+position, and the pane is rewritten only when the point under the pointer changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import panel as pn
+
+from ..engine.nearest import nearest_point, partner_row
+from .cards import esc
+from .hover import one_line
+from .style import MODALITY_COLORS
+
+#: the lookup runs at most this often while the mouse moves (the latest position wins)
+THROTTLE_MS = 80
+HINT = '<div class="bx-hover-text" style="color:#888">Hover over a point to name it and its partner.</div>'
+NAMES = {"image": "image", "text": "caption", "pair": "pair"}
+
+
+def hover_rows(value: dict[str, Any], x: float | None, y: float | None) -> tuple[int, int | None] | None:
+    """(row, partner row) in ``value['frame']`` of the point under (x, y), or None: nothing within
+    a few pixels of the window ``value['window']`` drawn at ``value['pixels']``."""
+    index, window, pixels = value.get("index"), value.get("window"), value.get("pixels")
+    if x is None or y is None or index is None or not window or not pixels:
+        return None
+    (x0, x1), (y0, y1) = window
+    w, h = pixels
+    row = nearest_point(index, float(x), float(y), abs(x1 - x0) / max(w, 1), abs(y1 - y0) / max(h, 1))
+    if row is None:
+        return None
+    frame = value["frame"]
+    if str(frame["modality"].iloc[row]) == "pair":  # concatenated: one point per pair
+        return row, None
+    return row, partner_row(frame["pair_id"].to_numpy(), frame["modality"].cat.codes.to_numpy(), row)
+
+
+def _item_html(state: Any, modality: str, pid: int, role: str) -> str:
+    item = state.item("image" if modality in ("image", "pair") else "text", pid)
+    color = MODALITY_COLORS.get(modality, "#555")
+    thumb = item.get("thumb") if modality in ("image", "pair") else None
+    img = (f'<img src="{esc(thumb, 200)}" alt="" style="max-width:56px;max-height:56px;float:left;margin-right:6px">'
+           if thumb else "")
+    return (f'<div class="bx-hover-{role}" style="overflow:hidden;margin-bottom:3px">{img}'
+            f'<b style="color:{color}">{NAMES.get(modality, esc(modality, 20))}</b> of pair {pid:,}'
+            f'<div style="white-space:nowrap;overflow:hidden;text-overflow:ellipsis">{esc(one_line(item["caption"]))}</div></div>')
+
+
+def hover_html(state: Any, value: dict[str, Any], rows: tuple[int, int | None] | None) -> str:
+    """The pane's HTML for :func:`hover_rows`' answer (escaped captions, one line each)."""
+    if rows is None:
+        return HINT
+    frame = value["frame"]
+    row, partner = rows
+    pid = int(frame["pair_id"].iloc[row])
+    sim = float(frame["sim"].iloc[row])
+    parts = [f'<div><b>pair {pid:,}</b> · similarity {sim:.3f}</div>',
+             _item_html(state, str(frame["modality"].iloc[row]), pid, "item")]
+    if partner is not None:
+        parts.append('<div style="color:#888;font-size:11px">its partner</div>')
+        parts.append(_item_html(state, str(frame["modality"].iloc[partner]), int(frame["pair_id"].iloc[partner]), "partner"))
+    return f'<div class="bx-hover-text">{"".join(parts)}</div>'
+
+
+class ScatterHover:
+    """The hover of a rasterized scatter: ``stream`` (PointerXY on `source`) and ``pane`` (HTML)."""
+
+    def __init__(self, state: Any, feed: Any, source: Any, width: int = 400):
+        self.state, self.feed = state, feed
+        self.pane = pn.pane.HTML(HINT, width=width, height=160, margin=(0, 5), css_classes=["bx-scatter-hover"],
+                                 styles={"font-size": "12px", "overflow": "hidden"})
+        self.stream = hv.streams.PointerXY(source=source, x=None, y=None)
+        self.stream.add_subscriber(self.on_pointer)
+        self._latest: tuple[Any, Any] = (None, None)
+        self._pending = False
+        self._shown: Any = None
+
+    def on_pointer(self, x: float | None = None, y: float | None = None) -> None:
+        self._latest = (x, y)
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:  # no server (tests, a notebook): at once
+            self.show()
+            return
+        if not self._pending:
+            self._pending = True
+            doc.add_timeout_callback(self._fire, THROTTLE_MS)
+
+    def _fire(self) -> None:
+        self._pending = False
+        self.show()
+
+    def show(self) -> None:
+        value = self.feed.value
+        try:
+            rows = hover_rows(value, *self._latest)
+            shown = (value.get("key"), rows)
+            if shown == self._shown:
+                return
+            self._shown = shown
+            self.pane.object = hover_html(self.state, value, rows)
+        except Exception as exc:  # a source closed under the pointer: say so, never a traceback
+            self.pane.object = f'<div style="color:#a00">hover failed: {esc(one_line(exc))}</div>'
+

@@ -1,0 +1,141 @@
+"""Hover on the rasterized scatter: the nearest shown point within a few pixels (k-d tree against
+brute force), its partner, and the pane the PointerXY stream fills (explorer.views.scatter_hover)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from render_helpers import render
+from synthetic_source import HOSTILE, make_source
+
+from explorer.engine.nearest import HOVER_RADIUS_PX, nearest_point, partner_row, point_index
+from explorer.state import ExplorerState
+from explorer.views.cards import esc
+from explorer.views.hover import one_line
+from explorer.views.scatter import projection_scatter
+from explorer.views.scatter_hover import HINT, hover_html, hover_rows
+
+
+def frame_of(n: int, seed: int = 0) -> pd.DataFrame:
+    """n pairs laid out as engine.projection does: n image rows, then n caption rows in pair order."""
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(10 * n)[:n]
+    return pd.DataFrame({"pair_id": np.concatenate([ids, ids]),
+                         "modality": pd.Categorical(["image"] * n + ["text"] * n, categories=["image", "text"]),
+                         "x": rng.normal(size=2 * n) * 3.0, "y": rng.normal(size=2 * n), "sim": np.repeat(rng.uniform(size=n), 1).tolist() * 2})
+
+
+def brute(frame: pd.DataFrame, x: float, y: float, xpp: float, ypp: float, radius: float = HOVER_RADIUS_PX) -> int | None:
+    d = np.hypot((frame["x"].to_numpy() - x) / xpp, (frame["y"].to_numpy() - y) / ypp)
+    i = int(np.argmin(d))
+    return i if d[i] <= radius else None
+
+
+@pytest.mark.parametrize("window", [((-9.0, 9.0), (-3.0, 3.0)), ((-9.0, 9.0), (-9.0, 9.0)), ((-0.5, 0.5), (-0.2, 0.2))])
+def test_nearest_point_matches_brute_force(window):
+    frame = frame_of(2500)  # 5,000 points, both modalities
+    index = point_index(frame["x"].to_numpy(), frame["y"].to_numpy())
+    (x0, x1), (y0, y1) = window
+    xpp, ypp = (x1 - x0) / 600, (y1 - y0) / 600  # a 600 × 600 pixel plot of that window
+    rng = np.random.default_rng(1)
+    near = frame.sample(150, random_state=2)
+    queries = [(px + rng.normal() * 3 * xpp, py + rng.normal() * 3 * ypp) for px, py in zip(near["x"], near["y"], strict=True)]
+    queries += [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(150)]
+    found = 0
+    for qx, qy in queries:
+        got = nearest_point(index, qx, qy, xpp, ypp)
+        assert got == brute(frame, qx, qy, xpp, ypp)
+        found += got is not None
+    assert 100 < found < len(queries)  # hits and misses both exercised
+
+
+def test_far_from_every_point_nothing_and_bad_input_nothing():
+    frame = frame_of(100)
+    index = point_index(frame["x"].to_numpy(), frame["y"].to_numpy())
+    assert nearest_point(index, 1e3, 1e3, 0.01, 0.01) is None
+    assert nearest_point(index, float("nan"), 0.0, 0.01, 0.01) is None
+    assert nearest_point(point_index(np.zeros(0), np.zeros(0)), 0.0, 0.0, 0.01, 0.01) is None
+    # a NaN point is never found, its neighbours are
+    x, y = frame["x"].to_numpy().copy(), frame["y"].to_numpy().copy()
+    x[0] = np.nan
+    idx = point_index(x, y)
+    assert nearest_point(idx, float(frame["x"].iloc[1]), float(frame["y"].iloc[1]), 1e-3, 1e-3) == 1
+    with pytest.raises(ValueError, match="differ in length"):
+        point_index(np.zeros(3), np.zeros(2))
+
+
+def test_partner_is_the_other_modality_of_the_same_pair():
+    frame = frame_of(2500)
+    ids, codes = frame["pair_id"].to_numpy(), frame["modality"].cat.codes.to_numpy()
+    for row in (0, 17, 2499, 2500, 4999):
+        p = partner_row(ids, codes, row)
+        assert ids[p] == ids[row] and codes[p] != codes[row]
+    shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)  # not in the usual layout: found by search
+    ids, codes = shuffled["pair_id"].to_numpy(), shuffled["modality"].cat.codes.to_numpy()
+    p = partner_row(ids, codes, 5)
+    assert ids[p] == ids[5] and codes[p] != codes[5]
+
+
+def test_rasterized_scatter_hover_names_the_item_and_its_partner(tmp_path):
+    state = ExplorerState(make_source(n=60, image_dir=tmp_path / "imgs", hostile=True))
+    state.look.datashade_above = 10
+    sc = projection_scatter(state, "A", size=300)
+    assert sc.rasterized and sc.hover.stream.source is not None
+    render(sc)
+    v = sc.feed.value
+    frame = v["frame"]
+    assert sc.hover.pane.object == HINT
+    hostile = next(i for i in range(60) if "<script>" in state.pairs.captions[int(frame["pair_id"].iloc[i])])
+    for row in (hostile, 60 + 7):  # an image point, a caption point
+        pid = int(frame["pair_id"].iloc[row])
+        sc.hover.stream.event(x=float(frame["x"].iloc[row]), y=float(frame["y"].iloc[row]))
+        html = sc.hover.pane.object
+        rows = hover_rows(v, float(frame["x"].iloc[row]), float(frame["y"].iloc[row]))
+        assert rows[0] == row or (frame["x"].iloc[rows[0]], frame["y"].iloc[rows[0]]) == (frame["x"].iloc[row], frame["y"].iloc[row])
+        assert f"pair {pid:,}" in html and f"{float(frame['sim'].iloc[row]):.3f}" in html
+        assert "its partner" in html and html.count(f"of pair {pid:,}") == 2  # the item and its partner
+        assert "<script>" not in html  # escaped
+        assert html.count(esc(one_line(state.pairs.captions[pid]))) == 2  # escaped, on one line, for both
+        assert html.count(f'src="/thumb/{state.thumb_token()}/{pid}.png"') == 1  # the image's thumbnail
+    assert "&lt;script&gt;" in hover_html(state, v, (hostile, None))
+    assert HOSTILE[0] in state.pairs.captions
+    # far from every point: the hint again
+    sc.hover.stream.event(x=1e6, y=1e6)
+    assert sc.hover.pane.object == HINT
+
+
+def test_plain_or_static_scatter_has_no_server_hover():
+    state = ExplorerState(make_source(n=12))
+    assert getattr(projection_scatter(state, "A"), "hover", None) is None
+    state.look.datashade_above = 5
+    static = projection_scatter(state, "A", interactive=False)  # a report: no pointer, no k-d tree built
+    render(static)
+    assert static.rasterized and getattr(static, "hover", None) is None and static.feed.value.get("index") is None
+
+
+def test_a_moving_mouse_is_looked_up_once_per_throttle_interval_with_its_latest_position(monkeypatch):
+    import panel as pn
+
+    state = ExplorerState(make_source(n=30))
+    state.look.datashade_above = 10
+    sc = projection_scatter(state, "A", size=300)
+    render(sc)
+    frame = sc.feed.value["frame"]
+
+    class Doc:  # a served document: lookups wait for its timeout callback
+        session_context = object()
+        callbacks: list = []
+
+        def add_timeout_callback(self, cb, ms):
+            self.callbacks.append((cb, ms))
+
+    doc = Doc()
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: doc))
+    for row in (0, 1, 2, 3, 35):
+        sc.hover.stream.event(x=float(frame["x"].iloc[row]), y=float(frame["y"].iloc[row]))
+    assert len(doc.callbacks) == 1 and sc.hover.pane.object == HINT  # one lookup scheduled, none run yet
+    doc.callbacks[0][0]()
+    assert f"<b>pair {int(frame['pair_id'].iloc[35]):,}</b>" in sc.hover.pane.object  # the latest position won
+    sc.hover.stream.event(x=1e6, y=1e6)
+    assert len(doc.callbacks) == 2
