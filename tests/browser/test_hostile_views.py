@@ -48,10 +48,10 @@ def marker(i: int, n: int = 36) -> str:
 
 
 def tally(view: str, ids, text: str) -> None:
-    """Record payloads `ids` as tried in `view`, and which of them `text` shows (-1: the model name)."""
+    """Record payloads `ids` as tried in `view`, and which of them `text` shows (-1: the model name, cut in figure titles)."""
     ids = list(ids)
     TRIED.setdefault(view, set()).update(ids)
-    SHOWN.setdefault(view, set()).update(i for i in ids if (HOSTILE_MODEL if i == -1 else marker(i)) in text)
+    SHOWN.setdefault(view, set()).update(i for i in ids if (HOSTILE_MODEL[:30] if i == -1 else marker(i)) in text)
 
 
 def write_summary(artifacts) -> str:
@@ -132,6 +132,23 @@ POINTS_JS = """([prefix, k]) => { const out = [], seen = new Set(), stack = [...
   return out; }"""
 
 
+def hover_points(page, prefix: str) -> str:
+    """Hover each hostile pair's points of the scatters whose title starts with `prefix` (scrolled
+    into view); the text of every tooltip that named the pair."""
+    seen = ""
+    tips = page.locator(".bx-scatter-tip")
+    for x, y, pid in page.evaluate(POINTS_JS, [prefix, K]):
+        page.evaluate(f"window.scrollTo({max(x - 700, 0)}, {max(y - 500, 0)})")
+        sx, sy = page.evaluate("() => [window.scrollX, window.scrollY]")
+        page.mouse.move(x - sx, y - sy)
+        try:
+            wait_until(lambda pid=pid: tips.count() and f"pair {pid} ·" in tips.first.inner_text(timeout=500), timeout=3)
+        except AssertionError:
+            continue
+        seen += "\n" + tips.first.inner_text(timeout=500)
+    return seen
+
+
 def cell(f: dict, row: int, col: int) -> tuple[float, float]:
     """Screen position of cell (row, col) of the 2N×2N similarity heatmap (row 0 at the top)."""
     return f["x"] + f["w"] * (col + 0.5) / (2 * N), f["y"] + f["h"] * (row + 0.5) / (2 * N)
@@ -178,23 +195,10 @@ def test_heatmap_hover_and_tapped_items_show_hostile_captions_as_text(app, hosti
 
 def test_scatter_tooltips_show_hostile_captions_as_text(app, hostile_server):
     page, rec = app
-    canvas = page.locator(".bx-scatter canvas").first
-    box = canvas.bounding_box()
-    seen = ""
-    tips = page.locator(".bx-scatter-tip")
-    for fx in [0.06 + 0.035 * k for k in range(25)]:
-        for fy in [0.06 + 0.035 * k for k in range(25)]:
-            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
-            if tips.count():
-                for t in tips.all():
-                    try:
-                        seen += "\n" + t.inner_text(timeout=200)
-                    except Exception:
-                        pass
-    # the payloads whose point was under the mouse: those the tooltip named by pair id
+    seen = hover_points(page, "Projection ·")
     hit = {int(p) for p in re.findall(r"pair (\d+) · sim", seen) if int(p) < K}
-    tally("scatter tooltip", hit, seen)
-    assert hit, "the sweep hovered points of hostile pairs"
+    tally("scatter tooltip", range(K), seen)
+    assert hit == set(range(K)), f"the hover named the hostile pairs {sorted(hit)}"
     assert SHOWN["scatter tooltip"] == hit, sorted(hit - SHOWN["scatter tooltip"])
     check_inert(page, rec, local(hostile_server))
 
@@ -291,18 +295,8 @@ def test_static_report_from_a_file_url(open_page, report_file, artifacts_dir):
     text = page.inner_text("body")
     tally("report page text (galleries)", range(K), text)  # all are in its data; the galleries show a few
     tally("model name: report", [-1], text)
-    seen = ""
     page.set_default_timeout(20_000)
-    tips = page.locator(".bx-scatter-tip")
-    for x, y, pid in page.evaluate(POINTS_JS, ["", K]):  # the hostile pairs' points of each scatter (page coordinates)
-        page.evaluate(f"window.scrollTo({max(x - 700, 0)}, {max(y - 500, 0)})")
-        sx, sy = page.evaluate("() => [window.scrollX, window.scrollY]")
-        page.mouse.move(x - sx, y - sy)
-        try:
-            wait_until(lambda pid=pid: tips.count() and f"pair {pid} ·" in tips.first.inner_text(timeout=500), timeout=3)
-        except AssertionError:
-            continue
-        seen += "\n" + tips.first.inner_text(timeout=500)
+    seen = hover_points(page, "")
     hit = {int(p) for p in re.findall(r"pair (\d+)", seen) if int(p) < K}
     tally("report tooltips", hit, seen)
     assert hit and SHOWN["report tooltips"] == hit, (sorted(hit), seen[-500:])
