@@ -3,8 +3,10 @@
 Used by the app, report, security and browser tests: it needs no model, no weights and no
 ../shared, opens through the real ``amumo:`` importer, has images (so thumbnails are served) and
 a modality gap with four topic clusters. Captions 0..len(HOSTILE)-1 are attacks: script tags,
-event-handler attributes, quote breakouts, Bokeh tooltip syntax and a very long text. Every
-payload that could run sets ``window.__pwned`` (or the page title), which the browser tests check.
+event-handler attributes, quote breakouts, ``javascript:`` and Markdown links, HTML entities, template
+syntax (``${}``, ``{{ }}``, Bokeh's ``@field{safe}``), SVG and iframe scripts, requests to another host
+and very long text (one word of 10,000 characters). Every payload that could run sets
+``window.__pwned``, or asks for a URL on evil.invalid; the browser tests check both.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ HOSTILE = (
     "@caption{safe} $x$ {{7*7}} </script><script>window.__pwned='close'</script> red",
     "a blue square " + "very long caption " * 300,
     "<b>bold</b> &amp; <i>italic</i> & ampersand green",
+    # links: a javascript: URL as an anchor and as a Markdown link
+    "<a href=\"javascript:window.__pwned='href'\">click</a> [a link](javascript:window.__pwned='md') yellow",
+    # HTML entities that would become markup if decoded twice
+    "&lt;b&gt;entity&lt;/b&gt; &#60;img src=x onerror=window.__pwned='entity'&#62; red",
+    # template syntax: JS template literals, Jinja, Bokeh tooltip fields and specials
+    "${window.__pwned='tpl'} {{ window.__pwned }} {% raw %} @{caption}{safe} $x{safe} $index blue",
+    # SVG with a script inside, an iframe with a script in srcdoc
+    "<svg><script>window.__pwned='svgscript'</script></svg><iframe srcdoc=\"<script>parent.__pwned='iframe'</script>\"></iframe> green",
+    # requests to another host: an image, a stylesheet, a CSS import, a Markdown image
+    "<img src=\"http://evil.invalid/pixel.png\"><link rel=stylesheet href=\"//evil.invalid/x.css\">"
+    "<style>@import url(http://evil.invalid/s.css)</style> ![img](http://evil.invalid/md.png) yellow",
+    # an element whose event fires without a user, Markdown emphasis
+    "<details open ontoggle=\"window.__pwned='toggle'\">**bold** red</details>",
+    # one 10,000-character word (no space to break at) ending in a payload
+    "blue " + "W" * 10_000 + "<img src=x onerror=window.__pwned='tail'>",
 )
 
 #: a model name that is itself an attack (it becomes the file name similarities/<name>.csv)

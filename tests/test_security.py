@@ -119,7 +119,8 @@ def test_every_html_pane_of_the_app_escapes_hostile_text(export):
     assert "<script>window.__pwned='script'</script>" in text
     assert "<img src=x onerror" in text
     assert HOSTILE_MODEL in text
-    assert "&lt;" not in text, "double-escaped markup"
+    assert "&lt;script&gt;" not in text and "&amp;" not in text.replace("&amp; <i>", ""), "double-escaped markup"
+    assert "&lt;b&gt;entity&lt;/b&gt;" in text or "&lt;b&gt;entity" in text, "entities in a caption are shown as typed"
 
 
 def test_scatter_tooltips_escape_captions(export):

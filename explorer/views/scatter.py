@@ -49,7 +49,7 @@ PAIR_SIMILARITY = "pair similarity"
 MAX_RASTER_PIXELS = 1200
 
 TOOLTIP = """
-<div style="max-width:260px">
+<div class="bx-scatter-tip" style="max-width:260px">
   <div style="font-size:11px"><b>@modality</b> · pair @pair_id · sim @sim{0.000}</div>
   <img src="@thumb{safe}" style="max-width:96px;max-height:96px" alt="">
   <div style="font-size:12px;overflow-wrap:anywhere">@caption_html{safe}</div>
