@@ -55,6 +55,12 @@ def test_inspected_html_shows_both_items_and_value():
     assert "Tap a heatmap cell" in inspected_html(None)
 
 
+def test_a_caption_card_has_no_empty_thumbnail_slot():
+    text = {"pair_id": 3, "id": "3", "modality": "text", "caption": "a dog", "thumb": None}
+    assert 'title="no image"' not in item_card(text) and "<img" not in item_card(text) and "a dog" in item_card(text)
+    assert 'title="no image"' in item_card(text | {"modality": "image"})  # an image without a file keeps its slot
+
+
 def test_selection_html_lists_rows_up_to_a_limit():
     rows = [{"pair_id": i, "id": str(i), "caption": HOSTILE[i % 4], "thumb": None, "cluster": "<u>c</u>", "sim": 0.5} for i in range(10)]
     html = selection_html(rows, limit=3, total=10)

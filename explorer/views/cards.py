@@ -40,7 +40,8 @@ def item_card(item: Mapping[str, Any], size: int = 96) -> str:
         f'<div style="font-size:11px;color:{color};font-weight:bold">'
         f"{esc(modality, 20)} · pair {pid} · id {ident}</div>"
     )
-    body = thumb_img(item.get("thumb"), size, alt=f"image of pair {pid}")
+    # a caption has no picture: no empty thumbnail slot beside it
+    body = "" if modality == "text" else thumb_img(item.get("thumb"), size, alt=f"image of pair {pid}")
     caption = esc(item.get("caption", ""))
     cap = f'<div style="font-size:12px;max-width:{max(size, 220)}px;overflow-wrap:anywhere">{caption}</div>'
     return f'<div class="bx-item" style="display:inline-block;vertical-align:top;margin:4px">{head}{body}{cap}</div>'
