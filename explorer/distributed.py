@@ -131,8 +131,9 @@ def worker_compute(client, device: str = "auto", precision: str = "auto") -> str
 
 
 def _shard_task(model: Any, images, captions: Sequence[str], start: int, stop: int, batch_size: int, device: str, precision: str):
-    from .embed import ShardResult, iter_shards
+    from .embed import iter_shards
     from .models import resolve_device
+    from .shards import ShardResult
 
     m = worker_model(model, device)
     (r,) = list(

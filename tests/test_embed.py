@@ -11,7 +11,6 @@ from tiny_model import CountingModel, TinyModel, write_images
 
 from explorer import embed as embed_mod
 from explorer.embed import (
-    PartialShards,
     align_skipped,
     embed_pairs,
     embed_to_store,
@@ -22,6 +21,7 @@ from explorer.errors import DataError, SpecError
 from explorer.images import FileImages
 from explorer.model_ids import ModelInfo, remember_model, remembered_model
 from explorer.pairs import PairSet
+from explorer.shards import PartialShards
 from explorer.store import EmbeddingStore
 
 torch.set_num_threads(1)
