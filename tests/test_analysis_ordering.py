@@ -110,3 +110,26 @@ def test_fast_labels_equal_the_brute_force_rule():
         caps = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(1, 7))]
         for top in (1, 2, 4):
             assert cluster_label(caps, top) == brute_force_label(caps, top), (caps, top)
+
+
+def test_ngram_counts_equal_scikit_learns_count_vectorizer():
+    """The labels' own n-gram counter gives CountVectorizer's vocabulary, counts and order."""
+    import random
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from explorer.analysis.labels import ngram_counts
+
+    words = ("A man's red-car, on THE road; Ünïcode café naïve 東京 タワー x y 42 4 the of and _under_score "
+             "don't e-mail 🙂 \u200bzero width\u200b").split()
+    rng = random.Random(1)
+    for _ in range(60):
+        caps = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 14))) for _ in range(rng.randint(1, 9))]
+        for max_n in (1, 3, 77):
+            vec = CountVectorizer(ngram_range=(1, max_n), stop_words="english")
+            try:
+                totals = np.asarray(vec.fit_transform(caps).sum(axis=0)).ravel()
+                expected = [(int(totals[i]), term) for term, i in vec.vocabulary_.items()]
+            except ValueError:  # only stop words
+                expected = []
+            assert ngram_counts(caps, max_n) == expected, (caps, max_n)

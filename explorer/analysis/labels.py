@@ -9,23 +9,43 @@ by " | ".
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
-import numpy as np
+#: scikit-learn's CountVectorizer defaults, which the article's labels were made with
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+ANALYSED_CACHE = 65_536
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return ENGLISH_STOP_WORDS
+
+
+@lru_cache(maxsize=ANALYSED_CACHE)
+def caption_ngrams(caption: str, max_n: int = 77) -> tuple[str, ...]:
+    """The word n-grams (n = 1..max_n) of one caption exactly as CountVectorizer(ngram_range=(1,
+    max_n), stop_words="english") analyses it: lower-cased, tokens of two or more word characters,
+    stop words removed, then every unigram, every bigram, … in order. Cached per caption, so a new
+    clustering of the same captions (another model, k or block) does not analyse them again."""
+    stop = _stop_words()
+    words = [w for w in TOKEN.findall(caption.lower()) if w not in stop]
+    out = list(words)
+    for n in range(2, min(max_n, len(words)) + 1):
+        out.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    return tuple(out)
 
 
 def ngram_counts(captions: Sequence[str], max_n: int = 77) -> list[tuple[int, str]]:
-    """(count, n-gram) in the vectoriser's vocabulary order (order of first occurrence)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    docs = [str(c) for c in captions]
-    vec = CountVectorizer(ngram_range=(1, max_n), stop_words="english")
-    try:
-        counts = vec.fit_transform(docs)
-    except ValueError:  # only stop words or empty captions
-        return []
-    totals = np.asarray(counts.sum(axis=0)).ravel()
-    return [(int(totals[i]), term) for term, i in vec.vocabulary_.items()]
+    """(count, n-gram) over the captions in order of first occurrence (CountVectorizer's
+    vocabulary order; the same counts, without building its sparse matrix)."""
+    counts: Counter[str] = Counter()
+    for c in captions:
+        counts.update(caption_ngrams(str(c), max_n))
+    return [(n, term) for term, n in counts.items()]
 
 
 def ranked_ngrams(captions: Sequence[str], top: int | None = None, max_n: int = 77) -> list[tuple[str, int]]:

@@ -10,11 +10,14 @@ the N-long rows (:func:`block_features`). On them:
 
 - up to `LINKAGE_EXACT_UP_TO` pairs: exact complete linkage, cut into k clusters as in
   :func:`explorer.analysis.ordering.cluster_order` (same tree as the row-based method);
-- above: two levels, k-means into `MICRO_CLUSTERS` micro-clusters in the same metric (Lloyd,
-  `KMEANS_ITERS` iterations at most, in the leading eigen-directions of C that hold
-  `KMEANS_METRIC_SHARE` of the features' energy, fitted on a seeded sample of at most
-  `KMEANS_SAMPLE` rows; every row then assigned to its nearest centre there), complete linkage
-  of the micro-clusters' centres in the full metric, cut into k clusters; pairs inherit their
+- above: two levels, k-means into `MICRO_CLUSTERS` micro-clusters in the same metric (Lloyd from
+  seeded rows, at most `KMEANS_ITERS` iterations, stopping once one lowers the sum of squares by
+  less than `KMEANS_TOL`; fitted on a seeded sample of at most `KMEANS_SAMPLE` rows, every row
+  then assigned to its nearest centre) in the leading eigen-directions of C that hold
+  `KMEANS_METRIC_SHARE` of the features' energy (only those eigenpairs are computed, from C and
+  the rows' Gram: the (M, D) features are never formed), then complete linkage of the
+  micro-clusters' centres in the full metric (a centre is the features of its rows' mean, so
+  their distances come from one small Gram t̄Ct̄ᵀ), cut into k clusters; pairs inherit their
   micro-cluster's cluster and are ordered by cluster, then micro-cluster in dendrogram leaf
   order, then position. The method string says which was used.
 
@@ -43,48 +46,90 @@ KMEANS_SAMPLE = 100_000
 LABEL_SAMPLE = 200
 #: k-means of the micro-clusters: Lloyd iterations, in the leading directions holding this share of the metric
 KMEANS_ITERS = 10
+KMEANS_TOL = 0.002
 KMEANS_METRIC_SHARE = 0.99
 KMEANS_MIN_DIMS = 16
+#: eigenpairs of the metric computed first for the k-means directions (doubled while they hold too little)
+LEAD_FIRST = 64
 
 
 def _nothing(*_: object, **__: object) -> None:
     return None
 
 
-def block_features(space: PairSpace, block: str, progress: Callable[..., None] = _nothing) -> np.ndarray:
-    """(M, D) features whose Euclidean distances equal those between the rows of the quadrant
-    `block` (rows-columns, e.g. 'text-image' = caption rows × image columns)."""
+def _gram(space: PairSpace, modality: str, dt: np.dtype, positions: np.ndarray | None = None) -> np.ndarray:
+    """Σ zᵀz over the shown rows of `modality` (or those at `positions`): D×D, summed in float64."""
+    d = space.dim
+    gram = np.zeros((d, d))
+    for _s, _e, rows in space.chunks(positions):
+        c = gather(space.array(modality), rows).astype(dt, copy=False)
+        gram += c.T @ c
+    return gram
+
+
+def _metric(space: PairSpace, block: str, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(λ, V): the eigen-decomposition of C = XᵀX of the block's column modality (ascending)."""
     if block not in BLOCKS:
         raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
-    rows_mod, cols_mod = block.split("-")
-    d = space.dim
-    # exact linkage: float64 throughout (the same tree as the row-based method); above it the
-    # products in the embeddings' precision, summed in float64
-    dt = np.float64 if space.m <= LINKAGE_EXACT_UP_TO else (np.float64 if space.image.dtype == np.float64 else np.float32)
-    gram = np.zeros((d, d))
-    for _s, _e, rows in space.chunks():
-        c = gather(space.array(cols_mod), rows).astype(dt, copy=False)
-        gram += c.T @ c
+    return np.linalg.eigh(_gram(space, block.split("-")[1], dt))
+
+
+def block_features(space: PairSpace, block: str, progress: Callable[..., None] = _nothing) -> np.ndarray:
+    """(M, D) features whose Euclidean distances equal those between the rows of the quadrant
+    `block` (rows-columns, e.g. 'text-image' = caption rows × image columns), in float64 (the exact
+    linkage: the same tree as the row-based method)."""
+    lam, vec = _metric(space, block, np.dtype(np.float64))
     progress(1, 3)
-    lam, vec = np.linalg.eigh(gram)
-    transform = (vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]).astype(dt)
-    feats = np.empty((space.m, d), dtype=dt)
+    transform = vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]
+    rows_mod = block.split("-")[0]
+    feats = np.empty((space.m, space.dim))
     for s, e, rows in space.chunks():
-        feats[s:e] = gather(space.array(rows_mod), rows).astype(dt, copy=False) @ transform
+        feats[s:e] = gather(space.array(rows_mod), rows).astype(np.float64, copy=False) @ transform
     progress(2, 3)
     return feats
 
 
-def leading_dims(feats: np.ndarray, share: float = KMEANS_METRIC_SHARE) -> np.ndarray:
-    """The feature columns (eigen-directions of the metric) holding `share` of the total squared
-    distance from the origin, largest first (at least KMEANS_MIN_DIMS): k-means runs there."""
-    energy = np.zeros(feats.shape[1])
-    for s in range(0, feats.shape[0], CHUNK_ROWS):
-        energy += np.square(feats[s : s + CHUNK_ROWS], dtype=np.float64).sum(axis=0)
+def leading_dims(energy: np.ndarray, share: float = KMEANS_METRIC_SHARE, total: float | None = None) -> np.ndarray:
+    """The feature columns (eigen-directions of the metric) whose energies (the rows' squared
+    feature values summed per column) hold `share` of `total` (default: of all of them), largest
+    first (at least KMEANS_MIN_DIMS): k-means runs there."""
+    energy = np.clip(np.asarray(energy, dtype=np.float64), 0.0, None)
     order = np.argsort(energy)[::-1]
-    cum = np.cumsum(energy[order]) / max(float(energy.sum()), 1e-300)
+    cum = np.cumsum(energy[order]) / max(float(energy.sum() if total is None else total), 1e-300)
     r = int(np.searchsorted(cum, share)) + 1
-    return np.sort(order[: min(feats.shape[1], max(r, KMEANS_MIN_DIMS))])
+    return np.sort(order[: min(energy.size, max(r, KMEANS_MIN_DIMS))])
+
+
+def feature_energy(lam: np.ndarray, vec: np.ndarray, row_gram: np.ndarray) -> np.ndarray:
+    """Energy of each feature column f_k = λ_k^½ v_kᵀ t over the rows t: λ_k · v_kᵀ (Σ t tᵀ) v_k,
+    from the rows' D×D Gram instead of the (M, D) features."""
+    return np.clip(lam, 0.0, None) * ((row_gram @ vec) * vec).sum(axis=0)
+
+
+def leading_metric(gram: np.ndarray, row_gram: np.ndarray, share: float = KMEANS_METRIC_SHARE,
+                   first: int = LEAD_FIRST) -> tuple[np.ndarray, np.ndarray]:
+    """(λ, V) of the leading eigen-directions of the metric C = `gram` that hold `share` of the
+    features' energy trace(C·R) (R = `row_gram`), chosen as :func:`leading_dims` chooses them.
+
+    Only the `first` largest eigenpairs are computed (scipy's subset solver, float32: they place
+    the k-means, not the distances), doubling until they hold the share; the full decomposition
+    when that takes every direction."""
+    from scipy.linalg import eigh
+
+    d = gram.shape[0]
+    total = float(np.sum(gram * row_gram))
+    r = min(first, d)
+    while True:
+        if r >= d:
+            lam, vec = np.linalg.eigh(gram)
+        else:
+            lam, vec = eigh(gram.astype(np.float32), subset_by_index=(d - r, d - 1), driver="evr")
+            lam, vec = lam.astype(np.float64), vec.astype(np.float64)
+        energy = feature_energy(lam, vec, row_gram)
+        if r >= d or float(energy.sum()) >= share * total:
+            lead = leading_dims(energy, share, total)
+            return lam[lead], vec[:, lead]
+        r *= 2
 
 
 def _members(assign: np.ndarray, k: int):
@@ -95,24 +140,33 @@ def _members(assign: np.ndarray, k: int):
     return sparse.csr_matrix((np.ones(n), (assign, np.arange(n))), shape=(k, n))
 
 
-def nearest(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre (Euclidean) of each row of x."""
-    return ((centres * centres).sum(axis=1)[None, :] - 2.0 * (x @ centres.T)).argmin(axis=1)
+def nearest(x: np.ndarray, centres: np.ndarray, with_distance: bool = False):
+    """Index of the nearest centre (Euclidean) of each row of x; with `with_distance`, also the
+    sum over the rows of ‖c‖² − 2x·c at that centre (the squared distances less Σ‖x‖²)."""
+    d = x @ (-2.0 * centres).T.astype(x.dtype, copy=False)
+    d += (centres * centres).sum(axis=1).astype(x.dtype, copy=False)[None, :]
+    assign = d.argmin(axis=1)
+    if not with_distance:
+        return assign
+    return assign, float(np.take_along_axis(d, assign[:, None], axis=1).sum(dtype=np.float64))
 
 
-def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS) -> np.ndarray:
-    """k centres by Lloyd's algorithm from k seeded distinct rows (stops early when no row changes
-    centre). The micro-clusters only need to be small and tight, not optimal: a few iterations of
-    plain Lloyd in the leading directions give tighter ones than scikit-learn's mini-batch k-means
-    at a fraction of its time (benchmarks/scale.py)."""
+def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS, tol: float = KMEANS_TOL) -> np.ndarray:
+    """k centres by Lloyd's algorithm from k seeded distinct rows; stops after `iters` iterations,
+    or once an iteration lowers the rows' sum of squared distances to their centres by less than
+    the fraction `tol`. The micro-clusters only need to be small and tight, not optimal: a few
+    iterations of plain Lloyd in the leading directions give tighter ones than scikit-learn's
+    mini-batch k-means at a fraction of its time (benchmarks/scale.py)."""
     k = int(min(k, x.shape[0]))
     centres = x[np.random.default_rng(seed).choice(x.shape[0], size=k, replace=False)].astype(np.float64)
+    base = float(np.square(x, dtype=np.float64).sum())
     previous = None
     for _ in range(iters):
-        assign = nearest(x, centres.astype(x.dtype))
-        if previous is not None and np.array_equal(assign, previous):
+        assign, part = nearest(x, centres.astype(x.dtype), with_distance=True)
+        inertia = max(base + part, 0.0)
+        if previous is not None and previous - inertia <= tol * inertia:
             break
-        previous = assign
+        previous = inertia
         counts = np.bincount(assign, minlength=k)
         sums = _members(assign, k) @ x.astype(np.float64)
         filled = counts > 0
@@ -136,35 +190,70 @@ def cluster_ordering(space: PairSpace, block: str = "text-image", k: int = 10, o
     return MEMO.get(key, lambda progress: _ordering(space, block, k, optimal, seed, progress), label=label, unit="steps")
 
 
+def micro_clusters(space: PairSpace, block: str, seed: int = 0, progress: Callable[..., None] = _nothing):
+    """The two-level method's first level: (used micro-cluster ids, micro-cluster of each shown
+    pair (0..len(used)-1), condensed distances between their centres in the full metric, the
+    number of leading directions k-means ran in).
+
+    Products in the embeddings' precision, sums in float64. The full (M, D) features are never
+    formed: k-means needs only their leading columns (T·V_lead·Λ_lead^½, :func:`leading_metric`),
+    and since the features are linear in the rows, a micro-cluster's centre is the features of
+    its rows' mean t̄, so the centres' distances are ‖t̄_a − t̄_b‖_C (:func:`centre_distances`)."""
+    if block not in BLOCKS:
+        raise ValueError(f"block must be one of {BLOCKS}, got {block!r}")
+    rows_mod, cols_mod = block.split("-")
+    m, d = space.m, space.dim
+    dt = np.dtype(np.float64) if space.array(rows_mod).dtype == np.float64 else np.dtype(np.float32)
+    gram = _gram(space, cols_mod, dt)
+    fit_rows = np.sort(np.random.default_rng(seed).choice(m, size=min(m, KMEANS_SAMPLE), replace=False))
+    fit_t = np.concatenate([gather(space.array(rows_mod), rows).astype(dt, copy=False) for _s, _e, rows in space.chunks(fit_rows)])
+    row_gram = (fit_t.T @ fit_t).astype(np.float64)
+    progress(1, 5)
+    lam, vec = leading_metric(gram, row_gram)
+    to_lead = (vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]).astype(dt)
+    micro = min(MICRO_CLUSTERS, m)
+    centres_lead = lloyd_kmeans(fit_t @ to_lead, micro, seed)
+    progress(3, 5)
+    assign = np.empty(m, np.int64)
+    sums = np.zeros((micro, d))
+    if fit_rows.size == m:  # the sample is every row: no second read
+        blocks = ((s, min(s + CHUNK_ROWS, m), fit_t[s : s + CHUNK_ROWS]) for s in range(0, m, CHUNK_ROWS))
+    else:
+        blocks = ((s, e, gather(space.array(rows_mod), rows).astype(dt, copy=False)) for s, e, rows in space.chunks())
+    for s, e, t in blocks:  # one pass: nearest centre, and the rows' sums per micro-cluster
+        assign[s:e] = nearest(t @ to_lead, centres_lead)
+        sums += _members(assign[s:e], micro) @ t.astype(np.float64)
+    counts = np.bincount(assign, minlength=micro)
+    used = np.unique(assign)
+    means = sums[used] / counts[used][:, None]
+    return used, np.searchsorted(used, assign), centre_distances(means, gram), int(lam.size)
+
+
+def centre_distances(means: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """Condensed distances ‖t̄_a − t̄_b‖_C = ((t̄_a − t̄_b)ᵀ C (t̄_a − t̄_b))^½ between the rows' means
+    of the micro-clusters: the Euclidean distances of their centres in the full metric, from one
+    small Gram matrix t̄ C t̄ᵀ (float64)."""
+    g = means @ gram @ means.T
+    sq = np.diag(g)
+    iu = np.triu_indices(means.shape[0], k=1)
+    return np.sqrt(np.clip(sq[iu[0]] + sq[iu[1]] - 2.0 * g[iu], 0.0, None))
+
+
 def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, progress) -> ClusterOrdering:
     m = space.m
     if m == 1:
         z = np.zeros(1, np.int64)
         return ClusterOrdering(z, z, (z,), k, "complete", optimal)
-    feats = block_features(space, block, lambda d, t: progress(d, 5))
     if m <= LINKAGE_EXACT_UP_TO:
+        feats = block_features(space, block, lambda d, t: progress(d, 5))
         dist = pdist(feats)
         progress(3, 5)
         return ordering_from_tree(sch.linkage(dist, method="complete"), dist, k, optimal, "complete")
-    micro = min(MICRO_CLUSTERS, m)
-    lead = leading_dims(feats)
-    fit_rows = np.sort(np.random.default_rng(seed).choice(m, size=min(m, KMEANS_SAMPLE), replace=False))
-    centres_lead = lloyd_kmeans(np.ascontiguousarray(feats[fit_rows][:, lead], dtype=np.float32), micro, seed)
-    progress(3, 5)
-    assign = np.concatenate([nearest(np.ascontiguousarray(feats[s : s + CHUNK_ROWS][:, lead], dtype=np.float32), centres_lead)
-                             for s in range(0, m, CHUNK_ROWS)]).astype(np.int64)
-    counts = np.bincount(assign, minlength=micro)
-    sums = np.zeros((micro, feats.shape[1]))
-    for s in range(0, m, CHUNK_ROWS):  # the micro-clusters' centres in the full metric
-        sums += _members(assign[s : s + CHUNK_ROWS], micro) @ feats[s : s + CHUNK_ROWS].astype(np.float64)
-    used = np.unique(assign)
-    centres = sums[used] / counts[used][:, None]
-    micro_of = np.searchsorted(used, assign)  # 0..len(used)-1 per pair
+    used, micro_of, dist, lead = micro_clusters(space, block, seed, progress)
     if used.size == 1:
         micro_cluster = np.zeros(1, np.int64)
         leaf_rank = np.zeros(1, np.int64)
     else:
-        dist = pdist(centres)
         tree = sch.linkage(dist, method="complete")
         if optimal:
             tree = sch.optimal_leaf_ordering(tree, dist)
@@ -179,7 +268,7 @@ def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, pr
     order = np.lexsort((np.arange(m), leaf_rank[micro_of], cluster)).astype(np.int64)
     n_clusters = int(cluster.max()) + 1
     members = tuple(order[cluster[order] == r] for r in range(n_clusters))
-    method = f"complete on {used.size} k-means micro-clusters (fitted in the {lead.size} leading directions)"
+    method = f"complete on {used.size} k-means micro-clusters (fitted in the {lead} leading directions)"
     return ClusterOrdering(order, cluster.astype(np.int64), members, k, method, optimal)
 
 
