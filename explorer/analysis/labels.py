@@ -56,41 +56,29 @@ def ranked_ngrams(captions: Sequence[str], top: int | None = None, max_n: int = 
     later in the (length, count) order contains it with count >= c. If any longer n-gram contains
     `a`, then so does one with n words (when `a` sits inside words, e.g. "man" in "woman") or n+1
     words (when it sits on word boundaries), with a count at least as high, since every
-    occurrence of the longer one holds one of the shorter. So: drop `a` when an (n+1)-gram
-    starting or ending with it has its count (one dictionary pass), and otherwise compare it
-    only with the n- and (n+1)-word n-grams of count >= c.
+    occurrence of the longer one holds one of the shorter. So a candidate, taken in the final
+    order until `top` are kept, is compared only with the n- and (n+1)-word n-grams.
     """
     grams = ngram_counts(captions, max_n)
-    # the article's first ordering: by (length of the text, count), ascending, stable
-    by_len = sorted(grams, key=lambda g: (len(g[1]), g[0]))
-    position = {text: i for i, (_, text) in enumerate(by_len)}
-    count_of = {text: c for c, text in grams}
+    # the article's first ordering is by (length of the text, count), ascending, stable over the
+    # first occurrence: "later in that order" is a comparison of (length, count, first occurrence)
+    by_words: dict[int, list[tuple[int, int, int, str]]] = {}
+    for i, (c, text) in enumerate(grams):
+        by_words.setdefault(text.count(" ") + 1, []).append((len(text), c, i, text))
 
-    # aligned containment: the (n+1)-grams "w a" and "a w" contain a; their count is <= count(a),
-    # so they exclude a exactly when their count equals it
-    excluded: set[str] = set()
-    by_words: dict[int, list[tuple[int, str]]] = {}
-    for c, text in grams:
-        words = text.split(" ")
-        by_words.setdefault(len(words), []).append((c, text))
-        if len(words) > 1:
-            for part in (" ".join(words[1:]), " ".join(words[:-1])):
-                if count_of.get(part) == c:
-                    excluded.add(part)
-
-    def contained_elsewhere(text: str, count: int) -> bool:
-        n = text.count(" ") + 1
-        p = position[text]
+    def contained_elsewhere(text: str, count: int, i: int) -> bool:
+        n, key = text.count(" ") + 1, (len(text), count, i)
         for k in (n, n + 1):
-            for c2, other in by_words.get(k, ()):
-                if c2 >= count and other != text and position[other] > p and text in other:
+            for other in by_words.get(k, ()):
+                if other[1] >= count and other[:3] > key and text in other[3]:
                     return True
         return False
 
-    # final order: count descending, stable over by_len
+    # final order: count descending, stable over the first ordering
     out: list[tuple[str, int]] = []
-    for count, text in sorted(by_len, key=lambda g: -g[0]):
-        if text in excluded or contained_elsewhere(text, count):
+    for i in sorted(range(len(grams)), key=lambda i: (-grams[i][0], len(grams[i][1]), i)):
+        count, text = grams[i]
+        if contained_elsewhere(text, count, i):
             continue
         out.append((text, count))
         if top is not None and len(out) >= top:
