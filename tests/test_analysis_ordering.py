@@ -133,3 +133,17 @@ def test_ngram_counts_equal_scikit_learns_count_vectorizer():
             except ValueError:  # only stop words
                 expected = []
             assert ngram_counts(caps, max_n) == expected, (caps, max_n)
+
+
+def test_ngram_counts_stay_exact_when_the_vocabulary_starts_over(monkeypatch):
+    from explorer.analysis import labels
+
+    monkeypatch.setattr(labels, "ANALYSED_CACHE", 5)
+    first = ["red car on a road", "red car", "blue sky"]
+    expected = labels.ngram_counts(first)
+    for _ in range(3):  # each call past the cap clears the ids and the analysed captions
+        assert labels.ngram_counts(["a dog runs", "a cat sleeps", "dog and cat"]) == [(2, "dog"), (1, "runs"), (1, "dog runs"),
+                                                                                       (2, "cat"), (1, "sleeps"), (1, "cat sleeps"),
+                                                                                       (1, "dog cat")]
+        assert labels.ngram_counts(first) == expected
+    assert len(labels.VOCABULARY.captions) <= 5

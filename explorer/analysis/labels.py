@@ -10,9 +10,10 @@ by " | ".
 from __future__ import annotations
 
 import re
-from collections import Counter
+import threading
 from collections.abc import Sequence
-from functools import lru_cache
+
+import numpy as np
 
 #: scikit-learn's CountVectorizer defaults, which the article's labels were made with
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -25,27 +26,68 @@ def _stop_words() -> frozenset[str]:
     return ENGLISH_STOP_WORDS
 
 
-@lru_cache(maxsize=ANALYSED_CACHE)
-def caption_ngrams(caption: str, max_n: int = 77) -> tuple[str, ...]:
+def caption_ngrams(caption: str, max_n: int = 77) -> list[str]:
     """The word n-grams (n = 1..max_n) of one caption exactly as CountVectorizer(ngram_range=(1,
     max_n), stop_words="english") analyses it: lower-cased, tokens of two or more word characters,
-    stop words removed, then every unigram, every bigram, … in order. Cached per caption, so a new
-    clustering of the same captions (another model, k or block) does not analyse them again."""
+    stop words removed, then every unigram, every bigram, … in order."""
     stop = _stop_words()
     words = [w for w in TOKEN.findall(caption.lower()) if w not in stop]
     out = list(words)
     for n in range(2, min(max_n, len(words)) + 1):
         out.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
-    return tuple(out)
+    return out
+
+
+class _Vocabulary:
+    """Every n-gram seen gets an integer id; a caption's analysis is kept as an id array (about
+    ANALYSED_CACHE captions, then both start over before a count), so a new clustering of the same captions
+    (another model, k or block) counts with numpy instead of analysing and hashing strings again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.terms: list[str] = []
+        self.captions: dict[tuple[str, int], np.ndarray] = {}
+
+    def of(self, caption: str, max_n: int) -> np.ndarray:
+        key = (caption, max_n)
+        got = self.captions.get(key)
+        if got is not None:
+            return got
+        grams = caption_ngrams(caption, max_n)
+        with self.lock:
+            ids, terms = self.ids, self.terms
+            out = np.empty(len(grams), np.int64)
+            for k, g in enumerate(grams):
+                i = ids.get(g)
+                if i is None:
+                    i = ids[g] = len(terms)
+                    terms.append(g)
+                out[k] = i
+            self.captions[key] = out
+            return out
+
+
+VOCABULARY = _Vocabulary()
 
 
 def ngram_counts(captions: Sequence[str], max_n: int = 77) -> list[tuple[int, str]]:
     """(count, n-gram) over the captions in order of first occurrence (CountVectorizer's
     vocabulary order; the same counts, without building its sparse matrix)."""
-    counts: Counter[str] = Counter()
-    for c in captions:
-        counts.update(caption_ngrams(str(c), max_n))
-    return [(n, term) for term, n in counts.items()]
+    with VOCABULARY.lock:  # one consistent vocabulary for the whole count
+        if len(VOCABULARY.captions) + len(captions) > ANALYSED_CACHE:
+            VOCABULARY.clear()
+        arrays = [VOCABULARY.of(str(c), max_n) for c in captions]
+        terms = VOCABULARY.terms
+    ids = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+    if ids.size == 0:
+        return []
+    uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    return [(int(counts[k]), terms[int(uniq[k])]) for k in order]
 
 
 def ranked_ngrams(captions: Sequence[str], top: int | None = None, max_n: int = 77) -> list[tuple[str, int]]:
