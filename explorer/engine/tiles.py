@@ -156,13 +156,14 @@ def pair_diagonal(shown: Shown, t: Tile) -> tuple[np.ndarray, np.ndarray, np.nda
         rb = np.searchsorted(t.y_edges, r[inside], side="right") - 1
         cb = np.searchsorted(t.x_edges, c[inside], side="right") - 1
         width = t.x_edges.size - 1
-        key = rb * width + cb
-        uniq, inv = np.unique(key, return_inverse=True)
-        total = np.bincount(inv, weights=sims[q[inside]])
-        count = np.bincount(inv)
+        key = rb * width + cb  # < P·Q pixels: counted by bincount, no sort of the M keys
+        pixels = width * (t.y_edges.size - 1)
+        count = np.bincount(key, minlength=pixels)
+        total = np.bincount(key, weights=sims[q[inside]], minlength=pixels)
+        uniq = np.flatnonzero(count)
         rows.append(uniq // width)
         cols.append(uniq % width)
-        vals.append(total / count)
+        vals.append(total[uniq] / count[uniq])
     if not vals:
         empty = np.zeros(0)
         return empty.astype(np.int64), empty.astype(np.int64), empty
