@@ -27,7 +27,7 @@ from typing import Any
 import holoviews as hv
 import numpy as np
 
-from ..engine.colour import shown_range, visible_limits
+from ..engine.colour import flat_quadrants_note, quadrant_ranges, shown_range, visible_limits
 from .feed import Feed, params_of
 from .hover import TOOLTIP, HoverLookup, tile_lookup
 from .marks import DIM_ALPHA, DIM_COLOR, selection_marks
@@ -80,7 +80,8 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     diag = None
     if kind == "similarity" and state.look.pair_diagonal and not t.exact_cells:
         diag = pair_diagonal(state.shown(m, shared), t)
-    extra = {"aggregation": t.how, "color_range": used, "clim": [float(clim[0]), float(clim[1])], "tile_note": t.note}
+    extra = {"aggregation": t.how, "color_range": used, "clim": [float(clim[0]), float(clim[1])], "tile_note": t.note,
+             "quadrant_note": quadrant_note(t, int(state.active_indices().size), clim) if kind == "similarity" else ""}
     if shared and used == "data":
         extra["clim_shared_by"] = list(state.shown_compare_models())
     prov = provenance_dict(state, m, kind, **extra)
@@ -96,6 +97,16 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
         value["mean_abs"] = float(state.numbers(m, recall=False)["in_modal_difference"])
     value["hover"] = tile_lookup(state, m, kind, t, value["display_pairs"])
     return value
+
+
+def quadrant_note(t: Any, m: int, clim: tuple[float, float]) -> str:
+    """What the provenance line says of the quadrants that read as one flat colour under `clim`
+    (explorer.engine.colour.flat_quadrants_note; '' when none does). One colour scale for the
+    whole matrix on purpose: the gap between the in-modal and the cross-modal quadrants is what it
+    shows, and per-quadrant scales would hide it."""
+    xa, xb, ya, yb = t.window
+    cells = ((xb - xa) / max(t.x_edges.size - 1, 1)) * ((yb - ya) / max(t.y_edges.size - 1, 1))
+    return flat_quadrants_note(quadrant_ranges(t.values, t.x_edges, t.y_edges, m), clim, cells, t.how)
 
 
 def matrix_side(value: dict[str, Any]) -> int:
