@@ -14,7 +14,8 @@ pairs stay visible zoomed out however large the source), cluster boxes and label
 colours), and the tapped cell.
 
 Tapping a cell publishes both items and the value in ``interaction.inspected`` (shown by
-:func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.
+:func:`explorer.views.selection.inspect_panel`); a tap inside a cluster's box also selects that
+cluster (as its legend entry does); double-tapping selects the row's pair.
 
 :func:`heatmap_data` (a dict) and :func:`heatmap_overlay` (its HoloViews elements) are the
 builders the app, the notebook and the static report share.
@@ -486,9 +487,21 @@ def cell_from_xy(x: float, y: float, n: int) -> tuple[int, int] | None:
     return None
 
 
+def cluster_at(boundaries: Any, m: int, row: int, col: int) -> int | None:
+    """The cluster (0-based, display order) whose box holds cell (row, col) in any quadrant of a
+    matrix of blocks of m rows (the boxes of :func:`cluster_box_rows`), or None."""
+    b = np.asarray(boundaries, dtype=np.int64)
+    if b.size < 2 or m <= 0:
+        return None
+    r, c = int(row) % m, int(col) % m
+    cr, cc = (int(np.searchsorted(b, v, side="right")) - 1 for v in (r, c))
+    return cr if cr == cc and 0 <= cr < b.size - 1 else None
+
+
 def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool = False,
                         kind: str = "similarity") -> tuple[hv.streams.Stream, ...]:
-    """Tap → state.inspect_cell (both items + value); double tap → select the row's pair."""
+    """Tap → state.inspect_cell (both items + value), and a tap inside a cluster's box selects
+    that cluster's pairs (as its legend entry does); double tap → select the row's pair."""
     tap = hv.streams.Tap(source=source, x=None, y=None)
     dtap = hv.streams.DoubleTap(source=source, x=None, y=None)
 
@@ -498,8 +511,15 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
     def on_tap(x=None, y=None):
         try:
             cell = cell_from_xy(x, y, size())
-            if cell is not None:
-                state.inspect_cell(model, cell[0], cell[1], shared, kind)
+            if cell is None:
+                return
+            state.inspect_cell(model, cell[0], cell[1], shared, kind)
+            om = state.order_model(model, shared)
+            o = state.ordering(om)
+            if o is not None:
+                c = cluster_at(o.boundaries, int(state.active_indices().size), cell[0], cell[1])
+                if c is not None:
+                    state.select_cluster(om, c)
         except Exception as exc:  # shown where the items would be
             state.interaction.inspected = {"kind": "error", "message": f"could not inspect that cell: {exc}"}
 

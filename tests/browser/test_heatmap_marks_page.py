@@ -1,16 +1,19 @@
 """What is drawn around the served similarity heatmap (``python -m explorer serve --source synthetic:1500``):
 the probe's strip beside it shows nothing until a probe is set (no empty outlined box) and
-appears without moving the heatmap."""
+appears without moving the heatmap; a tap inside a cluster's box selects that cluster, as its
+legend entry does."""
 
 from __future__ import annotations
 
 import io
+import re
 import sys
 
 import numpy as np
 import pytest
 from conftest import keep_log_on_failure, start_server, stop_server, wait_for_app
 from test_explorer_page import wait_until
+from test_real_sources import click_checkbox
 
 N_PAIRS = 1500
 
@@ -68,3 +71,31 @@ def test_the_probe_strip_is_blank_until_a_probe_is_set(open_page, synthetic_serv
     finally:
         if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
             keep_log_on_failure(synthetic_server, artifacts_dir, "heatmap-marks")
+
+
+def test_a_tap_inside_a_clusters_box_selects_the_cluster(open_page, synthetic_server, artifacts_dir, request):
+    page, rec = open_page(synthetic_server.url)
+    try:
+        wait_for_app(page)
+        click_checkbox(page, "cluster matrix by similarity")
+        buttons = page.locator(".bx-heatmap ~ * .bx-cluster-button button, .bx-cluster-legend-box .bx-cluster-button button")
+        wait_until(lambda: buttons.count() >= 10, what="the cluster legend")
+        sizes = [int(re.search(r"\((\d+)\)\s*$", t.strip()).group(1)) for t in buttons.all_inner_texts()[:10]]
+        assert sum(sizes) == N_PAIRS, sizes
+        page.wait_for_timeout(1500)  # the clustered tile drawn
+        frame = page.evaluate(FRAMES_JS)["heatmap"]
+        # the middle of cluster 2's box in the image–text quadrant (display order: cluster 1's pairs first)
+        row = sizes[0] + sizes[1] / 2
+        col = N_PAIRS + row
+        x = frame["x"] + frame["width"] * (col + 0.5) / (2 * N_PAIRS)
+        y = frame["y"] + frame["height"] * (row + 0.5) / (2 * N_PAIRS)
+        page.mouse.click(x, y)
+        selection = page.locator(".bx-selection").first
+        wait_until(lambda: f"{sizes[1]} selected pair" in selection.inner_text(), what=f"cluster 2's {sizes[1]} pairs selected")
+        page.screenshot(path=str(artifacts_dir / "cluster-box-tapped.png"))
+        inspected = page.locator(".bx-inspect").first.inner_text()
+        assert "pair" in inspected, f"the tapped cell is inspected too: {inspected!r}"
+        assert rec.page_errors == []
+    finally:
+        if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
+            keep_log_on_failure(synthetic_server, artifacts_dir, "heatmap-marks-cluster")
