@@ -139,3 +139,56 @@ def test_a_moving_mouse_is_looked_up_once_per_throttle_interval_with_its_latest_
     assert f"<b>pair {int(frame['pair_id'].iloc[35]):,}</b>" in sc.hover.pane.object  # the latest position won
     sc.hover.stream.event(x=1e6, y=1e6)
     assert len(doc.callbacks) == 2
+
+
+def test_the_pane_clears_when_the_pointer_leaves_the_plot(monkeypatch):
+    import panel as pn
+
+    from explorer.views import scatter_hover
+
+    state = ExplorerState(make_source(n=30))
+    state.look.datashade_above = 10
+    sc = projection_scatter(state, "A", size=300)
+    render(sc)
+    frame = sc.feed.value["frame"]
+    x, y = float(frame["x"].iloc[3]), float(frame["y"].iloc[3])
+    sc.hover.stream.event(x=x, y=y)
+    assert f"<b>pair {int(frame['pair_id'].iloc[3]):,}</b>" in sc.hover.pane.object
+    sc.hover.leave.event(x=x, y=y)  # MouseLeave reports the last position inside the plot
+    assert sc.hover.pane.object == HINT
+    # a move delivered just after the leave (sent before it) does not bring the item back ...
+    sc.hover.stream.event(x=x, y=y + 1e-9)
+    assert sc.hover.pane.object == HINT
+    # ... a move after the grace period does; served, a pending lookup after a leave shows the hint
+    monkeypatch.setattr(scatter_hover, "LEAVE_GRACE_S", 0.0)
+    sc.hover.stream.event(x=x, y=y)
+    assert f"<b>pair {int(frame['pair_id'].iloc[3]):,}</b>" in sc.hover.pane.object
+
+    class Doc:
+        session_context = object()
+        callbacks: list = []
+
+        def add_timeout_callback(self, cb, ms):
+            self.callbacks.append(cb)
+
+    doc = Doc()
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: doc))
+    sc.hover.stream.event(x=float(frame["x"].iloc[5]), y=float(frame["y"].iloc[5]))
+    sc.hover.leave.event(x=x, y=y)
+    doc.callbacks[0]()
+    assert sc.hover.pane.object == HINT
+
+
+def test_sessions_share_one_k_d_tree_per_projection():
+    """Two sessions (two states) on one source: the hover's tree is built once and shared."""
+    trees = []
+    for _ in range(2):
+        state = ExplorerState(source="synthetic:40:8")
+        state.look.datashade_above = 10
+        sc = projection_scatter(state, size=300)
+        render(sc)
+        trees.append(sc.feed.value["index"])
+    assert trees[0] is not None and trees[0] is trees[1]
+    assert trees[0].n == 80
+    other = ExplorerState(source="synthetic:40:8", alpha=0.7)  # closing the gap moves the points: another tree
+    assert other.projection_index() is not trees[0]

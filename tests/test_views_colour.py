@@ -129,3 +129,59 @@ def test_visible_limits_of_one_cell_and_of_nothing():
     assert lo < 0.3 < hi and hi - lo == pytest.approx(1e-3)
     assert visible_limits(np.full((2, 2), np.nan)) is None
     assert visible_limits(np.array([0.1, -0.4]), "difference") == pytest.approx((-0.397, 0.397))  # ±p99 of |D|
+
+
+def test_quadrant_ranges_take_each_quadrants_own_pixels_without_its_diagonal():
+    from explorer.engine.colour import quadrant_ranges
+
+    m = 6  # a 12×12 matrix drawn at one cell per pixel: each quadrant a constant plus its diagonal
+    g = np.zeros((12, 12))
+    g[:6, :6], g[:6, 6:], g[6:, :6], g[6:, 6:] = 0.5, 0.1, 0.2, 0.6
+    idx = np.arange(6)
+    for qr, qc in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        g[qr * m + idx, qc * m + idx] = 1.0  # self-similarity and matched pairs: left out
+    edges = np.arange(13)
+    r = quadrant_ranges(g, edges, edges, m)
+    assert {k: v[:2] for k, v in r.items()} == {"image–image": (0.5, 0.5), "image–text": (0.1, 0.1), "text–image": (0.2, 0.2),
+                                                 "text–text": (0.6, 0.6)}
+    assert r["image–text"][2] == 30  # 36 pixels, 6 on the diagonal
+    # 4 pixels of 3 cells each: the pixels straddling M (none here) and those holding a diagonal cell are left out
+    coarse = np.array([0, 3, 6, 9, 12])
+    r = quadrant_ranges(np.arange(16.0).reshape(4, 4), coarse, coarse, m)
+    assert {k: v[2] for k, v in r.items()} == {"image–image": 2, "image–text": 2, "text–image": 2, "text–text": 2}
+    assert r["image–text"][:2] == pytest.approx((np.percentile([3.0, 6.0], 1), np.percentile([3.0, 6.0], 99)))
+    odd = np.array([0, 2, 4, 8, 10, 12])  # the middle pixel straddles M = 6: in no quadrant
+    got = {k: v[2] for k, v in quadrant_ranges(np.zeros((5, 5)), odd, odd, m).items()}
+    assert got == {"image–image": 2, "image–text": 3, "text–image": 3, "text–text": 2}
+
+
+def test_a_flat_quadrant_is_named_with_its_values_and_share_of_the_colour_range():
+    from explorer.engine.colour import flat_quadrants_note
+
+    ranges = {"image–image": (0.47, 0.48, 100), "image–text": (0.1, 0.4, 100)}
+    note = flat_quadrants_note(ranges, (0.15, 0.48), cells_per_pixel=250_000)
+    assert "image–image 0.470…0.480 (3 %)" in note and "image–text" not in note
+    assert "250,000 cells" in note and "zoom in" in note
+    assert "cells" not in flat_quadrants_note(ranges, (0.15, 0.48), cells_per_pixel=1.0)  # the cells themselves
+    assert flat_quadrants_note({"image–text": (0.1, 0.4, 9)}, (0.15, 0.48)) == ""
+
+
+def test_the_heatmaps_provenance_says_which_quadrants_read_as_one_colour():
+    """Synthetic data (issue: a white image–image quadrant under 'data p1–p99'): the in-modal cells
+    vary (exact cells spread over ~0.3), but zoomed out each pixel is the mean of hundreds of cells,
+    so the quadrant's pixels span a few % of the one colour scale; the provenance line says so."""
+    from explorer.engine.colour import quadrant_ranges
+    from explorer.views.heatmap import heatmap_data
+
+    st = ExplorerState(source="synthetic:2000")
+    v = heatmap_data(st, None, size=100)
+    t, (lo, hi) = v["tile"], v["clim"]
+    r = quadrant_ranges(t.values, t.x_edges, t.y_edges, 2000)
+    ii = r["image–image"]
+    assert (ii[1] - ii[0]) < 0.1 * (hi - lo), (ii, v["clim"])  # flat under the whole-matrix scale ...
+    assert f"image–image {ii[0]:.3f}…{ii[1]:.3f}" in v["provenance_text"] and "1,600 cells" in v["provenance_text"]
+    # ... but the cells are not: a zoom to single cells of that quadrant spreads them over much of the range
+    cells = st.tile(None, "similarity", x_range=(99.5, 199.5), y_range=(299.5, 399.5), width=100, height=100)
+    assert cells.exact_cells and np.ptp(np.percentile(cells.values, [1, 99])) > 0.3 * (hi - lo)
+    st.order.param.update(cluster=True, k=4)  # clustered, the quadrants show structure: nothing to say
+    assert "nearly one colour" not in heatmap_data(st, None, size=100)["provenance_text"]

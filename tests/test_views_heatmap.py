@@ -187,6 +187,38 @@ def test_tap_inspects_both_items_marks_the_cell_and_double_tap_selects_the_row(s
     assert state.interaction.inspected is info
 
 
+def test_a_tap_inside_a_clusters_box_selects_that_cluster(state):
+    """As its legend entry does (state.select_cluster); a tap outside every box selects nothing
+    new; the tapped cell is inspected either way."""
+    from explorer.views.heatmap import cluster_at
+
+    assert cluster_at([0, 3, 10], 10, 1, 2) == 0 and cluster_at([0, 3, 10], 10, 11, 12) == 0  # image–image, text–text
+    assert cluster_at([0, 3, 10], 10, 4, 19) == 1 and cluster_at([0, 3, 10], 10, 2, 5) is None
+    assert cluster_at([], 10, 1, 1) is None
+    state.order.param.update(cluster=True, k=3)
+    hm = similarity_heatmap(state, "A")
+    render(hm)
+    tap, _ = hm.cell_streams
+    o = state.ordering("A")
+    b = o.boundaries
+    big = int(np.argmax(np.diff(b)))  # a cluster of at least two pairs: an off-diagonal cell inside its box
+    a = int(b[big])
+    tap.event(x=float(10 + a + 1), y=float(a))  # image–text quadrant, inside the box
+    assert state.interaction.selected_pairs == state.cluster_pairs("A", big)
+    assert (state.interaction.inspected["row"], state.interaction.inspected["col"]) == (a, 10 + a + 1)
+    other = (big + 1) % len(o.members)
+    tap.event(x=float(b[other]), y=float(10 + b[other]))  # text–image quadrant, the other cluster's box
+    assert state.interaction.selected_pairs == state.cluster_pairs("A", other)
+    before = list(state.interaction.selected_pairs)
+    outside = next((r, c) for r in range(10) for c in range(10) if cluster_at(b, 10, r, c) is None)
+    tap.event(x=float(outside[1]), y=float(outside[0]))  # outside every box: inspected, the selection stays
+    assert state.interaction.selected_pairs == before and state.interaction.inspected["row"] == outside[0]
+    state.order.cluster = False  # no boxes: a tap only inspects
+    state.interaction.selected_pairs = []
+    tap.event(x=1.0, y=1.0)
+    assert state.interaction.selected_pairs == []
+
+
 def test_cell_from_xy():
     assert cell_from_xy(0.49, -0.49, 4) == (0, 0)
     assert cell_from_xy(3.4, 3.4, 4) == (3, 3)

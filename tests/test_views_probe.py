@@ -137,6 +137,23 @@ def test_strip_and_points_change_with_the_query(synthetic):
     np.testing.assert_allclose(st.probe_axis("A"), np.concatenate([sims.image[order], sims.text[order]]))
 
 
+def test_the_strip_draws_nothing_without_a_probe(synthetic):
+    """No probe: no outlined empty box beside the heatmap (no frame, no image, no hover), in a
+    column of the same width, so a probe's strip does not move the heatmap."""
+    st = synthetic
+    hm = similarity_heatmap(st, "A", size=30)
+    render(hm)
+    strip = probe_strip(st, hm, 30)
+    fig = strip.figure
+    width = fig.frame_width
+    assert fig.outline_line_color is None and strip.glyph.visible is False
+    st.probe.query = "#2"
+    assert fig.outline_line_color is not None and strip.glyph.visible is True
+    assert fig.frame_width == width
+    st.probe.query = ""
+    assert fig.outline_line_color is None and strip.glyph.visible is False
+
+
 def test_scatter_points_coloured_by_probe_similarity(synthetic):
     st = synthetic
     st.probe.query = "#4"

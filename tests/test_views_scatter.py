@@ -314,7 +314,8 @@ def test_selections_and_zooms_reach_the_scatter_from_the_browser(state):
     assert callbacks_of(render(projection_scatter(state, "A"))) == ["Selection1DCallback"]
     state.look.datashade_above = 5
     assert sorted(callbacks_of(render(projection_scatter(state, "A")))) == [
-        "BoundsCallback", "PlotSizeCallback", "PointerXYCallback", "RangeXYCallback", "TapCallback"]  # the pointer: the hover
+        "BoundsCallback", "MouseLeaveCallback", "PlotSizeCallback", "PointerXYCallback", "RangeXYCallback",
+        "TapCallback"]  # the pointer and its leaving: the hover
 
 
 def test_the_same_window_is_rasterized_once(state, monkeypatch):

@@ -139,3 +139,60 @@ def describe(color_range: str, clim: tuple[float, float]) -> str:
     if color_range == "visible":
         return f"{p} of the cells shown (zoomed out: {lo:.2f} … {hi:.2f})"
     return f"data {p}: {lo:.2f} … {hi:.2f}"
+
+
+# -- quadrants -----------------------------------------------------------------------------------
+#: (name, row block, column block) of the 2M×2M similarity matrix's quadrants
+QUADRANTS = (("image–image", 0, 0), ("image–text", 0, 1), ("text–image", 1, 0), ("text–text", 1, 1))
+#: a quadrant whose pixels (p1–p99) span less than this share of the colour range reads as one flat colour
+FLAT_SHARE = 0.10
+
+
+def _blocks(edges: np.ndarray, m: int) -> np.ndarray:
+    """Block (0 first half, 1 second half, −1 straddling M) of each pixel between `edges`."""
+    return np.where(edges[1:] <= m, 0, np.where(edges[:-1] >= m, 1, -1))
+
+
+def quadrant_ranges(values: np.ndarray, x_edges: np.ndarray, y_edges: np.ndarray, m: int,
+                    q: tuple[float, float] = DATA_PERCENTILES) -> dict[str, tuple[float, float, int]]:
+    """{quadrant: (p_lo, p_hi, pixels)} of the finite pixels of a similarity tile lying wholly in
+    each quadrant of the 2M×2M matrix, leaving out the pixels straddling row/column M and those
+    holding a diagonal cell of their quadrant (self-similarity, or a matched pair: drawn apart).
+    Quadrants without such pixels are absent."""
+    v = np.asarray(values, dtype=np.float64)
+    xe, ye = np.asarray(x_edges, dtype=np.int64), np.asarray(y_edges, dtype=np.int64)
+    cb, rb = _blocks(xe, m), _blocks(ye, m)
+    out: dict[str, tuple[float, float, int]] = {}
+    for name, qr, qc in QUADRANTS:
+        rows, cols = np.flatnonzero(rb == qr), np.flatnonzero(cb == qc)
+        if rows.size == 0 or cols.size == 0:
+            continue
+        # cell ranges within the quadrant: a pixel holds a diagonal cell when its row and column ranges overlap
+        r0, r1 = ye[rows] - qr * m, ye[rows + 1] - qr * m
+        c0, c1 = xe[cols] - qc * m, xe[cols + 1] - qc * m
+        diagonal = (r0[:, None] < c1[None, :]) & (c0[None, :] < r1[:, None])
+        block = v[np.ix_(rows, cols)][~diagonal]
+        block = block[np.isfinite(block)]
+        if block.size:
+            lo, hi = np.percentile(block, q)
+            out[name] = (float(lo), float(hi), int(block.size))
+    return out
+
+
+def flat_quadrants_note(ranges: dict[str, tuple[float, float, int]], clim: tuple[float, float], cells_per_pixel: float = 1.0,
+                        how: str = "mean", share: float = FLAT_SHARE) -> str:
+    """One sentence naming the quadrants whose pixels span less than `share` of the colour range
+    `clim` (they read as one flat colour; real data, not hidden): their p1–p99 values and share,
+    and, when a pixel averages many cells, how to see the cells' spread. '' when none is flat."""
+    span = float(clim[1]) - float(clim[0])
+    if not ranges or not np.isfinite(span) or span <= 0:
+        return ""
+    flat = [(name, lo, hi) for name, (lo, hi, _) in ranges.items() if (hi - lo) < share * span]
+    if not flat:
+        return ""
+    what = ", ".join(f"{name} {lo:.3f}…{hi:.3f} ({100 * (hi - lo) / span:.0f} %)" for name, lo, hi in flat)
+    text = f"nearly one colour at this zoom (p1–p99 of the quadrant's pixels, share of the colour range): {what}"
+    if cells_per_pixel > 1.0:
+        text += (f"; each pixel is the {how} of about {cells_per_pixel:,.0f} cells: zoom in, or choose 'visible' colours, "
+                 "to see the cells' spread")
+    return text

@@ -36,6 +36,12 @@ class PointIndex:
     def n(self) -> int:
         return int(self.x.size)
 
+    def __memo_bytes__(self) -> int:  # explorer.engine.memo: the coordinates and the tree's points, indices and nodes
+        held = self.x.nbytes + self.y.nbytes
+        if self.tree is not None:
+            held += self.tree.data.nbytes + self.tree.indices.nbytes + 64 * max(self.n // 8, 1)
+        return int(held)
+
 
 def point_index(x: np.ndarray, y: np.ndarray) -> PointIndex:
     """The index of the points (x[i], y[i]) (non-finite points are never found)."""

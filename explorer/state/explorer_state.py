@@ -425,6 +425,23 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, ColourScales, param.Paramet
 
         return MEMO.get(key, compute)
 
+    def projection_index(self, model: str | None = None):
+        """The k-d tree of :meth:`projection_frame`'s points (explorer.engine.nearest: the
+        rasterized scatter's hover), built once per frame and shared by every session of the
+        process that shows the same frame (same key as the frame)."""
+        from ..engine.nearest import point_index
+
+        m = self.resolve_model(model)
+        p = self.projection_result(m)
+        cx, cy = self.components(m)
+        key = ("projection_index", self.space(m).key, self.closing(), p.method, p.mode, self.data.seed, cx, cy)
+
+        def compute():
+            frame = self.projection_frame(m)
+            return point_index(frame["x"].to_numpy(), frame["y"].to_numpy())
+
+        return MEMO.get(key, compute)
+
     def faithfulness(self, model: str | None = None, method: str | None = None, mode: str | None = None):
         """Faithfulness of the displayed 2-D projection (explorer.analysis.faithfulness) over the
         shown points (at most 20,000 seeded points of a larger source; the neighbourhood numbers

@@ -14,7 +14,8 @@ pairs stay visible zoomed out however large the source), cluster boxes and label
 colours), and the tapped cell.
 
 Tapping a cell publishes both items and the value in ``interaction.inspected`` (shown by
-:func:`explorer.views.selection.inspect_panel`); double-tapping selects the row's pair.
+:func:`explorer.views.selection.inspect_panel`); a tap inside a cluster's box also selects that
+cluster (as its legend entry does); double-tapping selects the row's pair.
 
 :func:`heatmap_data` (a dict) and :func:`heatmap_overlay` (its HoloViews elements) are the
 builders the app, the notebook and the static report share.
@@ -27,7 +28,7 @@ from typing import Any
 import holoviews as hv
 import numpy as np
 
-from ..engine.colour import shown_range, visible_limits
+from ..engine.colour import flat_quadrants_note, quadrant_ranges, shown_range, visible_limits
 from .feed import Feed, params_of
 from .hover import TOOLTIP, HoverLookup, tile_lookup
 from .marks import DIM_ALPHA, DIM_COLOR, selection_marks
@@ -80,7 +81,8 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     diag = None
     if kind == "similarity" and state.look.pair_diagonal and not t.exact_cells:
         diag = pair_diagonal(state.shown(m, shared), t)
-    extra = {"aggregation": t.how, "color_range": used, "clim": [float(clim[0]), float(clim[1])], "tile_note": t.note}
+    extra = {"aggregation": t.how, "color_range": used, "clim": [float(clim[0]), float(clim[1])], "tile_note": t.note,
+             "quadrant_note": quadrant_note(t, int(state.active_indices().size), clim) if kind == "similarity" else ""}
     if shared and used == "data":
         extra["clim_shared_by"] = list(state.shown_compare_models())
     prov = provenance_dict(state, m, kind, **extra)
@@ -96,6 +98,16 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
         value["mean_abs"] = float(state.numbers(m, recall=False)["in_modal_difference"])
     value["hover"] = tile_lookup(state, m, kind, t, value["display_pairs"])
     return value
+
+
+def quadrant_note(t: Any, m: int, clim: tuple[float, float]) -> str:
+    """What the provenance line says of the quadrants that read as one flat colour under `clim`
+    (explorer.engine.colour.flat_quadrants_note; '' when none does). One colour scale for the
+    whole matrix on purpose: the gap between the in-modal and the cross-modal quadrants is what it
+    shows, and per-quadrant scales would hide it."""
+    xa, xb, ya, yb = t.window
+    cells = ((xb - xa) / max(t.x_edges.size - 1, 1)) * ((yb - ya) / max(t.y_edges.size - 1, 1))
+    return flat_quadrants_note(quadrant_ranges(t.values, t.x_edges, t.y_edges, m), clim, cells, t.how)
 
 
 def matrix_side(value: dict[str, Any]) -> int:
@@ -475,9 +487,21 @@ def cell_from_xy(x: float, y: float, n: int) -> tuple[int, int] | None:
     return None
 
 
+def cluster_at(boundaries: Any, m: int, row: int, col: int) -> int | None:
+    """The cluster (0-based, display order) whose box holds cell (row, col) in any quadrant of a
+    matrix of blocks of m rows (the boxes of :func:`cluster_box_rows`), or None."""
+    b = np.asarray(boundaries, dtype=np.int64)
+    if b.size < 2 or m <= 0:
+        return None
+    r, c = int(row) % m, int(col) % m
+    cr, cc = (int(np.searchsorted(b, v, side="right")) - 1 for v in (r, c))
+    return cr if cr == cc and 0 <= cr < b.size - 1 else None
+
+
 def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool = False,
                         kind: str = "similarity") -> tuple[hv.streams.Stream, ...]:
-    """Tap → state.inspect_cell (both items + value); double tap → select the row's pair."""
+    """Tap → state.inspect_cell (both items + value), and a tap inside a cluster's box selects
+    that cluster's pairs (as its legend entry does); double tap → select the row's pair."""
     tap = hv.streams.Tap(source=source, x=None, y=None)
     dtap = hv.streams.DoubleTap(source=source, x=None, y=None)
 
@@ -487,8 +511,15 @@ def attach_cell_streams(state: Any, source: Any, model: str | None, shared: bool
     def on_tap(x=None, y=None):
         try:
             cell = cell_from_xy(x, y, size())
-            if cell is not None:
-                state.inspect_cell(model, cell[0], cell[1], shared, kind)
+            if cell is None:
+                return
+            state.inspect_cell(model, cell[0], cell[1], shared, kind)
+            om = state.order_model(model, shared)
+            o = state.ordering(om)
+            if o is not None:
+                c = cluster_at(o.boundaries, int(state.active_indices().size), cell[0], cell[1])
+                if c is not None:
+                    state.select_cluster(om, c)
         except Exception as exc:  # shown where the items would be
             state.interaction.inspected = {"kind": "error", "message": f"could not inspect that cell: {exc}"}
 

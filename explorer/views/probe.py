@@ -32,6 +32,8 @@ DEPENDS = ("data", "gap.alpha", "gap.renormalize", "probe", "model.active_model"
 PROBE_CMAP = "plasma"
 #: frame width of the strip beside the heatmap, in pixels
 STRIP_WIDTH = 14
+#: the strip's frame while a probe is set (none without one: an empty box would look like a broken view)
+STRIP_OUTLINE = "#ccc"
 
 
 def palette(name: str = PROBE_CMAP, n: int = 256) -> list[str]:
@@ -187,11 +189,11 @@ class ProbeStrip:
         n = 2 * max(int(heatmap.feed.value.get("m") or 1), 1)
         fig = figure(frame_width=STRIP_WIDTH, frame_height=size, x_range=(0, 1), y_range=(n - 0.5, -0.5), tools="",
                      toolbar_location=None, title="\u00a0", min_border_left=2, min_border_right=2)
-        fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
-        fig.add_tools(HoverTool(tooltips=[("row", "$y{0}"), ("mean probe similarity", "@image{0.000}")]))
+        self.glyph = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.source, color_mapper=self.mapper)
+        fig.add_tools(HoverTool(tooltips=[("row", "$y{0}"), ("mean probe similarity", "@image{0.000}")], renderers=[self.glyph]))
         fig.axis.visible = False
         fig.grid.visible = False
-        fig.outline_line_color = "#ccc"
+        fig.outline_line_color = None  # drawn only while a probe is set (write): no empty box without one
         self.figure = fig
         self.feed = Feed(lambda **_: strip_data(state, heatmap.feed.value), params_of(state, ("probe.query",)),
                          empty=lambda: {"values": np.zeros(0), "y": -0.5, "dh": 1.0, "clim": (0.0, 1.0), "query": "", "model": ""},
@@ -230,8 +232,11 @@ class ProbeStrip:
                 setattr(fig.title, name, getattr(hm.title, name))
 
     def write(self, value: dict[str, Any]) -> None:
-        """Draw a strip value (on the session's loop when served)."""
+        """Draw a strip value (on the session's loop when served). Without a probe the strip
+        draws nothing (no outline, no image, no hover) but keeps its narrow column, so the
+        heatmap's axes stay where they are when a probe is set."""
         vals = np.asarray(value["values"], dtype=np.float32)
+        shown = bool(vals.size and value.get("query"))
         data = {"image": [vals[:, None] if vals.size else np.full((1, 1), np.nan, np.float32)], "x": [0.0], "y": [float(value["y"])],
                 "dw": [1.0], "dh": [float(value["dh"])]}
         lo, hi = (float(v) for v in value["clim"])
@@ -241,6 +246,8 @@ class ProbeStrip:
         with pn.io.unlocked():
             self.source.data = data
             self.mapper.update(low=lo, high=hi)
+            self.glyph.visible = shown
+            self.figure.outline_line_color = STRIP_OUTLINE if shown else None
 
 
 def probe_strip(state: Any, heatmap: Any, size: int, run: Any = None) -> ProbeStrip:

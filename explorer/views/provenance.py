@@ -51,6 +51,8 @@ def provenance_text(d: dict[str, Any], kind: str = "similarity") -> str:
         parts.append(f"{d['aggregation']} per pixel · colours {describe(d['color_range'], tuple(d['clim']))}{shared_note}")
     if d.get("tile_note"):
         parts.append(d["tile_note"])
+    if d.get("quadrant_note"):
+        parts.append(d["quadrant_note"])
     if "means" in d:
         # a group with no values (one pair: no off-diagonal image–image similarity) has no mean
         parts.append("means: " + ", ".join(f"{g} {v:.3f}" if np.isfinite(v) else f"{g} – (no values)" for g, v in d["means"].items()))

@@ -31,7 +31,6 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 
-from ..engine.nearest import point_index
 from ..state.parts import PROBE_COLOR
 from .cards import esc, truncate
 from .feed import Feed, params_of
@@ -199,9 +198,8 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     w = int(min(width or size, MAX_RASTER_PIXELS))
     h = int(min(height or size, MAX_RASTER_PIXELS))
     value["window"], value["pixels"] = (tuple(x_range), tuple(y_range)), (w, h)
-    if memory.get("hover") and memory.get("index_key") != key:  # the hover's k-d tree, once per projection (views.scatter_hover)
-        memory["index"], memory["index_key"] = point_index(frame["x"].to_numpy(), frame["y"].to_numpy()), key
-    value["index"] = memory.get("index")
+    # the hover's k-d tree (views.scatter_hover): once per projection frame, shared by every session showing it
+    value["index"] = state.projection_index(m) if memory.get("hover") else None
     # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
     probing = state.projection.point_color == PROBE_COLOR and not pairs_only
     asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h, state.probe.query if probing else None)

@@ -4,18 +4,21 @@ A rasterized scatter (more than ``look.datashade_above`` pairs) is two images: n
 for Bokeh's HoverTool. Its hover is looked up on the server instead: a ``PointerXY`` stream on the
 plot reports the mouse position, :func:`hover_rows` finds the shown point nearest it within
 :data:`~explorer.engine.nearest.HOVER_RADIUS_PX` screen pixels of the current window (a k-d tree
-built once per projection, off the event loop, with the scatter's data: one O(log N) query per
-event, explorer.engine.nearest) and a small pane below the plot names it: modality, pair id,
-caption (escaped, cut to one line) and thumbnail of the item and of its partner (the other
-modality of the same pair), and the pair's similarity. Only the two items' captions are read.
+built once per projection frame, off the event loop, with the scatter's data, and shared by every
+session showing that frame: ``ExplorerState.projection_index``; one O(log N) query per event,
+explorer.engine.nearest) and a small pane below the plot names it: modality, pair id, caption
+(escaped, cut to one line) and thumbnail of the item and of its partner (the other modality of
+the same pair), and the pair's similarity. Only the two items' captions are read.
 
 A moving mouse does not flood the server: HoloViews sends one pointer event at a time (newer
 ones replace those waiting), the lookup runs at most every :data:`THROTTLE_MS` ms with the latest
-position, and the pane is rewritten only when the point under the pointer changes.
+position, and the pane is rewritten only when the point under the pointer changes. When the
+pointer leaves the plot (a ``MouseLeave`` stream) the pane shows its hint again.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import holoviews as hv
@@ -28,6 +31,8 @@ from .style import MODALITY_COLORS
 
 #: the lookup runs at most this often while the mouse moves (the latest position wins)
 THROTTLE_MS = 80
+#: after the pointer left the plot, pointer moves delivered within this many seconds are stale (ignored)
+LEAVE_GRACE_S = 0.3
 HINT = '<div class="bx-hover-text" style="color:#888">Hover over a point to name it and its partner.</div>'
 NAMES = {"image": "image", "text": "caption", "pair": "pair"}
 
@@ -85,11 +90,24 @@ class ScatterHover:
                                  styles={"font-size": "12px", "overflow": "hidden"})
         self.stream = hv.streams.PointerXY(source=source, x=None, y=None)
         self.stream.add_subscriber(self.on_pointer)
+        # the pointer leaving the plot clears the pane (PointerXY reports moves inside it only)
+        self.leave = hv.streams.MouseLeave(source=source, x=None, y=None)
+        self.leave.add_subscriber(self.on_leave)
         self._latest: tuple[Any, Any] = (None, None)
         self._pending = False
         self._shown: Any = None
+        self._left_at = -1e9
+
+    def on_leave(self, x: float | None = None, y: float | None = None) -> None:
+        """The pointer left the plot: the hint again, at once; a move reported just before the
+        leave but delivered after it (another stream's queue) is ignored for `LEAVE_GRACE_S`."""
+        self._left_at = time.monotonic()
+        self._latest = (None, None)
+        self.show()
 
     def on_pointer(self, x: float | None = None, y: float | None = None) -> None:
+        if time.monotonic() - self._left_at < LEAVE_GRACE_S:
+            return
         self._latest = (x, y)
         doc = pn.state.curdoc
         if doc is None or doc.session_context is None:  # no server (tests, a notebook): at once

@@ -1,6 +1,6 @@
 """Hover on a rasterized scatter in a real browser (``python -m explorer serve --source synthetic:3000``,
 above ``look.datashade_above`` = 2,000 pairs): moving the mouse over the points names a pair in the
-pane below the plot (explorer.views.scatter_hover)."""
+pane below the plot (explorer.views.scatter_hover), and leaving the plot clears it."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ def test_hovering_the_rasterized_scatter_names_a_pair(open_page, raster_server, 
         assert named, f"the hover pane never named a pair: {pane.inner_text()!r}"
         pid = re.search(r"pair ([\d,]+)", named).group(1)
         assert "its partner" in named and named.count(f"of pair {pid}") == 2
+        # the pointer leaves the plot in one move (no move reported inside it on the way, over
+        # empty space that would name nothing): the pane clears
+        page.mouse.move(box["x"] + box["width"] + 300, box["y"] + box["height"] * 0.5, steps=1)
+        deadline = time.monotonic() + 20
+        while "Hover over a point" not in pane.inner_text() and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        page.screenshot(path=str(artifacts_dir / "scatter-raster-hover-left.png"),
+                        clip={"x": max(plot["x"] - 30, 0), "y": plot["y"], "width": plot["width"] + 30, "height": plot["height"] + 260})
+        assert "Hover over a point" in pane.inner_text(), f"the pane still names an item after the pointer left: {pane.inner_text()!r}"
         assert rec.page_errors == []
     finally:
         if getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed:
