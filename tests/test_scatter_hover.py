@@ -187,8 +187,39 @@ def test_sessions_share_one_k_d_tree_per_projection():
         state.look.datashade_above = 10
         sc = projection_scatter(state, size=300)
         render(sc)
-        trees.append(sc.feed.value["index"])
+        lazy = sc.feed.value["index"]
+        trees.append(lazy.get())  # built at the first hover (here at once: a small frame)
     assert trees[0] is not None and trees[0] is trees[1]
     assert trees[0].n == 80
     other = ExplorerState(source="synthetic:40:8", alpha=0.7)  # closing the gap moves the points: another tree
     assert other.projection_index() is not trees[0]
+
+
+def test_a_large_frames_tree_is_built_in_the_background_at_the_first_hover(monkeypatch):
+    """Drawing a projection never waits for the hover's tree: above SYNC_INDEX_UP_TO points it is
+    built in a background thread when the pointer first moves, the pane saying so meanwhile."""
+    import threading
+
+    from explorer.views import scatter_hover
+
+    monkeypatch.setattr(scatter_hover, "SYNC_INDEX_UP_TO", 10)
+    release = threading.Event()
+    built = []
+
+    def slow_build():
+        release.wait(10)
+        built.append(1)
+        return point_index(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+
+    lazy = scatter_hover.LazyIndex(slow_build, 80)
+    value = {"index": lazy, "window": ((0.0, 1.0), (0.0, 1.0)), "pixels": (100, 100),
+             "frame": pd.DataFrame({"pair_id": [0, 0], "modality": pd.Categorical(["image", "text"]), "sim": [0.5, 0.5]})}
+    assert not built and not lazy.building  # nothing built while the frame is drawn
+    assert scatter_hover.hover_rows(value, 0.0, 0.0) is None and lazy.building
+    assert "Indexing 80 points" in scatter_hover.hover_html(None, value, None)
+    release.set()
+    for _ in range(200):
+        if lazy.get() is not None:
+            break
+        threading.Event().wait(0.01)
+    assert built == [1] and scatter_hover.hover_rows(value, 0.0, 0.0) == (0, 1)

@@ -199,7 +199,10 @@ def scatter_data(state: Any, model: str | None, size: int = SCATTER_SIZE, memory
     h = int(min(height or size, MAX_RASTER_PIXELS))
     value["window"], value["pixels"] = (tuple(x_range), tuple(y_range)), (w, h)
     # the hover's k-d tree (views.scatter_hover): once per projection frame, shared by every session showing it
-    value["index"] = state.projection_index(m) if memory.get("hover") else None
+    # (built at the first hover: views.scatter_hover.LazyIndex)
+    from .scatter_hover import LazyIndex
+
+    value["index"] = LazyIndex(lambda: state.projection_index(m), len(frame)) if memory.get("hover") else None
     # the browser reports the window a reset drew (and the plot's size) back: the same pixels again
     probing = state.projection.point_color == PROBE_COLOR and not pairs_only
     asked = (key, pairs_only, tuple(float(f"{v:.10g}") for v in (*x_range, *y_range)), w, h, state.probe.query if probing else None)

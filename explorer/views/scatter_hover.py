@@ -4,9 +4,10 @@ A rasterized scatter (more than ``look.datashade_above`` pairs) is two images: n
 for Bokeh's HoverTool. Its hover is looked up on the server instead: a ``PointerXY`` stream on the
 plot reports the mouse position, :func:`hover_rows` finds the shown point nearest it within
 :data:`~explorer.engine.nearest.HOVER_RADIUS_PX` screen pixels of the current window (a k-d tree
-built once per projection frame, off the event loop, with the scatter's data, and shared by every
-session showing that frame: ``ExplorerState.projection_index``; one O(log N) query per event,
-explorer.engine.nearest) and a small pane below the plot names it: modality, pair id, caption
+built once per projection frame when the pointer first moves over it — in a background thread
+above :data:`SYNC_INDEX_UP_TO` points, the pane saying so meanwhile, so drawing a new projection
+never waits for it — and shared by every session showing that frame:
+``ExplorerState.projection_index``; one O(log N) query per event, explorer.engine.nearest) and a small pane below the plot names it: modality, pair id, caption
 (escaped, cut to one line) and thumbnail of the item and of its partner (the other modality of
 the same pair), and the pair's similarity. Only the two items' captions are read.
 
@@ -18,7 +19,9 @@ pointer leaves the plot (a ``MouseLeave`` stream) the pane shows its hint again.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import holoviews as hv
@@ -37,10 +40,58 @@ HINT = '<div class="bx-hover-text" style="color:#888">Hover over a point to name
 NAMES = {"image": "image", "text": "caption", "pair": "pair"}
 
 
+#: frames of up to this many points get their k-d tree at the first hover, in the hover's callback
+#: (2 ms at 10,000 points); larger ones in a background thread (2,000,000 points: seconds), so a
+#: new projection is drawn without waiting for it and the hover works once it is built
+SYNC_INDEX_UP_TO = 200_000
+
+
+class LazyIndex:
+    """The hover's k-d tree of a projection frame, built when the pointer first moves over the
+    plot, not when the frame is drawn (explorer.state.ExplorerState.projection_index: memoised,
+    shared by the sessions showing the frame)."""
+
+    def __init__(self, build: Callable[[], Any], points: int):
+        self._build, self.points = build, int(points)
+        self._index: Any = None
+        self._lock = threading.Lock()
+        self._started = False
+        self.error: str = ""
+
+    def get(self) -> Any:
+        """The tree, or None while it is being built in the background (started by this call)."""
+        if self._index is not None:
+            return self._index
+        if self.points <= SYNC_INDEX_UP_TO:
+            self._index = self._build()
+            return self._index
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._run, daemon=True, name="bx-hover-index").start()
+        return None
+
+    def _run(self) -> None:
+        from ..engine import priority
+
+        try:
+            with priority.long():  # not a view's work: the views' computations come first
+                self._index = self._build()
+        except Exception as exc:  # shown in the pane instead of the hover
+            self.error = one_line(exc)
+
+    @property
+    def building(self) -> bool:
+        return self._index is None and self._started and not self.error
+
+
 def hover_rows(value: dict[str, Any], x: float | None, y: float | None) -> tuple[int, int | None] | None:
     """(row, partner row) in ``value['frame']`` of the point under (x, y), or None: nothing within
-    a few pixels of the window ``value['window']`` drawn at ``value['pixels']``."""
+    a few pixels of the window ``value['window']`` drawn at ``value['pixels']`` (or the frame's
+    k-d tree is still being built)."""
     index, window, pixels = value.get("index"), value.get("window"), value.get("pixels")
+    if isinstance(index, LazyIndex) and x is not None and y is not None:
+        index = index.get()
     if x is None or y is None or index is None or not window or not pixels:
         return None
     (x0, x1), (y0, y1) = window
@@ -68,6 +119,12 @@ def _item_html(state: Any, modality: str, pid: int, role: str) -> str:
 def hover_html(state: Any, value: dict[str, Any], rows: tuple[int, int | None] | None) -> str:
     """The pane's HTML for :func:`hover_rows`' answer (escaped captions, one line each)."""
     if rows is None:
+        index = value.get("index")
+        if isinstance(index, LazyIndex) and index.error:
+            return f'<div style="color:#a00">hover unavailable: {esc(index.error)}</div>'
+        if isinstance(index, LazyIndex) and index.building:
+            return (f'<div class="bx-hover-text" style="color:#888">Indexing {index.points:,} points for the hover '
+                    f'(once per projection)…</div>')
         return HINT
     frame = value["frame"]
     row, partner = rows
