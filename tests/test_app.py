@@ -566,6 +566,46 @@ def test_a_server_warms_its_source_up_so_a_first_page_finds_its_views_computed(m
     monkeypatch.setattr(server, "_warm", {"done": False})
     server.warm_up_process(AppOptions(sources=[str(tmp_path / "missing.npy")]))
     assert "not warmed up" in capsys.readouterr().out
+    # the cluster orderings were computed ahead too: clustering on, and a model switch with it on,
+    # find every model's ordering and labels in the memo
+    before = dict(MEMO.computed)
+    st.order.param.update(cluster=True)
+    for m in st.model_names():
+        assert st.ordering(m) is not None and st.cluster_labels(m)
+    assert MEMO.computed.get("ordering", 0) == before.get("ordering", 0), "an ordering was computed again"
+
+
+def test_orderings_are_computed_ahead_only_up_to_a_size_and_on_nobodys_progress_bar(monkeypatch, tmp_path):
+    from explorer.app import explorer as app_explorer
+    from explorer.engine.memo import MEMO, REQUESTER
+    from explorer.state import ExplorerState
+
+    monkeypatch.setenv("BIMODAL_EXPLORER_CACHE", str(tmp_path / "store"))
+    st = ExplorerState(source="synthetic:2500:16:11", k=4)
+    monkeypatch.setattr(app_explorer, "AHEAD_UP_TO", 2_000)
+    before = MEMO.computed.get("ordering", 0)
+    assert app_explorer.compute_ahead(st) == [] and MEMO.computed.get("ordering", 0) == before
+    monkeypatch.setattr(app_explorer, "AHEAD_UP_TO", 2_500)
+    seen = []
+    real = MEMO.get
+
+    def spy(key, compute, **kw):
+        if kw.get("label"):
+            seen.append(REQUESTER.get())
+        return real(key, compute, **kw)
+
+    monkeypatch.setattr(MEMO, "get", spy)
+    token = REQUESTER.set("a-session")
+    try:
+        done = app_explorer.compute_ahead(st)
+    finally:
+        REQUESTER.reset(token)
+    assert done == st.model_names() and MEMO.computed.get("ordering", 0) == before + len(done)
+    assert seen and set(seen) == {""}  # computed for nobody: no page shows its progress
+    assert not st.order.cluster and st.ordering() is None  # the settings are untouched
+    st.order.cluster = True
+    assert st.ordering().method.startswith("complete on")  # two-level above 2,000 pairs, from the memo
+    assert MEMO.computed.get("ordering", 0) == before + len(done)
 
 
 def test_the_scatter_kernels_warm_up_rasterizes_both_kinds():

@@ -267,10 +267,11 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, ColourScales, param.Paramet
         return float(self.embeddings(model).logit_scale)
 
     # -- ordering ---------------------------------------------------------------------------
-    def ordering(self, model: str | None = None):
-        """ClusterOrdering of the shown pairs (None unless clustering is on); of the original
+    def ordering(self, model: str | None = None, *, even_if_off: bool = False):
+        """ClusterOrdering of the shown pairs (None unless clustering is on, or `even_if_off`: the
+        ordering the current settings would give, e.g. computed ahead); of the original
         embeddings, so moving α never reorders the matrix."""
-        if not self.order.cluster:
+        if not (self.order.cluster or even_if_off):
             return None
         from ..engine.ordering import cluster_ordering
 
@@ -284,8 +285,8 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, ColourScales, param.Paramet
             return self.shown_compare_models()[0]
         return m
 
-    def order_key(self, model: str | None = None, shared: bool = False) -> tuple | None:
-        if not self.order.cluster:
+    def order_key(self, model: str | None = None, shared: bool = False, *, even_if_off: bool = False) -> tuple | None:
+        if not (self.order.cluster or even_if_off):
             return None
         o = self.order
         return (self.order_model(model, shared), o.cluster_block, o.k, o.optimal_order, self.data.seed)
@@ -312,14 +313,15 @@ class ExplorerState(ItemsAndSelection, ProbeQueries, ColourScales, param.Paramet
         o = self.ordering(self.order_model(model, shared))
         return Shown(self.space(model), *self.closing(), None if o is None else o.order, self.order_key(model, shared))
 
-    def cluster_labels(self, model: str | None = None, top: int = 2) -> list[str]:
-        """The n-gram label of each cluster (display order); [] unless clustering is on."""
-        o = self.ordering(model)
+    def cluster_labels(self, model: str | None = None, top: int = 2, *, even_if_off: bool = False) -> list[str]:
+        """The n-gram label of each cluster (display order); [] unless clustering is on (or
+        `even_if_off`, as :meth:`ordering`)."""
+        o = self.ordering(model, even_if_off=even_if_off)
         if o is None:
             return []
         from ..engine.ordering import cluster_labels
 
-        key = ("labels", self.order_key(model), self.selection_key(), top)
+        key = ("labels", self.order_key(model, even_if_off=True), self.selection_key(), top)
         return MEMO.get(key, lambda: cluster_labels(o, self.captions(), self.active_indices(), top=top, seed=self.data.seed))
 
     def cluster_examples(self, model: str | None = None, per_cluster: int = 3) -> list[list[int]]:
