@@ -671,3 +671,37 @@ def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data
     t.join(5)
     assert ran[-1] == "histograms", "never held for good"
     assert AfterFirstViews([heat], serving=False).open, "outside a server nothing waits"
+
+
+def test_a_large_sources_scatter_waits_while_the_heatmap_computes_the_same_setting(monkeypatch):
+    """At a million pairs both at once starve the heatmap on two cores: the scatter's computation
+    waits in its worker thread while the heatmap's Feed is pending (never for good); below
+    FROM_PAIRS, or with the heatmap idle, it starts at once."""
+    import threading
+
+    from explorer.app import pages
+
+    class FakeFeed:
+        pending, disposed = False, False
+
+    heat = FakeFeed()
+    shown = {"n": 1_000_000}
+    monkeypatch.setattr(pages, "n_shown", lambda state: shown["n"])
+    monkeypatch.setattr(pages, "run_off_loop", lambda job: threading.Thread(target=job, daemon=True).start())
+    gate = pages.AfterHeatmap(object(), lambda: [heat])
+    ran = threading.Event()
+    heat.pending = True
+    gate.run(ran.set)
+    assert not ran.wait(0.3), "the scatter waits while the heatmap computes"
+    heat.pending = False
+    assert ran.wait(5) and 0.3 <= gate.waited[-1] < 5
+    ran.clear()
+    gate.run(ran.set)  # the heatmap idle: at once (after the settle time)
+    assert ran.wait(5) and gate.waited[-1] < 0.3
+    gate.MAX_HOLD = 0.2
+    heat.pending, ran = True, threading.Event()
+    gate.run(ran.set)
+    assert ran.wait(5), "never held for good"
+    shown["n"], ran, count = 5_000, threading.Event(), len(gate.waited)
+    gate.run(ran.set)
+    assert ran.wait(5) and len(gate.waited) == count, "a small source's scatter does not wait"
