@@ -114,14 +114,19 @@ def test_plain_or_static_scatter_has_no_server_hover():
     assert static.rasterized and getattr(static, "hover", None) is None and static.feed.value.get("index") is None
 
 
-def test_a_moving_mouse_is_looked_up_once_per_throttle_interval_with_its_latest_position(monkeypatch):
-    import panel as pn
-
-    state = ExplorerState(make_source(n=30))
+def rasterized_scatter(n: int = 30):
+    """A rendered rasterized scatter of a small source (its hover on the server) and its frame."""
+    state = ExplorerState(make_source(n=n))
     state.look.datashade_above = 10
     sc = projection_scatter(state, "A", size=300)
     render(sc)
-    frame = sc.feed.value["frame"]
+    return sc, sc.feed.value["frame"]
+
+
+def test_a_moving_mouse_is_looked_up_once_per_throttle_interval_with_its_latest_position(monkeypatch):
+    import panel as pn
+
+    sc, frame = rasterized_scatter()
 
     class Doc:  # a served document: lookups wait for its timeout callback
         session_context = object()
@@ -146,11 +151,7 @@ def test_the_pane_clears_when_the_pointer_leaves_the_plot(monkeypatch):
 
     from explorer.views import scatter_hover
 
-    state = ExplorerState(make_source(n=30))
-    state.look.datashade_above = 10
-    sc = projection_scatter(state, "A", size=300)
-    render(sc)
-    frame = sc.feed.value["frame"]
+    sc, frame = rasterized_scatter()
     x, y = float(frame["x"].iloc[3]), float(frame["y"].iloc[3])
     sc.hover.stream.event(x=x, y=y)
     assert f"<b>pair {int(frame['pair_id'].iloc[3]):,}</b>" in sc.hover.pane.object

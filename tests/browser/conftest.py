@@ -192,6 +192,14 @@ def hostile_server(tmp_path_factory):
     stop_server(server)
 
 
+def serve_module(tmp_path_factory, name: str, *args: str):
+    """``python -m explorer serve ARGS`` for a test module: yields the Server, stops it after."""
+    tmp = tmp_path_factory.mktemp(f"{name}-app")
+    server = start_server([sys.executable, "-m", "explorer", "serve", "--port", "{port}", "--num-threads", "2", *args], "/", tmp, name)
+    yield server
+    stop_server(server)
+
+
 SHARED = Path(os.environ.get("BIMODAL_EXPLORER_SHARED", ROOT.parent / "shared")).resolve()
 
 

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 
 import numpy as np
 import pytest
-from conftest import keep_log_on_failure, start_server, stop_server, wait_for_app
+from conftest import keep_log_on_failure, serve_module, wait_for_app
 from test_explorer_page import wait_until
 from test_real_sources import click_checkbox
 
@@ -33,11 +32,7 @@ FRAMES_JS = """() => { const out = {}; const seen = new Set();
 
 @pytest.fixture(scope="module")
 def synthetic_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("heatmap-marks-app")
-    server = start_server([sys.executable, "-m", "explorer", "serve", "--port", "{port}", "--num-threads", "2",
-                           "--source", f"synthetic:{N_PAIRS}"], "/", tmp, "heatmap-marks")
-    yield server
-    stop_server(server)
+    yield from serve_module(tmp_path_factory, "heatmap-marks", "--source", f"synthetic:{N_PAIRS}")
 
 
 def pixels(page, box: dict, pad: float = 2.0) -> np.ndarray:

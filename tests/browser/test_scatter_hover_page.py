@@ -5,22 +5,17 @@ pane below the plot (explorer.views.scatter_hover), and leaving the plot clears 
 from __future__ import annotations
 
 import re
-import sys
 import time
 
 import pytest
-from conftest import keep_log_on_failure, start_server, stop_server, wait_for_app
+from conftest import keep_log_on_failure, serve_module, wait_for_app
 
 N_PAIRS = 3000
 
 
 @pytest.fixture(scope="module")
 def raster_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("raster-hover-app")
-    server = start_server([sys.executable, "-m", "explorer", "serve", "--port", "{port}", "--num-threads", "2",
-                           "--source", f"synthetic:{N_PAIRS}"], "/", tmp, "raster-hover")
-    yield server
-    stop_server(server)
+    yield from serve_module(tmp_path_factory, "raster-hover", "--source", f"synthetic:{N_PAIRS}")
 
 
 def test_hovering_the_rasterized_scatter_names_a_pair(open_page, raster_server, artifacts_dir, request):
