@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from notebook_outputs import cell_text
+from notebook_outputs import cell_text, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "getting_started.ipynb"
@@ -29,22 +29,14 @@ def _own_models_missing() -> str | None:
 @pytest.mark.slow
 def test_getting_started_notebook_runs(tmp_path):
     nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
+    pytest.importorskip("nbclient")
 
     missing = _own_models_missing()
     if missing:
         pytest.skip(f"the embedded default needs the project's own model weights: {missing}")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "the notebook is committed without outputs"
-    env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)})
-    os.environ.pop("EXPLORER_NOTEBOOK_SOURCE", None)
-    try:
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    execute_notebook(nb, NOTEBOOK.parent, ROOT, timeout=600, drop_env=("EXPLORER_NOTEBOOK_SOURCE",))
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []

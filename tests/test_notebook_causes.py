@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from notebook_outputs import cell_text
+from notebook_outputs import cell_text, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "two_causes.ipynb"
@@ -17,20 +17,13 @@ NOTEBOOK = ROOT / "notebooks" / "two_causes.ipynb"
 @pytest.mark.slow
 def test_two_causes_notebook_runs():
     nbformat = pytest.importorskip("nbformat")
-    from nbclient import NotebookClient
+    pytest.importorskip("nbclient")
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "the notebook is committed without outputs"
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "toy size" in markdown and "python -m explorer causes temperature" in markdown
-    env_before = dict(os.environ)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2", "PYTHONPATH": str(ROOT)})
-    try:
-        client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
+    execute_notebook(nb, NOTEBOOK.parent, ROOT, timeout=300)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [o for c in code for o in c.get("outputs", []) if o.output_type == "error"] == []
     text = "\n".join(cell_text(c) for c in code)

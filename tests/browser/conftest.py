@@ -258,6 +258,14 @@ def heatmap_span(page, title_prefix: str = "Similarity") -> tuple[float, float] 
     return None
 
 
+def on_failure_keep(request, page, server: Server, artifacts: Path) -> None:
+    """After a test (a fixture's teardown): when it failed, a screenshot of `page` and the server's log."""
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        page.screenshot(path=str(artifacts / f"{request.node.name}-failed.png"))
+        keep_log_on_failure(server, artifacts, request.node.name)
+
+
 def keep_log_on_failure(server: Server, artifacts: Path, name: str) -> None:
     try:
         shutil.copyfile(server.log, artifacts / f"{name}-server.log")

@@ -14,7 +14,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import figure_ranges, heatmap_span, keep_log_on_failure, wait_for_app
+from conftest import figure_ranges, heatmap_span, on_failure_keep, wait_for_app
 from hostile_export import HOSTILE, captions
 
 from explorer.pairs import filter_captions
@@ -95,10 +95,7 @@ def app(open_page, hostile_server, artifacts_dir, request):
     page, rec = open_page(hostile_server.url)
     wait_for_app(page)
     yield page, rec
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        page.screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
-        keep_log_on_failure(hostile_server, artifacts_dir, request.node.name)
+    on_failure_keep(request, page, hostile_server, artifacts_dir)
 
 
 def test_page_loads_offline_without_console_errors(app, hostile_server, artifacts_dir):

@@ -25,7 +25,7 @@ import re
 import time
 
 import pytest
-from conftest import keep_log_on_failure, wait_for_app
+from conftest import on_failure_keep, wait_for_app
 from hostile_export import HOSTILE, HOSTILE_MODEL, write_export
 from test_explorer_page import wait_for_whole_matrix, wait_until
 from test_interaction import figure
@@ -100,10 +100,7 @@ def page_rec(browser, hostile_server):
 @pytest.fixture
 def app(page_rec, hostile_server, artifacts_dir, request):
     yield page_rec
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        page_rec[0].screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
-        keep_log_on_failure(hostile_server, artifacts_dir, request.node.name)
+    on_failure_keep(request, page_rec[0], hostile_server, artifacts_dir)
 
 
 def local(server) -> tuple[str, ...]:

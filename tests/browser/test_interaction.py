@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import keep_log_on_failure, wait_for_app
+from conftest import on_failure_keep, wait_for_app
 from test_explorer_page import wait_for_whole_matrix, wait_until
 
 from explorer.views.hover import one_line
@@ -89,10 +89,7 @@ def shared_page(browser, amumo_server):
 @pytest.fixture
 def app(shared_page, amumo_server, artifacts_dir, request):
     yield shared_page
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        shared_page[0].screenshot(path=str(artifacts_dir / f"{request.node.name}-failed.png"))
-        keep_log_on_failure(amumo_server, artifacts_dir, request.node.name)
+    on_failure_keep(request, shared_page[0], amumo_server, artifacts_dir)
 
 
 def test_hover_names_both_items_by_pair_id_and_caption(app, captions, artifacts_dir):
