@@ -3,6 +3,10 @@
 `BIMODAL_EXPLORER_DEVICE` = ``auto`` (default: CUDA when torch sees one, else numpy), ``cpu`` or
 ``cuda``. Products return numpy arrays: float64 for float64 inputs (computed by numpy), float32 otherwise.
 torch is imported only when a GPU is asked for or looked for, never at import time.
+
+BLAS threads: once views compute in threads of their own (:func:`one_blas_thread_per_call`, called
+by the first :class:`explorer.views.feed.Feed`), every BLAS product runs on one thread, process-wide
+(`BIMODAL_EXPLORER_BLAS_THREADS` sets another number, ``0`` leaves BLAS as it is).
 """
 
 from __future__ import annotations
@@ -36,6 +40,37 @@ def device() -> str:
     if want == "cuda":
         raise RuntimeError("BIMODAL_EXPLORER_DEVICE=cuda but torch sees no CUDA device")
     return "cpu"
+
+
+_BLAS_LIMITED: list[int] = []
+
+
+def one_blas_thread_per_call() -> int | None:
+    """Run BLAS on one thread per call from now on (process-wide, once); returns the number set.
+
+    The app and the notebook compute each view in a thread of its own, so the views are the
+    parallelism. OpenBLAS's threaded server takes one caller at a time: a small product of one view
+    waits while another view's long product holds it (a 10,000×512 by 512×64 product took 6–24 ms
+    alone and up to 5.9 s beside a 65,536×512 Gram in another thread; on one BLAS thread 9–26 ms),
+    and on two cores its spinning threads make small LAPACK calls erratic (the clustering's eigh of a
+    512×512 metric 17–125 ms). A lone long pass loses ~25 % on one thread (a chunked 200,000×512
+    Gram 470–506 ms on two, 607–642 on one): engine passes that need both cores split their chunks
+    over threads themselves (explorer.engine.numbers)."""
+    if _BLAS_LIMITED:
+        return _BLAS_LIMITED[0]
+    raw = os.environ.get("BIMODAL_EXPLORER_BLAS_THREADS", "1").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        from ..errors import SpecError
+
+        raise SpecError(f"BIMODAL_EXPLORER_BLAS_THREADS must be a whole number of threads, got {raw!r}") from None
+    _BLAS_LIMITED.append(n)
+    if n > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=n, user_api="blas")  # kept: never restored
+    return n
 
 
 def matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ import holoviews as hv
 import param
 
 from ..engine import priority
+from ..engine.backend import one_blas_thread_per_call
 from ..engine.memo import REQUESTER
 from ..errors import ExplorerError
 
@@ -145,6 +146,7 @@ class Feed(param.Parameterized):
     def __init__(self, compute: Callable[..., dict], watch: Sequence[tuple[param.Parameterized, list[str]]], *,
                  empty: Callable[[], dict], request: dict | None = None, run: Callable[[Callable[[], None]], None] | None = None):
         super().__init__()
+        one_blas_thread_per_call()  # the views' threads are the parallelism (explorer.engine.backend)
         self.compute = compute
         self.empty = empty
         self.value: dict = empty()
