@@ -57,3 +57,22 @@ def test_the_setting_chooses_the_threads_or_leaves_blas_alone(threads, want):
 def test_a_setting_that_is_not_a_number_is_one_sentence():
     got = run("many")
     assert got["error"] == ("SpecError: BIMODAL_EXPLORER_BLAS_THREADS must be a whole number of threads, got 'many'")
+
+
+def test_spread_maps_in_order_on_one_thread_per_core(monkeypatch):
+    import threading
+    import time
+
+    from explorer.engine import backend
+
+    monkeypatch.setattr(backend, "cores", lambda: 3)
+
+    def work(i: int) -> tuple[int, int]:
+        time.sleep(0.05)  # long enough for the pool to start every worker
+        return i * i, threading.get_ident()
+
+    got = backend.spread(work, range(7))
+    assert [v for v, _ in got] == [i * i for i in range(7)]
+    assert len({t for _, t in got}) == 3 and threading.get_ident() not in {t for _, t in got}
+    monkeypatch.setattr(backend, "cores", lambda: 1)
+    assert {t for _, t in backend.spread(work, range(3))} == {threading.get_ident()}

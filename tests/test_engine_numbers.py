@@ -50,6 +50,29 @@ def test_engine_recall_equals_the_reference_on_the_closed_vectors(alpha):
     assert r.exact and r.values == pytest.approx(recall_at_k(x, y), abs=0)
 
 
+def test_sampled_recall_equals_the_reference_ranks_of_its_queries(monkeypatch):
+    """Above the exact size: the seeded queries ranked against every candidate, the candidates in
+    blocks spread over the cores and reported in order (several groups of blocks here)."""
+    from explorer.state import ExplorerState
+
+    monkeypatch.setattr(engine_numbers, "BLOCK_CELLS", 60 * 37)
+    st = ExplorerState(source="synthetic:400:32")
+    sp = st.space(st.resolve_model())
+    seen = []
+    r = engine_numbers._recall(sp, 0.6, True, (1, 5, 10), False, 60, 3, lambda done, total: seen.append((done, total)))
+    q = engine_numbers.sample_positions(sp.m, 60, 3)
+    x = sp.vectors("image", np.arange(sp.m), 0.6, True)
+    y = sp.vectors("text", np.arange(sp.m), 0.6, True)
+    i2t, t2i = true_partner_ranks(x, y)
+    want = {}
+    for k in (1, 5, 10):
+        want[f"image_to_text@{k}"] = float(np.mean(i2t[q] < k))
+        want[f"text_to_image@{k}"] = float(np.mean(t2i[q] < k))
+    assert not r.exact and r.queries == 60 and r.values == want
+    assert len(seen) > 3 and seen[0] == (0, sp.m) and seen[-1] == (sp.m, sp.m)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 @pytest.mark.parametrize("alpha,renorm", [(0.0, True), (0.6, True), (0.6, False), (1.0, True)])
 def test_projected_rows_equal_the_displayed_vectors_times_the_basis(alpha, renorm):
     """PairSpace.projected forms w_i (z_i·B ∓ h·B) without the displayed vectors: the same numbers."""

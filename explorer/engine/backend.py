@@ -12,9 +12,14 @@ by the first :class:`explorer.views.feed.Feed`), every BLAS product runs on one 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: rows read from the embeddings per step of a pass (16,384 × 512 float32 = 32 MB)
 CHUNK_ROWS = 16384
@@ -71,6 +76,27 @@ def one_blas_thread_per_call() -> int | None:
 
         threadpool_limits(limits=n, user_api="blas")  # kept: never restored
     return n
+
+
+def cores() -> int:
+    """The CPUs this process may use (containers, taskset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def spread(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """[fn(item) for item in items], the items on one thread per core: a long pass of independent
+    blocked products uses every core while BLAS runs one thread per call
+    (:func:`one_blas_thread_per_call`). The calling thread waits."""
+    workers = min(cores(), len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine") as pool:
+        return list(pool.map(fn, items))
 
 
 def matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from ..analysis.distributions import SimilarityDistributions, similarity_distributions
 from ..analysis.landscape import LossLandscape, default_deltas
-from .backend import BLOCK_CELLS, CHUNK_ROWS, matmul_t, rows_for
+from .backend import BLOCK_CELLS, CHUNK_ROWS, cores, matmul_t, rows_for, spread
 from .memo import MEMO
 from .space import PairSpace, gather
 
@@ -76,10 +76,8 @@ def batch_products(space: PairSpace, batch_size: int) -> np.ndarray:
 
 def _batch_products(space: PairSpace, b: int) -> np.ndarray:
     """In the embeddings' precision (float64 for float64 sources, exact to the article's 1e-6;
-    float32 otherwise, kept as float32), two threads over the batches (numpy releases the GIL in
-    matmul)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    float32 otherwise, kept as float32), one thread per core over the batches (numpy releases the
+    GIL in matmul)."""
     nb = space.m // b
     if nb == 0:
         raise ValueError(f"{space.m} pairs are fewer than one batch of {b}; choose a smaller batch size")
@@ -94,8 +92,8 @@ def _batch_products(space: PairSpace, b: int) -> np.ndarray:
         out[s:e] = np.matmul(x, y.transpose(0, 2, 1))
 
     # small blocks: multi-threaded BLAS spends longer waking its threads than computing them
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(run, range(0, nb, per)))
+    with threadpool_limits(limits=1, user_api="blas"):
+        spread(run, range(0, nb, per))
     return out
 
 
@@ -251,10 +249,11 @@ def exact_ranks(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tol = NEAR_TIE * (1.0 + np.abs(true))
     x32, y32 = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
     i2t, t2i = np.zeros(m, np.int64), np.zeros(m, np.int64)
-    step = rows_for(BLOCK_CELLS // 2, m)
-    for s in range(0, m, step):
+
+    def block(s: int) -> tuple[int, np.ndarray, np.ndarray]:
         sims = matmul_t(x32[s : s + step], y32)  # rows: images s.., columns: every caption
         e = s + sims.shape[0]
+        out = []
         for ref, lo_tol, axis in ((true[s:e, None], tol[s:e, None], 1), (true[None, :], tol[None, :], 0)):
             above = sims > ref + lo_tol
             counts = above.sum(axis=axis)
@@ -264,10 +263,14 @@ def exact_ranks(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 query = near_r if axis == 1 else near_c
                 query_true = true[query + s] if axis == 1 else true[query]
                 counts = counts + np.bincount(query[exact > query_true], minlength=counts.size)
-            if axis == 1:
-                i2t[s:e] += counts
-            else:
-                t2i += counts
+            out.append(counts)
+        return s, out[0], out[1]
+
+    # blocks of rows on one thread per core (the blocks' cells share BLOCK_CELLS)
+    step = rows_for(BLOCK_CELLS // (2 * cores()), m)
+    for s, rows, cols in spread(block, range(0, m, step)):
+        i2t[s : s + rows.size] += rows
+        t2i += cols
     return i2t, t2i
 
 
@@ -300,14 +303,23 @@ def _recall(space: PairSpace, alpha: float, renorm: bool, ks, exact: bool, n_que
         true = np.einsum("ij,ij->i", qx.astype(np.float64), qy.astype(np.float64))
         tol = 1e-5 * (1.0 + np.abs(true))  # float32 products: near-ties count in the item's favour
         ranks = [np.zeros(queries, dtype=np.int64), np.zeros(queries, dtype=np.int64)]
-        step = rows_for(BLOCK_CELLS, queries)
-        progress(0, m)
-        for s in range(0, m, step):
+        workers = cores()
+        step = rows_for(BLOCK_CELLS // workers, queries)
+
+        def block(s: int) -> tuple[np.ndarray, np.ndarray]:
             pos = np.arange(s, min(s + step, m))
             cy, cx = space.vectors("text", pos, alpha, renorm), space.vectors("image", pos, alpha, renorm)
-            ranks[0] += (matmul_t(qx, cy) > (true + tol)[:, None]).sum(axis=1)
-            ranks[1] += (matmul_t(qy, cx) > (true + tol)[:, None]).sum(axis=1)
-            progress(pos[-1] + 1, m)
+            return ((matmul_t(qx, cy) > (true + tol)[:, None]).sum(axis=1),
+                    (matmul_t(qy, cx) > (true + tol)[:, None]).sum(axis=1))
+
+        progress(0, m)
+        starts = range(0, m, step)
+        for g in range(0, len(starts), workers):  # one block per core, then a progress report
+            group = starts[g : g + workers]
+            for i2t, t2i in spread(block, group):
+                ranks[0] += i2t
+                ranks[1] += t2i
+            progress(min(group[-1] + step, m), m)
     out: dict[str, float] = {}
     for k in ks:
         out[f"image_to_text@{k}"] = float(np.mean(ranks[0] < k))
