@@ -117,3 +117,22 @@ def test_two_level_method_reads_a_sample_then_every_row(monkeypatch):
     for o in (whole, sampled):
         assert all(np.unique(topic[m]).size == 1 for m in o.members)
     assert sorted(len(m) for m in whole.members) == sorted(len(m) for m in sampled.members)
+
+
+def test_a_new_k_cuts_the_same_micro_clusters_again(monkeypatch):
+    """The first level does not depend on k: a second k reuses it, and gives what a fresh
+    computation gives."""
+    monkeypatch.setattr(O, "LINKAGE_EXACT_UP_TO", 100)
+    monkeypatch.setattr(O, "MICRO_CLUSTERS", 40)
+    space, _ = planted(m=600, d=32, groups=4, seed=3)
+    calls = []
+    first_level = O.micro_clusters
+    monkeypatch.setattr(O, "micro_clusters", lambda *a, **k: calls.append(1) or first_level(*a, **k))
+    four = O.cluster_ordering(space, "text-image", 4, seed=5)
+    two = O.cluster_ordering(space, "text-image", 2, seed=5)
+    assert len(calls) == 1 and len(four.members) == 4 and len(two.members) == 2
+    O.MEMO.clear()
+    fresh = O.cluster_ordering(space, "text-image", 2, seed=5)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(fresh.order, two.order)
+    np.testing.assert_array_equal(fresh.assignment, two.assignment)

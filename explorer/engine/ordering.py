@@ -137,12 +137,15 @@ def nearest(x: np.ndarray, centres: np.ndarray, with_distance: bool = False):
     return assign, float(np.take_along_axis(d, assign[:, None], axis=1).sum(dtype=np.float64))
 
 
-def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS, tol: float = KMEANS_TOL) -> np.ndarray:
+def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS, tol: float = KMEANS_TOL,
+                 with_assign: bool = False):
     """k centres by Lloyd's algorithm from k seeded distinct rows; stops after `iters` iterations,
     or once an iteration lowers the rows' sum of squared distances to their centres by less than
     the fraction `tol`. The micro-clusters only need to be small and tight, not optimal: a few
     iterations of plain Lloyd in the leading directions give tighter ones than scikit-learn's
-    mini-batch k-means at a fraction of its time (benchmarks/scale.py)."""
+    mini-batch k-means at a fraction of its time (benchmarks/scale.py). With `with_assign`, also
+    the nearest centre of each row (computed last for the returned centres when it stopped by
+    `tol`, else None)."""
     k = int(min(k, x.shape[0]))
     centres = x[np.random.default_rng(seed).choice(x.shape[0], size=k, replace=False)].astype(np.float64)
     base = float(np.square(x, dtype=np.float64).sum())
@@ -151,13 +154,13 @@ def lloyd_kmeans(x: np.ndarray, k: int, seed: int = 0, iters: int = KMEANS_ITERS
         assign, part = nearest(x, centres.astype(x.dtype), with_distance=True)
         inertia = max(base + part, 0.0)
         if previous is not None and previous - inertia <= tol * inertia:
-            break
+            return (centres.astype(x.dtype), assign) if with_assign else centres.astype(x.dtype)
         previous = inertia
         counts = np.bincount(assign, minlength=k)
         sums = _members(assign, k) @ x.astype(np.float64)
         filled = counts > 0
         centres[filled] = sums[filled] / counts[filled][:, None]
-    return centres.astype(x.dtype)
+    return (centres.astype(x.dtype), None) if with_assign else centres.astype(x.dtype)
 
 
 def describe_method(m: int, optimal: bool) -> str:
@@ -198,16 +201,22 @@ def micro_clusters(space: PairSpace, block: str, seed: int = 0, progress: Callab
     lam, vec = leading_metric(gram, row_gram)
     to_lead = (vec * np.sqrt(np.clip(lam, 0.0, None))[None, :]).astype(dt)
     micro = min(MICRO_CLUSTERS, m)
-    centres_lead = lloyd_kmeans(fit_t @ to_lead, micro, seed)
+    fit_lead = fit_t @ to_lead
+    centres_lead, fit_assign = lloyd_kmeans(fit_lead, micro, seed, with_assign=True)
     progress(3, 5)
     assign = np.empty(m, np.int64)
     sums = np.zeros((micro, d))
-    if fit_rows.size == m:  # the sample is every row: no second read
-        blocks = ((s, min(s + CHUNK_ROWS, m), fit_t[s : s + CHUNK_ROWS]) for s in range(0, m, CHUNK_ROWS))
+    if fit_rows.size == m:  # the sample is every row: no second read, nor a second nearest when Lloyd stopped by tol
+        if fit_assign is None:
+            fit_assign = nearest(fit_lead, centres_lead)
+        assign[:] = fit_assign
+        blocks = ((s, min(s + CHUNK_ROWS, m), fit_t[s : s + CHUNK_ROWS], None) for s in range(0, m, CHUNK_ROWS))
     else:
-        blocks = ((s, e, gather(space.array(rows_mod), rows).astype(dt, copy=False)) for s, e, rows in space.chunks())
-    for s, e, t in blocks:  # one pass: nearest centre, and the rows' sums per micro-cluster
-        assign[s:e] = nearest(t @ to_lead, centres_lead)
+        blocks = ((s, e, t, nearest(t @ to_lead, centres_lead))
+                  for s, e, rows in space.chunks() for t in [gather(space.array(rows_mod), rows).astype(dt, copy=False)])
+    for s, e, t, near in blocks:  # one pass: nearest centre, and the rows' sums per micro-cluster
+        if near is not None:
+            assign[s:e] = near
         sums += _members(assign[s:e], micro) @ t.astype(np.float64)
     counts = np.bincount(assign, minlength=micro)
     used = np.unique(assign)
@@ -235,7 +244,9 @@ def _ordering(space: PairSpace, block: str, k: int, optimal: bool, seed: int, pr
         dist = pdist(feats)
         progress(3, 5)
         return ordering_from_tree(sch.linkage(dist, method="complete"), dist, k, optimal, "complete")
-    used, micro_of, dist, lead = micro_clusters(space, block, seed, progress)
+    # the first level does not depend on k: changing k only cuts the micro-clusters' tree again
+    key = ("micro-clusters", space.key, block, int(seed), MICRO_CLUSTERS, KMEANS_SAMPLE)
+    used, micro_of, dist, lead = MEMO.get(key, lambda: micro_clusters(space, block, seed, progress))
     if used.size == 1:
         micro_cluster = np.zeros(1, np.int64)
         leaf_rank = np.zeros(1, np.int64)
