@@ -73,6 +73,29 @@ def test_sampled_recall_equals_the_reference_ranks_of_its_queries(monkeypatch):
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.parametrize("views_computing", [False, True])
+def test_sampled_recall_leaves_one_core_to_the_views_while_they_compute(monkeypatch, views_computing):
+    """Long work: one block per core between progress reports, one core fewer while a view
+    computes elsewhere (explorer.engine.priority); the same numbers either way."""
+    from explorer.state import ExplorerState
+
+    monkeypatch.setattr(engine_numbers, "BLOCK_CELLS", 60 * 37)
+    monkeypatch.setattr(engine_numbers, "cores", lambda: 3)
+    monkeypatch.setattr(engine_numbers.priority, "quick_work_elsewhere", lambda: views_computing)
+    groups = []
+    spread = engine_numbers.spread
+    monkeypatch.setattr(engine_numbers, "spread", lambda fn, items: groups.append(len(items)) or spread(fn, items))
+    st = ExplorerState(source="synthetic:400:32")
+    sp = st.space(st.resolve_model())
+    r = engine_numbers._recall(sp, 0.0, True, (1, 5), False, 60, 3, None)
+    want = 2 if views_computing else 3
+    assert len(groups) > 3 and set(groups[:-1]) == {want} and groups[-1] <= want
+    x = sp.vectors("image", np.arange(sp.m))
+    i2t, _ = true_partner_ranks(x, sp.vectors("text", np.arange(sp.m)))
+    q = engine_numbers.sample_positions(sp.m, 60, 3)
+    assert r.values["image_to_text@5"] == float(np.mean(i2t[q] < 5))
+
+
 @pytest.mark.parametrize("alpha,renorm", [(0.0, True), (0.6, True), (0.6, False), (1.0, True)])
 def test_projected_rows_equal_the_displayed_vectors_times_the_basis(alpha, renorm):
     """PairSpace.projected forms w_i (z_i·B ∓ h·B) without the displayed vectors: the same numbers."""

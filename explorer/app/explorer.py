@@ -27,6 +27,7 @@ from typing import Any
 import panel as pn
 import param
 
+from ..engine import priority
 from ..state import DEFAULT_DATASET_MODELS, DEFAULT_SOURCE, ExplorerState
 from ..views.cards import esc
 from ..views.feed import dispose_views, run_off_loop, session_id, trace
@@ -269,7 +270,8 @@ class Explorer(pn.viewable.Viewer):
         if old is not state:
             self._dispose_pages()
         t = time.perf_counter()
-        self._build_pages()
+        with priority.quick():  # long work (R@k, clustering) yields to the page being built
+            self._build_pages()
         trace.info("pages built in %.2f s", time.perf_counter() - t)
         self.busy = False
         self.message = ""

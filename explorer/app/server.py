@@ -50,7 +50,10 @@ def warm_up_process(options: AppOptions | None = None) -> None:
     if _warm["done"]:
         return
     _warm["done"] = True
+    from ..engine.backend import one_blas_thread_per_call
     from ..views.scatter import warm_up_kernels
+
+    one_blas_thread_per_call()  # as the views will compute (warm-up computes without them)
 
     said = []
     try:

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from ..analysis.distributions import SimilarityDistributions, similarity_distributions
 from ..analysis.landscape import LossLandscape, default_deltas
+from . import priority
 from .backend import BLOCK_CELLS, CHUNK_ROWS, cores, matmul_t, rows_for, spread
 from .memo import MEMO
 from .space import PairSpace, gather
@@ -303,8 +304,7 @@ def _recall(space: PairSpace, alpha: float, renorm: bool, ks, exact: bool, n_que
         true = np.einsum("ij,ij->i", qx.astype(np.float64), qy.astype(np.float64))
         tol = 1e-5 * (1.0 + np.abs(true))  # float32 products: near-ties count in the item's favour
         ranks = [np.zeros(queries, dtype=np.int64), np.zeros(queries, dtype=np.int64)]
-        workers = cores()
-        step = rows_for(BLOCK_CELLS // workers, queries)
+        step = rows_for(BLOCK_CELLS // cores(), queries)
 
         def block(s: int) -> tuple[np.ndarray, np.ndarray]:
             pos = np.arange(s, min(s + step, m))
@@ -314,8 +314,11 @@ def _recall(space: PairSpace, alpha: float, renorm: bool, ks, exact: bool, n_que
 
         progress(0, m)
         starts = range(0, m, step)
-        for g in range(0, len(starts), workers):  # one block per core, then a progress report
-            group = starts[g : g + workers]
+        g = 0
+        while g < len(starts):  # one block per core (one core left to the views while they compute), then a report
+            workers = cores() - 1 if priority.quick_work_elsewhere() else cores()
+            group = starts[g : g + max(1, workers)]
+            g += len(group)
             for i2t, t2i in spread(block, group):
                 ranks[0] += i2t
                 ranks[1] += t2i
