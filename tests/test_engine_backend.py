@@ -76,3 +76,27 @@ def test_spread_maps_in_order_on_one_thread_per_core(monkeypatch):
     assert len({t for _, t in got}) == 3 and threading.get_ident() not in {t for _, t in got}
     monkeypatch.setattr(backend, "cores", lambda: 1)
     assert {t for _, t in backend.spread(work, range(3))} == {threading.get_ident()}
+
+
+def test_spread_each_uses_the_results_in_order_one_wave_per_core(monkeypatch):
+    import threading
+    import time
+
+    from explorer.engine import backend
+
+    monkeypatch.setattr(backend, "cores", lambda: 2)
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def work(i: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.02 * (5 - i % 5))  # later items finish first within a wave
+        with lock:
+            running[0] -= 1
+        return i
+
+    used = []
+    backend.spread_each(work, range(9), used.append)
+    assert used == list(range(9)) and most[0] == 2

@@ -99,6 +99,16 @@ def spread(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return list(pool.map(fn, items))
 
 
+def spread_each(fn: Callable[[T], R], items: Sequence[T], use: Callable[[R], None]) -> None:
+    """use(fn(item)) for each item in order, fn on one thread per core a wave of items at a time:
+    at most one result per core is held (e.g. partial sums, added in the items' order, so the
+    numbers do not depend on the number of cores)."""
+    step = cores()
+    for s in range(0, len(items), step):
+        for result in spread(fn, items[s : s + step]):
+            use(result)
+
+
 def matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ bᵀ (a: n×D, b: m×D): float64 when an input is float64 (on the CPU), else float32."""
     if a.dtype == np.float64 or b.dtype == np.float64:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..analysis.projection import MAX_PCA_COMPONENTS, Projection, ProjectionCache, check_mode, default_params, fit_tsne, fit_umap
 from ..errors import SpecError
-from .backend import CHUNK_ROWS
+from .backend import CHUNK_ROWS, spread
 from .memo import MEMO
 from .numbers import sample_positions
 from .space import PairSpace
@@ -78,17 +78,21 @@ def _pca(space: PairSpace, mode: str, alpha: float, renorm: bool, seed: int, pro
         fit_pairs = sample_positions(m, PCA_FIT_UP_TO // per_pair, seed)
         notes = (f"fitted on a seeded sample of {fit_pairs.size * per_pair:,} of {n_fit_points:,} points, all placed",)
     dim = space.dim * (2 if mode == "concatenated" else 1)
-    total, outer, n = np.zeros(dim), np.zeros((dim, dim)), 0
     # small fits in float64 (as scikit-learn); above EXACT_FIT_POINTS the products in the
-    # embeddings' precision (float32 BLAS, twice as fast), summed in float64
+    # embeddings' precision (float32 BLAS, twice as fast), summed in float64; chunks on every core
     precise = fit_pairs.size * per_pair <= EXACT_FIT_POINTS
-    for s in range(0, fit_pairs.size, CHUNK_ROWS // 2):
+
+    def moments(s: int) -> tuple[np.ndarray, np.ndarray, int]:
         z = _points(space, mode, fit_pairs[s : s + CHUNK_ROWS // 2], alpha, renorm, fit_which)
         if precise:
             z = z.astype(np.float64)
-        total += z.sum(axis=0, dtype=np.float64)
-        outer += z.T @ z
-        n += z.shape[0]
+        return z.sum(axis=0, dtype=np.float64), (z.T @ z).astype(np.float64, copy=False), z.shape[0]
+
+    total, outer, n = np.zeros(dim), np.zeros((dim, dim)), 0
+    for part_total, part_outer, part_n in spread(moments, range(0, fit_pairs.size, CHUNK_ROWS // 2)):
+        total += part_total
+        outer += part_outer
+        n += part_n
     progress(1, 3)
     mean = total / n
     cov = (outer - n * np.outer(mean, mean)) / max(n - 1, 1)
@@ -103,7 +107,8 @@ def _pca(space: PairSpace, mode: str, alpha: float, renorm: bool, seed: int, pro
     # z·V − mean·V: the projection of the mean once, the points in their own precision
     vt_t = np.ascontiguousarray(vt.T, dtype=dt)
     offset = mean @ vt.T
-    for s in range(0, m, CHUNK_ROWS // 2):
+
+    def place(s: int) -> None:
         pairs = np.arange(s, min(s + CHUNK_ROWS // 2, m))
         if mode == "concatenated":
             d = space.dim
@@ -112,6 +117,8 @@ def _pca(space: PairSpace, mode: str, alpha: float, renorm: bool, seed: int, pro
         else:
             coords[pairs] = space.projected("image", pairs, vt_t, alpha, renorm) - offset
             coords[m + pairs] = space.projected("text", pairs, vt_t, alpha, renorm) - offset
+
+    spread(place, range(0, m, CHUNK_ROWS // 2))  # every point placed, chunks on every core
     progress(2, 3)
     return Projection(coords, "PCA", mode, {}, int(seed), m, "", False, evr, notes, None)
 

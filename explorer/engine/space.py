@@ -29,7 +29,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from .backend import CHUNK_ROWS
+from .backend import CHUNK_ROWS, spread, spread_each
 from .memo import MEMO
 
 MODALITIES = ("image", "text")
@@ -135,20 +135,31 @@ class PairSpace:
             raise ValueError("no pairs are shown")
         sum_x, sum_y = np.zeros(d), np.zeros(d)
         sq_x, sq_y, dot = np.empty(m), np.empty(m), np.empty(m)
-        # products in the embeddings' precision (float32 for float32 / float16 sources), sums in float64
-        for s, e, rows in self.chunks():
+        chunks = list(self.chunks())
+
+        # products in the embeddings' precision (float32 for float32 / float16 sources), sums in
+        # float64 (added in chunk order: the same numbers on any number of cores)
+        def first(chunk) -> tuple[np.ndarray, np.ndarray]:
+            s, e, rows = chunk
             x, y = gather(self.image, rows), gather(self.text, rows)
-            sum_x += x.sum(axis=0, dtype=np.float64)
-            sum_y += y.sum(axis=0, dtype=np.float64)
             sq_x[s:e] = np.einsum("ij,ij->i", x, x)
             sq_y[s:e] = np.einsum("ij,ij->i", y, y)
             dot[s:e] = np.einsum("ij,ij->i", x, y)
+            return x.sum(axis=0, dtype=np.float64), y.sum(axis=0, dtype=np.float64)
+
+        for part_x, part_y in spread(first, chunks):
+            sum_x += part_x
+            sum_y += part_y
         delta = (sum_x - sum_y) / m
         p, q = np.empty(m), np.empty(m)
-        for s, e, rows in self.chunks():
+
+        def second(chunk) -> None:
+            s, e, rows = chunk
             x, y = gather(self.image, rows), gather(self.text, rows)
             p[s:e] = x @ delta.astype(x.dtype)
             q[s:e] = y @ delta.astype(y.dtype)
+
+        spread(second, chunks)
         return Stats(m, d, sum_x, sum_y, sq_x, sq_y, dot, p, q)
 
     def closing(self, alpha: float = 0.0, renormalize: bool = True) -> Closing:
@@ -238,7 +249,8 @@ class PairSpace:
         array = self.array(modality)
         sums = np.zeros((n_bins, self.dim))
         rows = self.active[positions]
-        for s in range(0, rows.size, CHUNK_ROWS):
+
+        def part(s: int) -> tuple[int, int, np.ndarray]:
             e = min(s + CHUNK_ROWS, rows.size)
             chunk = rows[s:e]
             # rows read in storage order (a clustered display order scatters them): the sparse
@@ -251,7 +263,13 @@ class PairSpace:
             b = bins[s:e]
             lo, hi = int(b[0]), int(b[-1]) + 1
             weights = sparse.csr_matrix((w[s:e].astype(block.dtype), (b - lo, column)), shape=(hi - lo, e - s))
-            sums[lo:hi] += weights @ block
+            return lo, hi, weights @ block
+
+        def add(result: tuple[int, int, np.ndarray]) -> None:
+            lo, hi, partial = result
+            sums[lo:hi] += partial
+
+        spread_each(part, range(0, rows.size, CHUNK_ROWS), add)  # chunks on every core, added in order
         wsum = np.bincount(bins, weights=w, minlength=n_bins)
         sums += sign * wsum[:, None] * c.h[None, :]
         counts = np.bincount(bins, minlength=n_bins).astype(np.float64)
