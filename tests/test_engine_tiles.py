@@ -32,3 +32,31 @@ def test_pair_diagonal_is_the_mean_pair_similarity_of_each_pixels_pairs(window):
     assert got.keys() == expected.keys() and len(got) == len(vals)
     for key, values in expected.items():
         assert got[key] == pytest.approx(np.mean(values), abs=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_stats_and_bin_sums_over_several_chunks_equal_the_displayed_vectors(alpha):
+    """Chunks on every core (explorer.engine.backend.spread): the stats and the bins' weighted
+    sums over three chunks, in a scattered display order, equal the displayed vectors summed."""
+    from explorer.engine.backend import CHUNK_ROWS
+    from explorer.engine.space import PairSpace
+
+    rng = np.random.default_rng(11)
+    m, d = 2 * CHUNK_ROWS + 123, 8
+    x = rng.normal(size=(m, d)) + 1.0
+    y = rng.normal(size=(m, d)) - 1.0
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    sp = PairSpace(x.astype(np.float32), y.astype(np.float32), key=("chunks-test", alpha))
+    st = sp.stats()
+    np.testing.assert_allclose(st.sum_x, x.astype(np.float32).astype(np.float64).sum(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(st.dot_xy, np.einsum("ij,ij->i", x, y), atol=1e-6)
+    order = rng.permutation(m)
+    bins = np.sort(rng.integers(0, 7, m))  # display positions in 7 bins, some spanning chunks
+    for modality in ("image", "text"):
+        sums, counts = sp.binned_means(modality, order, bins, 7, alpha, True)
+        shown = sp.vectors(modality, order, alpha, True).astype(np.float64)
+        want = np.zeros((7, d))
+        np.add.at(want, bins, shown)
+        np.testing.assert_allclose(sums, want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(counts, np.bincount(bins, minlength=7))
