@@ -297,7 +297,7 @@ def test_every_cluster_has_a_tag_inside_the_matrix_none_overlapping():
 
     n = 100  # on 400 px: 2 px per row; tiny clusters too get a tag
     bounds = [0, 3, 6, 40, 97, 98, 99, 100]
-    rows = pd.DataFrame(cluster_label_rows(bounds, ["l"] * 7, n, "text-image", size=400), columns=["column", "row", "text", "bg", "align"])
+    rows = pd.DataFrame(cluster_label_rows(bounds, n, "text-image", size=400), columns=["column", "row", "text", "bg", "align"])
     assert list(rows["text"]) == [str(c + 1) for c in range(7)]
     assert all(99.5 <= r <= 199.5 for r in rows["row"]) and all(-0.5 < c < 100 for c in rows["column"])
     assert rows["row"].diff().dropna().min() >= 8 - 1e-9, "16 px tags at 2 px per row: at least 8 rows apart"

@@ -89,7 +89,7 @@ def heatmap_data(state: Any, model: str | None, kind: str = "similarity", shared
     value = {
         "model": m, "kind": kind, "tile": t, "clim": clim, "color_range": used, "diagonal": diag,
         "m": int(state.active_indices().size),
-        "boundaries": list(o.boundaries) if o is not None else [], "labels": state.cluster_labels(om) if o is not None else [],
+        "boundaries": list(o.boundaries) if o is not None else [],
         "block": state.order.cluster_block, "display_pairs": state.display_pairs(m, shared), "size": size,
         "order_id": (state.selection_key(), state.order_key(m, shared)),
         "provenance": prov, "provenance_text": provenance_text(prov, kind),
@@ -118,7 +118,7 @@ def matrix_side(value: dict[str, Any]) -> int:
 
 def empty_data(m: int, kind: str = "similarity") -> dict[str, Any]:
     return {"model": "", "kind": kind, "tile": None, "clim": (0.0, 1.0), "color_range": "data", "diagonal": None, "m": m,
-            "boundaries": [], "labels": [], "block": "text-image", "display_pairs": np.zeros(0, np.int64), "size": HEATMAP_SIZE,
+            "boundaries": [], "block": "text-image", "display_pairs": np.zeros(0, np.int64), "size": HEATMAP_SIZE,
             "provenance": {}, "provenance_text": ""}
 
 
@@ -183,7 +183,7 @@ def cluster_box_rows(boundaries: list[int], m: int, kind: str = "similarity") ->
     return rects
 
 
-def cluster_label_rows(boundaries: list[int], labels: list[str], m: int, block: str, size: int = HEATMAP_SIZE,
+def cluster_label_rows(boundaries: list[int], m: int, block: str, size: int = HEATMAP_SIZE,
                        kind: str = "similarity") -> list[tuple]:
     """(column, row, text, background, align) of every cluster's numbered tag in a column along the
     clustered quadrant's outer edge, none overlapping another (explorer.views.cluster_layout; the
@@ -205,7 +205,7 @@ def heatmap_labels(value: dict[str, Any]) -> hv.Labels:
     """The quadrant names and the cluster labels, in one layer (dark text on a light box)."""
     m = max(int(value["m"]), 1)
     rows = quadrant_label_rows(m) if value["kind"] == "similarity" else []
-    rows += cluster_label_rows(value["boundaries"], value["labels"], m, value["block"], value.get("size", HEATMAP_SIZE), value["kind"])
+    rows += cluster_label_rows(value["boundaries"], m, value["block"], value.get("size", HEATMAP_SIZE), value["kind"])
     return hv.Labels(rows, kdims=["column", "row"], vdims=["text", "background", "align"]).opts(
         text_color="#111", text_font_size="9pt", text_align=hv.dim("align"), text_baseline="middle",
         background_fill_color=hv.dim("background"), background_fill_alpha=0.8)
@@ -254,7 +254,7 @@ def veil(value: dict[str, Any], selected: Any = None) -> hv.Rectangles:
 def frame_key(value: dict[str, Any]) -> tuple:
     """What the annotations, the selection outlines and the title of a heatmap depend on: a new
     value with the same key changed only the tile (a zoom, α, the colours)."""
-    return (value["model"], value["kind"], value["m"], tuple(value["boundaries"]), tuple(value["labels"]), value["block"],
+    return (value["model"], value["kind"], value["m"], tuple(value["boundaries"]), value["block"],
             value.get("order_id"), value.get("mean_abs"), bool(value.get("tile") is None))
 
 
