@@ -337,3 +337,34 @@ def test_the_same_window_is_rasterized_once(state, monkeypatch):
     assert len(calls) == n + 1
     state.gap.alpha = 0.5
     assert len(calls) == n + 2 and sc.feed.value["reset"]
+
+
+@pytest.mark.parametrize("window, empties", [(((-1.0, 1.3), (-0.8, 0.9)), True), (((0.1, 0.4), (-0.2, 0.1)), False)])
+def test_edges_split_over_the_cores_give_holoviews_raster_of_all_segments(monkeypatch, window, empties):
+    """edge_means (the edges in parts, one per core, sums and counts added) equals HoloViews'
+    rasterize of every segment with the mean aggregator: same pixels, same means, same empties."""
+    import datashader as ds
+    import holoviews as hv
+    import pandas as pd
+    from holoviews.operation.datashader import rasterize
+
+    from explorer.engine import backend
+    from explorer.views.scatter import edge_means, sim_image
+
+    monkeypatch.setattr(backend, "cores", lambda: 3)
+    rng = np.random.default_rng(8)
+    n = 30_001
+    x0, y0 = rng.normal(size=n) * 0.3, rng.normal(size=n) * 0.3
+    edges = pd.DataFrame({"x0": x0, "y0": y0, "x1": x0 + 0.5 + rng.normal(size=n) * 0.1, "y1": y0 + rng.normal(size=n) * 0.2,
+                          "sim": rng.uniform(size=n), "pair_id": np.arange(n)})
+    (xr, yr), w, h = window, 120, 90
+    seg = hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
+    want = sim_image(rasterize(seg, aggregator=ds.mean("sim"), dynamic=False, x_range=xr, y_range=yr, width=w, height=h))
+    got = edge_means(edges, xr, yr, w, h)
+    for d in (0, 1):
+        np.testing.assert_allclose(got.dimension_values(d, expanded=False), want.dimension_values(d, expanded=False), rtol=1e-12)
+    a = got.dimension_values(2, flat=False)
+    b = want.dimension_values(2, flat=False)
+    assert a.shape == (h, w) and np.array_equal(np.isnan(a), np.isnan(b)) and (~np.isnan(b)).sum() > 100
+    assert np.isnan(b).any() == empties  # the zoomed-out window has pixels no edge crosses
+    np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-6)

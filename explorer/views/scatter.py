@@ -44,6 +44,8 @@ POINT_VDIMS = ["modality", "pair_id", "sim", "knn_overlap", "trustworthiness", "
 COLOR_COLUMN = {"modality": "modality", "kNN overlap": "knn_overlap", "trustworthiness": "trustworthiness", PROBE_COLOR: "probe"}
 #: the point colour of concatenated mode, where each point is a pair and there are no edges
 PAIR_SIMILARITY = "pair similarity"
+#: from this many pair edges the edges' raster is computed in parts, one per core (edge_means)
+SPLIT_SEGMENTS_FROM = 100_000
 #: longest side of a rasterized scatter in pixels
 MAX_RASTER_PIXELS = 1200
 
@@ -124,8 +126,11 @@ def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range,
     opts = dict(dynamic=False, x_range=tuple(x_range), y_range=tuple(y_range), width=int(width), height=int(height))
     out: dict[str, Any] = {}
     if not pairs_only:
-        seg = hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
-        out["edges"] = sim_image(rasterize(seg, aggregator=ds.mean("sim"), **opts))
+        if len(edges) >= SPLIT_SEGMENTS_FROM:
+            out["edges"] = edge_means(edges, x_range, y_range, int(width), int(height))
+        else:
+            seg = hv.Segments(edges, kdims=["x0", "y0", "x1", "y1"], vdims=["sim", "pair_id"])
+            out["edges"] = sim_image(rasterize(seg, aggregator=ds.mean("sim"), **opts))
         if measure:
             pts = hv.Points(frame, kdims=["x", "y"], vdims=[measure])
             out["points"] = sim_image(dynspread(rasterize(pts, aggregator=ds.mean(measure), **opts), threshold=0.5, max_px=3, how="max"))
@@ -136,6 +141,29 @@ def rasters(frame: pd.DataFrame, edges: pd.DataFrame, pairs_only: bool, x_range,
         pts = hv.Points(frame, kdims=["x", "y"], vdims=["sim"])
         out["points"] = sim_image(dynspread(rasterize(pts, aggregator=ds.mean("sim"), **opts), threshold=0.5, max_px=3, how="max"))
     return out
+
+
+def edge_means(edges: pd.DataFrame, x_range, y_range, width: int, height: int) -> hv.Image:
+    """The mean pair similarity of the edges per pixel, as HoloViews' rasterize of the segments
+    gives it, with the edges split over the cores: each part's per-pixel sum and count in one
+    datashader pass (its kernels release the GIL), added, then divided (NaN where no edge)."""
+    from ..engine.backend import cores, spread
+
+    canvas = ds.Canvas(plot_width=int(width), plot_height=int(height), x_range=tuple(map(float, x_range)),
+                       y_range=tuple(map(float, y_range)))
+    step = -(-len(edges) // cores())
+
+    def part(s: int):
+        agg = canvas.line(edges.iloc[s : s + step], x=["x0", "x1"], y=["y0", "y1"], axis=1,
+                          agg=ds.summary(total=ds.sum("sim"), count=ds.count()))
+        return agg
+
+    parts = spread(part, range(0, len(edges), step))
+    total = sum(np.nan_to_num(p["total"].values) for p in parts)
+    count = sum(p["count"].values.astype(np.float64) for p in parts)
+    mean = np.where(count > 0, total / np.where(count > 0, count, 1.0), np.nan).astype(np.float32)
+    first = parts[0]["total"]
+    return hv.Image((first.coords["x"].values, first.coords["y"].values, mean), kdims=["x", "y"], vdims=["sim"])
 
 
 def warm_up_kernels() -> float:
@@ -152,6 +180,7 @@ def warm_up_kernels() -> float:
                           "x": rng.normal(size=2 * n), "y": rng.normal(size=2 * n), "sim": rng.uniform(size=2 * n)})
     for pairs_only in (False, True):
         rasters(frame, edges_frame(frame), pairs_only, (-3.0, 3.0), (-3.0, 3.0), 16, 16)
+    edge_means(edges_frame(frame), (-3.0, 3.0), (-3.0, 3.0), 16, 16)
     return time.perf_counter() - t
 
 
