@@ -35,7 +35,7 @@ from scipy.cluster import hierarchy as sch
 from scipy.spatial.distance import pdist
 
 from ..analysis.ordering import ClusterOrdering, ordering_from_tree
-from .backend import CHUNK_ROWS
+from .backend import CHUNK_ROWS, spread_each
 from .memo import MEMO
 from .space import PairSpace, gather
 
@@ -59,9 +59,15 @@ def _gram(space: PairSpace, modality: str, dt: np.dtype, positions: np.ndarray |
     """Σ zᵀz over the shown rows of `modality` (or those at `positions`): D×D, summed in float64."""
     d = space.dim
     gram = np.zeros((d, d))
-    for _s, _e, rows in space.chunks(positions):
+
+    def part(rows: np.ndarray) -> np.ndarray:
         c = gather(space.array(modality), rows).astype(dt, copy=False)
-        gram += c.T @ c
+        return c.T @ c
+
+    def add(g: np.ndarray) -> None:
+        np.add(gram, g, out=gram)
+
+    spread_each(part, [rows for _s, _e, rows in space.chunks(positions)], add)  # chunks on every core, added in order
     return gram
 
 
