@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -121,9 +120,10 @@ def start_server(spec: str, store: str | Path, *args: str, log: Path | None = No
     base = f"http://localhost:{port}"
     deadline = time.monotonic() + 300
     while True:
+        # a connection, not a GET of "/": that would open a session (its explorer, its page) which
+        # would then compete with the measured one and end mid-run
         try:
-            with urllib.request.urlopen(base + "/", timeout=60) as r:
-                r.read(1)
+            socket.create_connection(("localhost", port), timeout=60).close()
             return proc, base
         except OSError as exc:
             if time.monotonic() > deadline or proc.poll() is not None:
