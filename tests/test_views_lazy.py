@@ -155,3 +155,28 @@ def test_provenance_line_is_escaped_and_complete(tmp_path):
     state.projection.projection_mode = "concatenated"
     assert "PCA concatenated" in pane.object and "&lt;img" in pane.object
     assert isinstance(hm, hv.core.Overlay | hv.DynamicMap)
+
+
+def test_a_computation_whose_work_ran_on_other_threads_is_not_run_on_the_loop_next_time():
+    """The engine's passes run on worker threads: the Feed's own thread spends almost no CPU on
+    them, yet the computation takes seconds. Whether the next one runs at once (SYNC_BELOW) is
+    decided on the wall time, or a 3 s heatmap would run on the page's event loop."""
+    import threading
+    import time
+
+    from explorer.views import feed as feed_module
+
+    def compute(**_):
+        worker = threading.Thread(target=time.sleep, args=(0.2,))
+        worker.start()
+        worker.join()  # this thread waits: ~0 CPU of its own
+        return {"x": 1}
+
+    runner = QueueRunner()
+    feed = Feed(compute, [], empty=lambda: {"x": 0}, run=runner)
+    assert len(runner.jobs) == 1, "the first computation goes to the runner"
+    runner.run()
+    assert feed.value == {"x": 1}
+    assert feed._last_seconds >= 0.2 > feed_module.SYNC_BELOW
+    feed.request()
+    assert len(runner.jobs) == 1, "the next one too: it took 0.2 s, not the ~0 s of CPU of its own thread"

@@ -389,6 +389,7 @@ def heatmap_plot(state: Any, model: str | None = None, kind: str = "similarity",
         return heatmap_data(state, model, kind, shared, size, **req)
 
     feed = Feed(compute, params_of(state, depends(model, shared)), empty=lambda: empty_data(m_shown, kind), run=run)
+    feed.label = f"heatmap_plot ({kind})"  # for the trace: the similarity and the difference heatmaps apart
     look = state.look
     cmap_param = "cmap" if kind == "similarity" else "diverging_cmap"
 
