@@ -673,6 +673,45 @@ def test_views_below_the_fold_compute_once_the_first_views_have_shown_their_data
     assert AfterFirstViews([heat], serving=False).open, "outside a server nothing waits"
 
 
+def test_views_below_the_fold_are_built_once_the_first_views_have_shown_their_data():
+    """A served page builds its lower views only when the heatmap and scatter show data (every
+    plot in a page makes each plot update recompute more models); outside a server at once."""
+    import param
+
+    from explorer.app.pages import AfterFirstViews
+
+    class FakeFeed(param.Parameterized):
+        version = param.Integer(0)
+        pending = param.Boolean(True)
+        disposed = False
+
+    heat = FakeFeed()
+    gate = AfterFirstViews([heat], serving=True)
+    built = []
+    gate.when_open(lambda: built.append("lower"))
+    assert built == []
+    heat.param.update(version=1, pending=False)
+    assert built == ["lower"]
+    heat.pending = True
+    heat.pending = False
+    assert built == ["lower"], "built once"
+    gate.when_open(lambda: built.append("again"))
+    assert built == ["lower", "again"], "an open gate calls at once"
+    at_once = []
+    AfterFirstViews([FakeFeed()], serving=False).when_open(lambda: at_once.append(1))
+    assert at_once == [1]
+
+
+def test_the_explore_pages_lower_views_are_in_a_notebooks_page_at_once():
+    from explorer.app.pages import explore_page
+    from explorer.state import ExplorerState
+
+    page = explore_page(ExplorerState(source="synthetic:300:16"))
+    names = {p.name for p in page.lower.select(pn.pane.HoloViews)}
+    assert {"difference", "landscape", "histograms"} <= names, names
+    assert len(page.rebuilt) == 4, "the difference heatmap is disposed with the page"
+
+
 def test_a_large_sources_scatter_waits_while_the_heatmap_computes_the_same_setting(monkeypatch):
     """At a million pairs both at once starve the heatmap on two cores: the scatter's computation
     waits in its worker thread while the heatmap's Feed is pending (never for good); below

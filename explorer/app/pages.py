@@ -19,7 +19,7 @@ from typing import Any
 import panel as pn
 
 from .. import views as V
-from ..views.feed import dispose_views, feeds_in, params_of, run_off_loop
+from ..views.feed import dispose_views, feeds_in, on_doc_loop, params_of, run_off_loop
 from ..views.provenance import feed_provenance_pane
 from .controls import safe_multichoice
 from .template import CSS, clickable_checkbox
@@ -212,19 +212,27 @@ def explore_page(state: Any) -> pn.Column:
                        title=clusters_title(state.order.cluster), sizing_mode="stretch_width",
                        collapsed=not state.order.cluster)
     state.order.param.watch(lambda e: clusters.param.update(collapsed=not e.new, title=clusters_title(e.new)), "cluster")
-    # the views below the fold compute once the heatmap and scatter have shown the setting (two
-    # cores: they would otherwise compete with them); their plots are built now
+    # the views below the fold are built, and compute, once the heatmap and scatter have shown
+    # the setting (two cores: they would otherwise compete with them; and every plot in the page
+    # makes each later update of any plot slower, see views.feed.on_doc_loop)
     gate = AfterFirstViews(lambda: [f for h in (heatmap, scatter) for obj in list(h.holder.objects) for f in feeds_in(obj)])
-    difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400, run=gate.run), lambda: "difference", (),
-                         width=600, after=with_provenance, name="difference")
-    landscape = V.loss_landscape_plot(state, width=480, height=320, run=gate.run)
-    histograms = V.similarity_histograms(state, width=480, height=300, run=gate.run)
-    lower = pn.FlexBox(
-        difference,
-        plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)), width=560),
-        plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
-                    width=560),
-        flex_wrap="wrap", sizing_mode="stretch_width")
+    lower = pn.FlexBox(pn.pane.HTML('<div class="bx-provenance">The difference heatmap, the loss landscape and the histograms '
+                                    "follow once the views above are drawn.</div>", sizing_mode="stretch_width"),
+                       flex_wrap="wrap", sizing_mode="stretch_width", css_classes=["bx-lower"])
+
+    def build_lower() -> None:
+        difference = Rebuilt(state, lambda: V.difference_heatmap(state, size=400, run=gate.run), lambda: "difference", (),
+                             width=600, after=with_provenance, name="difference")
+        landscape = V.loss_landscape_plot(state, width=480, height=320, run=gate.run)
+        histograms = V.similarity_histograms(state, width=480, height=300, run=gate.run)
+        lower[:] = [
+            difference,
+            plot_column(pn.pane.HoloViews(landscape, name="landscape", linked_axes=False), styled(feed_provenance_pane(landscape.feed)),
+                        width=560),
+            plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
+                        width=560)]
+        page.rebuilt.insert(-1, difference)
+
     from ..views.notices import SourceNotices
     from .filter_feedback import FewPairsGuard
 
@@ -232,9 +240,11 @@ def explore_page(state: Any) -> pn.Column:
     guard = FewPairsGuard(state, body)  # a filter leaving < 3 pairs: one message in place of degenerate plots
     notices = SourceNotices(state)  # what the reader noted, why thumbnails are refused
     page = pn.Column(notices.pane, guard.panel, sizing_mode="stretch_width", name="Explore")
-    page.rebuilt = [heatmap, scatter, difference, guard]
+    page.rebuilt = [heatmap, scatter, guard]
     page.notices = notices
     page.probe = (probe_list, strip)
+    page.lower = lower
+    gate.when_open(build_lower)
     return page
 
 
@@ -285,6 +295,7 @@ class AfterFirstViews:
 
     def __init__(self, feeds: Any, serving: bool | None = None):
         self.waiting: list[Callable[[], None]] = []
+        self.opening: list[Callable[[], None]] = []
         self._feeds = feeds if callable(feeds) else (lambda: list(feeds))
         if serving is None:
             doc = pn.state.curdoc
@@ -312,14 +323,25 @@ class AfterFirstViews:
         return all(f.disposed or (f.version > 0 and not f.pending) for f in self._feeds())
 
     def wait_for_first_views(self, poll: float = 0.05) -> float:
-        """Wait (in a worker thread, at most MAX_HOLD s) until :meth:`quiet`; the seconds waited."""
+        """Wait (in a worker thread, at most MAX_HOLD s) until :meth:`quiet`; the seconds waited.
+        It first lets the same change reach the first views' Feeds (watchers run in no order this
+        can rely on: at a million pairs the difference heatmap once computed beside the heatmap)."""
         t0 = time.monotonic()
+        time.sleep(AfterHeatmap.SETTLE)
         while not self.quiet() and time.monotonic() - t0 < self.MAX_HOLD:
             time.sleep(poll)
         return time.monotonic() - t0
 
+    def when_open(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the first views have shown their data (at once if they have, or
+        outside a server), on the session's loop with its document current: e.g. to build views."""
+        if self.open:
+            callback()
+        else:
+            self.opening.append(callback)
+
     def _check(self, *_: Any) -> None:
-        if self.open and not self.waiting:
+        if self.open and not self.waiting and not self.opening:
             return
         if not self.quiet():
             return
@@ -327,6 +349,13 @@ class AfterFirstViews:
         for f, w in self._watchers:
             f.param.unwatch(w)
         self._watchers = []
+        callbacks, self.opening = self.opening, []
+        doc = pn.state.curdoc
+        for callback in callbacks:  # after this delivery's changes went to the browser: the first views first
+            if doc is not None and self.serving:
+                on_doc_loop(doc, callback, later=True)
+            else:
+                callback()
         jobs, self.waiting = self.waiting, []
         for job in jobs:
             self.start(job)
