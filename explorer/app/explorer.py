@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import panel as pn
@@ -160,13 +161,15 @@ class Explorer(pn.viewable.Viewer):
         self._tabs.param.watch(self._show_compare, "active")
         self.augment_page = None
         self._ticker = None
+        self._doc = None
         self.param.watch(self._render_status, ["message", "busy"])
         if not self.session:
             self.load()  # notebooks and tests: at once, so the cell shows the views
         else:  # the progress bar and the elapsed seconds of long work, once a second (cheap when idle)
             # Bokeh's own periodic callback, not Panel's: Panel marks the page busy (the header's
             # spinner) for every run of its periodic callbacks, even when nothing changes
-            self._ticker = pn.state.curdoc.add_periodic_callback(self._tick, 1000)
+            self._doc = pn.state.curdoc
+            self._ticker = self._doc.add_periodic_callback(self._tick, 1000)
 
     # -- public -----------------------------------------------------------------------------
     @property
@@ -251,12 +254,14 @@ class Explorer(pn.viewable.Viewer):
 
     # -- internals --------------------------------------------------------------------------
     def _tick(self) -> None:
-        for view in self._progress_views:
-            view.render()
-        for page in self._explore.objects:  # a thumbnail refused since: said once, above the views
-            notices = getattr(page, "notices", None)
-            if notices is not None:
-                notices.refresh()
+        # the changes of a tick go to the browser as one message (each message indexes every model of the page)
+        with pn.io.hold(self._doc) if self._doc is not None else nullcontext():
+            for view in self._progress_views:
+                view.render()
+            for page in self._explore.objects:  # a thumbnail refused since: said once, above the views
+                notices = getattr(page, "notices", None)
+                if notices is not None:
+                    notices.refresh()
 
     def _render_status(self, *_: Any) -> None:
         text = self.message
