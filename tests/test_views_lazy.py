@@ -101,6 +101,8 @@ def test_changes_while_computing_end_with_the_latest_settings(state):
 
     feed2 = Feed(compute, params_of(state, ("gap.alpha",)), empty=dict, run=runner2)
     runner2.run()
+    assert feed2.version == 0 and len(runner2.jobs) == 1, "the stale result is dropped, the latest settings go to the runner"
+    runner2.run()
     assert feed2.version == 1 and feed2.value == {"alpha": 0.1} and calls[-1] == 0.1
 
 
@@ -180,3 +182,24 @@ def test_a_computation_whose_work_ran_on_other_threads_is_not_run_on_the_loop_ne
     assert feed._last_seconds >= 0.2 > feed_module.SYNC_BELOW
     feed.request()
     assert len(runner.jobs) == 1, "the next one too: it took 0.2 s, not the ~0 s of CPU of its own thread"
+
+
+def test_newer_settings_arriving_during_a_computation_go_through_the_views_runner_again():
+    """A runner may hold work back (the views below the fold wait while the heatmap computes a
+    change): the computation of settings that arrived while the previous one ran is handed to
+    it again, not started at once in the same thread."""
+    runner = QueueRunner()
+    calls = []
+
+    def compute(**_):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            feed.request()  # a slider move while the first computation runs
+        return {"x": len(calls)}
+
+    feed = Feed(compute, [], empty=lambda: {"x": 0}, run=runner)
+    runner.run()
+    assert calls == [0] and len(runner.jobs) == 1, "the newer settings wait in the runner"
+    assert feed.pending
+    runner.run()
+    assert calls == [0, 1] and feed.value == {"x": 2} and not feed.pending

@@ -154,6 +154,7 @@ class Feed(param.Parameterized):
         self.requester = session_id()
         self._doc = _session_doc()
         self._run = run or run_off_loop
+        self._own_runner = run is not None
         self._request: dict = dict(request or {})
         self._lock = threading.Lock()
         self._generation = 0
@@ -197,7 +198,12 @@ class Feed(param.Parameterized):
         token = REQUESTER.set(self.requester)
         try:
             while not self._run_once():
-                pass  # newer settings arrived meanwhile: compute those instead
+                # newer settings arrived meanwhile: compute those instead, through the runner
+                # again when it is one of the view's own (it may hold the work back, e.g. while
+                # the views above the fold compute the same change)
+                if self._own_runner:
+                    self._run(self._loop)
+                    return
         finally:
             REQUESTER.reset(token)
 
