@@ -30,6 +30,9 @@ PLOT_SIZE = 400
 PLOT_MARGIN = 200
 #: room for the probe's strip beside the heatmap
 STRIP_SPACE = 20
+#: a settings change reaches every view's Feed within this time (a runner that waits for other
+#: views first lets it: their watchers run in no order it can rely on)
+SETTLE = 0.02
 
 
 class Rebuilt(pn.viewable.Viewer):
@@ -216,8 +219,8 @@ def explore_page(state: Any) -> pn.Column:
     # the setting (two cores: they would otherwise compete with them; and every plot in the page
     # makes each later update of any plot slower, see views.feed.on_doc_loop)
     gate = AfterFirstViews(lambda: [f for h in (heatmap, scatter) for obj in list(h.holder.objects) for f in feeds_in(obj)])
-    lower = pn.FlexBox(pn.pane.HTML('<div class="bx-provenance">The difference heatmap, the loss landscape and the histograms '
-                                    "follow once the views above are drawn.</div>", sizing_mode="stretch_width"),
+    lower = pn.FlexBox(styled(pn.pane.HTML('<div class="bx-provenance">The difference heatmap, the loss landscape and the histograms '
+                                           "follow once the views above are drawn.</div>", sizing_mode="stretch_width")),
                        flex_wrap="wrap", sizing_mode="stretch_width", css_classes=["bx-lower"])
 
     def build_lower() -> None:
@@ -231,7 +234,7 @@ def explore_page(state: Any) -> pn.Column:
                         width=560),
             plot_column(pn.pane.HoloViews(histograms, name="histograms", linked_axes=False), styled(feed_provenance_pane(histograms.feed)),
                         width=560)]
-        page.rebuilt.insert(-1, difference)
+        page.rebuilt.append(difference)
 
     from ..views.notices import SourceNotices
     from .filter_feedback import FewPairsGuard
@@ -257,8 +260,6 @@ class AfterHeatmap:
 
     MAX_HOLD = 5.0
     FROM_PAIRS = 100_000
-    #: the same change reaches the heatmap's Feed within this time (its watcher runs right after the scatter's)
-    SETTLE = 0.02
 
     def __init__(self, state: Any, feeds: Callable[[], list]):
         self.state, self._feeds = state, feeds
@@ -274,7 +275,7 @@ class AfterHeatmap:
     def wait_for_heatmap(self, poll: float = 0.02) -> float:
         """Wait (in a worker thread) while a heatmap Feed computes; the seconds waited."""
         t0 = time.monotonic()
-        time.sleep(self.SETTLE)
+        time.sleep(SETTLE)
         while time.monotonic() - t0 < self.MAX_HOLD and any(f.pending and not f.disposed for f in self._feeds()):
             time.sleep(poll)
         self.waited.append(time.monotonic() - t0)
@@ -327,7 +328,7 @@ class AfterFirstViews:
         It first lets the same change reach the first views' Feeds (watchers run in no order this
         can rely on: at a million pairs the difference heatmap once computed beside the heatmap)."""
         t0 = time.monotonic()
-        time.sleep(AfterHeatmap.SETTLE)
+        time.sleep(SETTLE)
         while not self.quiet() and time.monotonic() - t0 < self.MAX_HOLD:
             time.sleep(poll)
         return time.monotonic() - t0
